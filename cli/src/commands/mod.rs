@@ -1,0 +1,6 @@
+pub mod demo;
+pub mod export;
+pub mod generate;
+pub mod predict;
+pub mod score;
+pub mod verdicts;

@@ -1,0 +1,257 @@
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use roamguard::decision::Thresholds;
+use roamguard::embedded::sqlite::SqliteVerdictStore;
+use roamguard::embedded::{Discard, JsonlFile, MemorySubscriberStore, MemoryVerdictStore, ModelScorer};
+use roamguard::model::FraudModel;
+use roamguard::pipeline::{Counts, Outcome, Pipeline, Ports, Record, StageTimings};
+use roamguard::ports::{DeadLetterSink, VerdictSink, VerdictStore};
+use roamguard::profile::SubscriberProfile;
+use roamguard::verdict::Verdict;
+
+/// Score a JSON Lines file of roaming events with the embedded pipeline.
+///
+/// Records are read in file order (as they arrive on a Kinesis shard) and scored in batches:
+/// decode + validate, profile and live-state lookup, features, model, decision rules. Every
+/// record ends as exactly one verdict or one dead letter:
+///   --db           the verdict table (SQLite; idempotent by event_id: re-scoring the same
+///                  events keeps one row each and returns the stored verdict)
+///   --out          the verdict stream (JSON Lines, Verdict v1)
+///   --dead-letter  records that can never be scored, with the raw record and the reason
+/// A summary goes to stderr: counts per decision, dead letters, events/s and per-event latency.
+/// Exits 0 when the run completed, even if some records were dead-lettered.
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Subscriber profiles (JSON Lines, SubscriberProfile v1).
+    #[arg(long)]
+    pub profiles: PathBuf,
+    /// Events to score (JSON Lines, RoamingEvent v1), in arrival order.
+    #[arg(long)]
+    pub events: PathBuf,
+    /// Verdict table (SQLite file, created if missing). Without it, verdicts are kept in memory.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Verdict stream output (JSON Lines).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Dead-letter output (JSON Lines).
+    #[arg(long, default_value = "dead-letters.jsonl")]
+    pub dead_letter: PathBuf,
+    /// Records per pipeline batch (a Kinesis batch is up to 10,000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Which model to use and its decision thresholds.
+#[derive(clap::Args, Clone, Default)]
+pub struct ModelArgs {
+    /// Directory with model.json and metadata.json (default: the model built into this binary).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    /// Override the REVIEW threshold from the model metadata (0–1).
+    #[arg(long)]
+    pub review_threshold: Option<f32>,
+    /// Override the BLOCK threshold from the model metadata (0–1).
+    #[arg(long)]
+    pub block_threshold: Option<f32>,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> anyhow::Result<Arc<FraudModel>> {
+        let model = match &self.model_dir {
+            Some(dir) => FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display()))?,
+            None => FraudModel::embedded().context("loading the built-in model")?,
+        };
+        let t = model.thresholds();
+        let wanted = Thresholds {
+            review: self.review_threshold.unwrap_or(t.review),
+            block: self.block_threshold.unwrap_or(t.block),
+        };
+        wanted.check()?;
+        Ok(Arc::new(model.with_thresholds(wanted)))
+    }
+}
+
+pub fn read_profiles(path: &Path) -> anyhow::Result<Vec<SubscriberProfile>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    SubscriberProfile::read_jsonl(&text).with_context(|| path.display().to_string())
+}
+
+/// What a scoring run produced.
+pub struct RunStats {
+    pub counts: Counts,
+    pub timings: StageTimings,
+    pub elapsed: Duration,
+    /// Per-event latency (the time its batch took), sorted.
+    pub latencies: Vec<Duration>,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl RunStats {
+    pub fn events_per_sec(&self) -> f64 {
+        self.counts.records as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    pub fn latency_quantile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies[i]
+    }
+    pub fn print_summary(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let c = &self.counts;
+        writeln!(
+            out,
+            "scored {} records in {:.2} s: {} ALLOW, {} REVIEW, {} BLOCK, {} dead-lettered, {} to retry{}{}",
+            c.records,
+            self.elapsed.as_secs_f64(),
+            c.allow,
+            c.review,
+            c.block,
+            c.dead_letters,
+            c.retries,
+            if c.replayed > 0 { format!(", {} already scored (stored verdict returned)", c.replayed) } else { String::new() },
+            if c.degraded > 0 { format!(", {} degraded", c.degraded) } else { String::new() },
+        )?;
+        writeln!(
+            out,
+            "throughput {:.0} events/s; per-event latency p50 {:.2} ms, p99 {:.2} ms (time of the event's batch)",
+            self.events_per_sec(),
+            self.latency_quantile(0.5).as_secs_f64() * 1e3,
+            self.latency_quantile(0.99).as_secs_f64() * 1e3,
+        )
+    }
+}
+
+/// Feeds the lines of `events` through the pipeline in batches; `keep_verdicts` retains them
+/// for a report.
+pub fn run_file(
+    pipeline: &Pipeline,
+    events: &Path,
+    batch_size: usize,
+    keep_verdicts: bool,
+) -> anyhow::Result<RunStats> {
+    let total_bytes = std::fs::metadata(events).map(|m| m.len()).unwrap_or(0);
+    let file = std::fs::File::open(events).with_context(|| format!("opening {}", events.display()))?;
+    let mut reader = BufReader::new(file);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting the async runtime")?;
+    let progress = std::io::stderr().is_terminal();
+
+    let mut stats = RunStats {
+        counts: Counts::default(),
+        timings: StageTimings::default(),
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        verdicts: Vec::new(),
+    };
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let (mut line_no, mut bytes_read) = (0usize, 0u64);
+    let mut lines: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch_size);
+    loop {
+        lines.clear();
+        while lines.len() < batch_size {
+            let mut buf = Vec::new();
+            let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {}", events.display()))?;
+            if n == 0 {
+                break;
+            }
+            bytes_read += n as u64;
+            line_no += 1;
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                lines.push((format!("line {line_no}"), buf));
+            }
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let records: Vec<Record<'_>> = lines.iter().map(|(p, d)| Record { position: p, data: d }).collect();
+        let batch_started = Instant::now();
+        let report = runtime.block_on(pipeline.process(&records));
+        let took = batch_started.elapsed();
+        stats.latencies.extend(std::iter::repeat_n(took, records.len()));
+        stats.counts.add(&report.counts);
+        stats.timings.add(&report.timings);
+        if keep_verdicts {
+            stats.verdicts.extend(report.outcomes.into_iter().filter_map(|o| match o {
+                Outcome::Verdict(v) => Some(v),
+                _ => None,
+            }));
+        }
+        if progress && last_progress.elapsed() > Duration::from_millis(200) {
+            last_progress = Instant::now();
+            let pct = if total_bytes > 0 { bytes_read as f64 * 100.0 / total_bytes as f64 } else { 0.0 };
+            eprint!(
+                "\r  scoring: {:>5.1}%  {} records  {:.0} events/s   ",
+                pct,
+                stats.counts.records,
+                stats.counts.records as f64 / started.elapsed().as_secs_f64().max(1e-9)
+            );
+        }
+    }
+    if progress {
+        eprint!("\r{}\r", " ".repeat(70));
+    }
+    stats.elapsed = started.elapsed();
+    stats.latencies.sort_unstable();
+    Ok(stats)
+}
+
+/// Wires the embedded pipeline: in-memory profiles/state, in-process model, optional SQLite
+/// table, JSON Lines stream and dead letters.
+pub fn embedded_pipeline(
+    model: Arc<FraudModel>,
+    profiles: Vec<SubscriberProfile>,
+    db: Option<&Path>,
+    out: Option<&Path>,
+    dead_letter: &Path,
+) -> anyhow::Result<Pipeline> {
+    let verdict_store: Arc<dyn VerdictStore> = match db {
+        Some(path) => Arc::new(SqliteVerdictStore::open(path).with_context(|| format!("opening {}", path.display()))?),
+        None => Arc::new(MemoryVerdictStore::default()),
+    };
+    let verdict_sink: Arc<dyn VerdictSink> = match out {
+        Some(path) => Arc::new(JsonlFile::create(path, "verdict stream").with_context(|| format!("creating {}", path.display()))?),
+        None => Arc::new(Discard),
+    };
+    let dead_letters: Arc<dyn DeadLetterSink> = Arc::new(
+        JsonlFile::create(dead_letter, "dead letters").with_context(|| format!("creating {}", dead_letter.display()))?,
+    );
+    let ports = Ports {
+        subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
+        scorer: Arc::new(ModelScorer::new(model.clone())),
+        fallback: None,
+        verdict_store,
+        verdict_sink,
+        dead_letters,
+    };
+    Ok(Pipeline::new(model, ports))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let profiles = read_profiles(&args.profiles)?;
+    eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
+    let pipeline =
+        embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?;
+    let stats = run_file(&pipeline, &args.events, args.batch_size as usize, false)?;
+    let mut err = std::io::stderr();
+    stats.print_summary(&mut err)?;
+    if stats.counts.dead_letters > 0 {
+        eprintln!("dead letters (raw record + reason): {}", args.dead_letter.display());
+    }
+    if stats.counts.retries > 0 {
+        anyhow::bail!("{} records could not be scored because a dependency failed; run again to retry them", stats.counts.retries);
+    }
+    Ok(())
+}

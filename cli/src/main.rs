@@ -1,0 +1,49 @@
+//! `roamguard`: the local command-line tool. Each subcommand lives in `commands/`; this file only
+//! parses arguments and dispatches.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "roamguard",
+    version,
+    about = "Real-time fraud scoring for international roaming: generate traffic, train, score",
+    long_about = "RoamGuard scores roaming usage events (calls, SMS, data sessions of subscribers abroad) \
+for fraud: IRSF, SIM-box, Wangiri, data abuse, cloned SIMs and device swaps.\n\n\
+Everything here runs locally on embedded defaults: no AWS account needed."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Demo(commands::demo::Args),
+    Score(commands::score::Args),
+    Verdicts(commands::verdicts::Args),
+    Generate(commands::generate::Args),
+    ExportFeatures(commands::export::Args),
+    Predict(commands::predict::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Score(args) => commands::score::run(args),
+        Command::Verdicts(args) => commands::verdicts::run(args),
+        Command::Generate(args) => commands::generate::run(args),
+        Command::ExportFeatures(args) => commands::export::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Verdict v1: the outcome of scoring one event.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const VERDICT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Decision {
+    Allow,
+    Review,
+    Block,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 3] = [Decision::Allow, Decision::Review, Decision::Block];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "ALLOW",
+            Decision::Review => "REVIEW",
+            Decision::Block => "BLOCK",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// One reason behind a score: a feature, its value, and how much it pushed the score up
+/// (its SHAP contribution, in log-odds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub feature: String,
+    /// `null` when the feature was missing.
+    pub value: Option<f32>,
+    pub contribution: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub event_id: String,
+    pub imsi: String,
+    #[serde(with = "crate::events::rfc3339")]
+    pub event_time: DateTime<Utc>,
+    pub decision: Decision,
+    /// Fraud probability, 0–1.
+    pub score: f32,
+    /// Top reasons (at most 3), strongest first. Always present on REVIEW and BLOCK.
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    /// True when a fallback scorer produced this verdict.
+    pub degraded: bool,
+    #[serde(with = "crate::events::rfc3339")]
+    pub scored_at: DateTime<Utc>,
+}
