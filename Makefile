@@ -10,9 +10,9 @@ VPY := $(VENV)/bin/python
 OUT := out
 
 # Training data: a training set and a held-out set from a different seed (other subscribers).
-TRAIN_SUBSCRIBERS ?= 20000
+TRAIN_SUBSCRIBERS ?= 8000
 TRAIN_DAYS ?= 7
-VALID_SUBSCRIBERS ?= 8000
+VALID_SUBSCRIBERS ?= 4000
 
 .PHONY: run test lint unit-test python-test train bench clean help
 
@@ -20,7 +20,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 run: ## build the CLI and run the end-to-end demo
-	$(CARGO) run --release --quiet -p roamguard-cli -- demo --out $(OUT)/demo
+	$(CARGO) run --release --quiet -p roamguard-cli --bin roamguard -- demo --out $(OUT)/demo
 
 test: lint unit-test python-test ## all tests: fmt, clippy, cargo tests, training-script smoke test
 

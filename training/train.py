@@ -44,10 +44,10 @@ def parse_args(argv):
     arg("validation", default=os.environ.get("SM_CHANNEL_VALIDATION", "out/validation"),
         help="directory of held-out CSVs (thresholds, metrics and parity rows come from here)")
     arg("model-dir", default=os.environ.get("SM_MODEL_DIR", "models"), help="where artifacts are written")
-    arg("num-round", type=int, default=300)
-    arg("max-depth", type=int, default=6)
+    arg("num-round", type=int, default=120)
+    arg("max-depth", type=int, default=5)
     arg("eta", type=float, default=0.1)
-    arg("min-child-weight", type=float, default=2.0)
+    arg("min-child-weight", type=float, default=5.0)
     arg("subsample", type=float, default=0.8)
     arg("colsample-bytree", type=float, default=0.8)
     arg("seed", type=int, default=7)
@@ -62,11 +62,11 @@ def read_dir(path):
     files = sorted(glob.glob(os.path.join(path, "*.csv"))) if os.path.isdir(path) else [path]
     if not files:
         sys.exit(f"no CSV files in {path}")
-    frames = [pd.read_csv(f, dtype={FRAUD_TYPE: "string"}, keep_default_na=False, na_values={}) for f in files]
+    # Only an empty field is missing (no "NA"/"null" guessing); features parse as float32.
+    frames = [pd.read_csv(f, keep_default_na=False, na_values=[""], dtype={FRAUD_TYPE: "string"}) for f in files]
     df = pd.concat(frames, ignore_index=True)
     features = [c for c in df.columns if c not in (LABEL, FRAUD_TYPE)]
-    # Empty fields are missing values: convert them to NaN explicitly.
-    x = df[features].replace("", np.nan).astype(np.float32).to_numpy()
+    x = df[features].astype(np.float32).to_numpy()
     y = df[LABEL].astype(np.int32).to_numpy()
     types = df[FRAUD_TYPE].fillna("").astype(str).to_numpy()
     return x, y, types, features

@@ -152,10 +152,7 @@ pub struct DestinationRange {
 /// country's risk tier.
 pub fn destination_range(number: &str) -> Option<&'static DestinationRange> {
     let digits = number.strip_prefix('+').unwrap_or(number);
-    DESTINATION_RANGES
-        .iter()
-        .filter(|r| digits.starts_with(r.prefix))
-        .max_by_key(|r| r.prefix.len())
+    DESTINATION_RANGES.iter().filter(|r| digits.starts_with(r.prefix)).max_by_key(|r| r.prefix.len())
 }
 
 #[cfg(test)]

@@ -29,7 +29,10 @@ impl Thresholds {
     pub fn check(&self) -> Result<(), ThresholdError> {
         let ok = |v: f32| v.is_finite() && (0.0..=1.0).contains(&v);
         if !ok(self.review) || !ok(self.block) {
-            return Err(ThresholdError(format!("review ({}) and block ({}) must be within 0–1", self.review, self.block)));
+            return Err(ThresholdError(format!(
+                "review ({}) and block ({}) must be within 0–1",
+                self.review, self.block
+            )));
         }
         if self.review > self.block {
             return Err(ThresholdError(format!("review ({}) must not exceed block ({})", self.review, self.block)));
@@ -51,9 +54,8 @@ impl Thresholds {
 /// The `k` features that pushed the score up the most (positive contributions only, strongest
 /// first). `contributions` holds one value per feature, optionally followed by the bias term.
 pub fn top_reasons(row: &[f32], contributions: &[f32], k: usize) -> Vec<Reason> {
-    let mut idx: Vec<usize> = (0..row.len().min(contributions.len()).min(FEATURES.len()))
-        .filter(|&i| contributions[i] > 0.0)
-        .collect();
+    let mut idx: Vec<usize> =
+        (0..row.len().min(contributions.len()).min(FEATURES.len())).filter(|&i| contributions[i] > 0.0).collect();
     idx.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
     idx.truncate(k);
     idx.into_iter()

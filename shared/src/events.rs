@@ -85,11 +85,7 @@ impl ValidationError {
         ValidationError { field: field.to_string(), message: message.into() }
     }
     fn describe(&self) -> String {
-        if self.field.is_empty() {
-            self.message.clone()
-        } else {
-            format!("field `{}`: {}", self.field, self.message)
-        }
+        if self.field.is_empty() { self.message.clone() } else { format!("field `{}`: {}", self.field, self.message) }
     }
 }
 
@@ -152,7 +148,10 @@ impl RoamingEvent {
         let time = required(w.event_time, "event_time")?;
         let event_time = DateTime::parse_from_rfc3339(&time)
             .map_err(|_| {
-                ValidationError::new("event_time", format!("must be an RFC 3339 timestamp such as 2026-05-01T12:00:00Z, got {time:?}"))
+                ValidationError::new(
+                    "event_time",
+                    format!("must be an RFC 3339 timestamp such as 2026-05-01T12:00:00Z, got {time:?}"),
+                )
             })?
             .with_timezone(&Utc);
         let imsi = required(w.imsi, "imsi")?;
@@ -239,13 +238,13 @@ fn check_digits(value: &str, field: &str, min: usize, max: usize) -> Result<(), 
 /// producers write numbers that way.
 fn normalize_e164(value: String, field: &str) -> Result<String, ValidationError> {
     let digits = value.strip_prefix('+').unwrap_or(&value);
-    let ok = (3..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     if !ok {
         return Err(ValidationError::new(
             field,
-            format!("must be an E.164 number (3–15 digits starting with the country code, no leading 0), got {value:?}"),
+            format!(
+                "must be an E.164 number (3–15 digits starting with the country code, no leading 0), got {value:?}"
+            ),
         ));
     }
     Ok(if digits.len() == value.len() { value } else { digits.to_string() })
@@ -253,7 +252,10 @@ fn normalize_e164(value: String, field: &str) -> Result<String, ValidationError>
 
 fn parse_country(value: &str, field: &str) -> Result<CountryCode, ValidationError> {
     CountryCode::parse(value).ok_or_else(|| {
-        ValidationError::new(field, format!("must be an assigned ISO 3166-1 alpha-2 country code such as FR, got {value:?}"))
+        ValidationError::new(
+            field,
+            format!("must be an assigned ISO 3166-1 alpha-2 country code such as FR, got {value:?}"),
+        )
     })
 }
 

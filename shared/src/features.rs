@@ -26,18 +26,33 @@ pub const FEATURES: [(&str, &str); NUM_FEATURES] = [
     ("duration_s", "call duration in seconds (missing unless a call)"),
     ("data_mb", "data volume of this session in MB (missing unless data)"),
     ("call_forwarded", "1 if the call was forwarded (missing when not reported)"),
-    ("called_range_kind", "called number's range: 0 ordinary, 1 IRSF hot range, 2 satellite, 3 premium rate (missing: no called number)"),
+    (
+        "called_range_kind",
+        "called number's range: 0 ordinary, 1 IRSF hot range, 2 satellite, 3 premium rate (missing: no called number)",
+    ),
     ("called_country_risk", "risk tier 0–2 of the called country (missing: no called country)"),
     ("called_is_international", "1 if the called country is neither home nor the visited country"),
     ("local_hour", "hour of day (fractional) in the visited country's standard time"),
     ("is_prepaid", "1 for prepaid plans (missing: unknown subscriber)"),
     ("tenure_days", "days since the subscription started (missing: unknown subscriber)"),
     ("country_is_new", "1 if the visited country is not home, not usual and never seen before for this subscriber"),
-    ("country_first_seen_h", "hours since the subscriber was first seen in this country (missing: home or usual country)"),
-    ("travel_speed_kmh", "least distance between previous and current country over the time between the events, km/h (0 same country; missing: first event)"),
+    (
+        "country_first_seen_h",
+        "hours since the subscriber was first seen in this country (missing: home or usual country)",
+    ),
+    (
+        "travel_speed_kmh",
+        "least distance between previous and current country over the time between the events, km/h (0 same country; missing: first event)",
+    ),
     ("secs_since_last_event", "seconds since the subscriber's previous event (missing: first event)"),
-    ("imei_unknown", "1 if the device is not among the profile's known IMEIs (missing: no IMEI reported)"),
-    ("imei_first_seen_h", "hours since this device was first seen with the subscriber (missing: no IMEI or known device)"),
+    (
+        "imei_unknown",
+        "1 if the device (IMEI's first 14 digits) is not among the profile's known IMEIs (missing: no IMEI reported)",
+    ),
+    (
+        "imei_first_seen_h",
+        "hours since this device was first seen with the subscriber (missing: no IMEI or known device)",
+    ),
     ("imei_changed", "1 if the device differs from the previous event's device"),
     ("distinct_imeis_24h", "distinct devices over the last 24 h"),
     ("voice_min_1h", "voice minutes (in + out) over the last hour"),
@@ -50,12 +65,18 @@ pub const FEATURES: [(&str, &str); NUM_FEATURES] = [
     ("data_24h_vs_baseline", "data MB over the last 24 h / average daily data MB"),
     ("mo_calls_1h", "outgoing calls over the last hour"),
     ("mo_calls_24h", "outgoing calls over the last 24 h"),
-    ("mo_share_24h", "outgoing share of calls over the last 24 h (SIM-boxes make, never take, calls; missing: no calls)"),
+    (
+        "mo_share_24h",
+        "outgoing share of calls over the last 24 h (SIM-boxes make, never take, calls; missing: no calls)",
+    ),
     ("short_call_share_24h", "share of outgoing calls under 10 s over the last 24 h (missing: no outgoing calls)"),
     ("distinct_called_1h", "distinct numbers called over the last hour"),
     ("distinct_called_24h", "distinct numbers called over the last 24 h"),
     ("distinct_called_countries_24h", "distinct countries called over the last 24 h"),
-    ("risky_calls_24h", "outgoing calls/SMS to premium, satellite, hot ranges or high-risk countries over the last 24 h"),
+    (
+        "risky_calls_24h",
+        "outgoing calls/SMS to premium, satellite, hot ranges or high-risk countries over the last 24 h",
+    ),
     ("intl_calls_24h", "outgoing calls/SMS to countries neither home nor visited over the last 24 h"),
     ("night_share_24h", "share of events at local night time (00–06) over the last 24 h"),
     ("forwarded_calls_24h", "forwarded calls over the last 24 h"),
@@ -103,19 +124,15 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         Some(RangeKind::Satellite) => 2.0,
         Some(RangeKind::PremiumRate) => 3.0,
     });
-    let called_country_risk =
-        called_country.map(|c| countries::info(c).map_or(0.0, |i| f32::from(i.risk_tier)));
+    let called_country_risk = called_country.map(|c| countries::info(c).map_or(0.0, |i| f32::from(i.risk_tier)));
     let called_is_international = called_country.map(|c| flag(c != event.visited_country && Some(c) != home));
 
     let visited = event.visited_country;
     let usual = profile.is_some_and(|p| p.home_country == visited || p.usual_countries.contains(&visited));
     let seen_here = state.visited_country(visited);
     let country_is_new = !usual && seen_here.is_none();
-    let country_first_seen_h = if usual {
-        f32::NAN
-    } else {
-        seen_here.map_or(0.0, |c| (now - c.first_seen).max(0) as f32 / 3600.0)
-    };
+    let country_first_seen_h =
+        if usual { f32::NAN } else { seen_here.map_or(0.0, |c| (now - c.first_seen).max(0) as f32 / 3600.0) };
 
     let (travel_speed_kmh, secs_since_last) = match (state.last_event_time, state.last_country) {
         (Some(last), Some(last_country)) => {
@@ -128,8 +145,8 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         _ => (f32::NAN, f32::NAN),
     };
 
-    let imei = event.imei.as_deref();
-    let known_device = |i: &str| profile.is_some_and(|p| p.known_imeis.iter().any(|k| k == i));
+    let imei = event.imei.as_deref().map(state::device_id);
+    let known_device = |i: &str| profile.is_some_and(|p| p.known_imeis.iter().any(|k| state::device_id(k) == i));
     let imei_unknown = match (imei, profile) {
         (Some(i), Some(_)) => flag(!known_device(i)),
         _ => f32::NAN,
@@ -300,7 +317,10 @@ mod tests {
     fn when_event_type_varies_should_set_one_hot_flags() {
         let p = profile();
         let r = features_after(&[], &call("2026-05-01T12:00:00Z", "34911234567", 60), Some(&p));
-        assert_eq!((f(&r, "is_voice_mo"), f(&r, "is_voice_mt"), f(&r, "is_sms_mo"), f(&r, "is_data")), (1.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (f(&r, "is_voice_mo"), f(&r, "is_voice_mt"), f(&r, "is_sms_mo"), f(&r, "is_data")),
+            (1.0, 0.0, 0.0, 0.0)
+        );
         assert_eq!(f(&r, "duration_s"), 60.0);
         assert!(f(&r, "data_mb").is_nan());
         let d = features_after(&[], &ev("2026-05-01T12:00:00Z", "data", "ES", r#","data_bytes":5000000"#), Some(&p));
@@ -311,11 +331,21 @@ mod tests {
     #[test]
     fn when_call_is_forwarded_should_flag_it_and_count_it() {
         let p = profile();
-        let fwd = || ev("2026-05-01T12:00:00Z", "voice_mo", "ES", r#","called_number":"34911234567","duration_s":60,"call_forwarded":true"#);
+        let fwd = || {
+            ev(
+                "2026-05-01T12:00:00Z",
+                "voice_mo",
+                "ES",
+                r#","called_number":"34911234567","duration_s":60,"call_forwarded":true"#,
+            )
+        };
         let r = features_after(&[fwd()], &fwd(), Some(&p));
         assert_eq!(f(&r, "call_forwarded"), 1.0);
         assert_eq!(f(&r, "forwarded_calls_24h"), 2.0);
-        assert!(f(&features_after(&[], &call("2026-05-01T12:00:00Z", "34911234567", 60), Some(&p)), "call_forwarded").is_nan());
+        assert!(
+            f(&features_after(&[], &call("2026-05-01T12:00:00Z", "34911234567", 60), Some(&p)), "call_forwarded")
+                .is_nan()
+        );
     }
 
     #[test]
@@ -374,12 +404,12 @@ mod tests {
         let p = profile();
         let spain = call("2026-05-01T12:00:00Z", "34911234567", 60);
         let australia = ev("2026-05-01T12:30:00Z", "data", "AU", r#","data_bytes":1000"#);
-        let r = features_after(&[spain.clone()], &australia, Some(&p));
+        let r = features_after(std::slice::from_ref(&spain), &australia, Some(&p));
         assert!(f(&r, "travel_speed_kmh") > 10_000.0, "{}", f(&r, "travel_speed_kmh"));
         assert_eq!(f(&r, "secs_since_last_event"), 1800.0);
         // Neighbouring countries: a border commuter is not impossible travel.
         let portugal = ev("2026-05-01T12:30:00Z", "data", "PT", r#","data_bytes":1000"#);
-        assert!(f(&features_after(&[spain.clone()], &portugal, Some(&p)), "travel_speed_kmh") < 300.0);
+        assert!(f(&features_after(std::slice::from_ref(&spain), &portugal, Some(&p)), "travel_speed_kmh") < 300.0);
         assert!(f(&features_after(&[], &spain, Some(&p)), "travel_speed_kmh").is_nan());
     }
 
@@ -389,12 +419,17 @@ mod tests {
         let before = call("2026-05-01T12:00:00Z", "34911234567", 60);
         let mut swapped = call("2026-05-01T12:10:00Z", "34911234567", 60);
         swapped.imei = Some("86012345678901".into());
-        let r = features_after(&[before.clone()], &swapped, Some(&p));
+        let r = features_after(std::slice::from_ref(&before), &swapped, Some(&p));
         assert_eq!((f(&r, "imei_unknown"), f(&r, "imei_changed"), f(&r, "imei_first_seen_h")), (1.0, 1.0, 0.0));
         assert_eq!(f(&r, "distinct_imeis_24h"), 2.0);
-        let same = features_after(&[before.clone()], &before, Some(&p));
+        let same = features_after(std::slice::from_ref(&before), &before, Some(&p));
         assert_eq!((f(&same, "imei_unknown"), f(&same, "imei_changed")), (0.0, 0.0));
         assert!(f(&same, "imei_first_seen_h").is_nan());
+        // The same phone reported as IMEISV (16 digits) is the same device.
+        let mut imeisv = call("2026-05-01T12:20:00Z", "34911234567", 60);
+        imeisv.imei = Some(format!("{HOME_IMEI}07"));
+        let r = features_after(std::slice::from_ref(&before), &imeisv, Some(&p));
+        assert_eq!((f(&r, "imei_unknown"), f(&r, "imei_changed"), f(&r, "distinct_imeis_24h")), (0.0, 0.0, 1.0));
     }
 
     #[test]
@@ -422,8 +457,9 @@ mod tests {
     #[test]
     fn when_many_short_calls_to_distinct_numbers_should_report_simbox_wangiri_pattern() {
         let p = profile();
-        let history: Vec<_> =
-            (0..9).map(|i| call(&format!("2026-05-01T11:{:02}:00Z", 10 + i * 5), &format!("3491123456{i}"), 3)).collect();
+        let history: Vec<_> = (0..9)
+            .map(|i| call(&format!("2026-05-01T11:{:02}:00Z", 10 + i * 5), &format!("3491123456{i}"), 3))
+            .collect();
         let now = call("2026-05-01T12:00:00Z", "34911234599", 2);
         let r = features_after(&history, &now, Some(&p));
         assert_eq!(f(&r, "mo_calls_1h"), 10.0);
@@ -439,7 +475,8 @@ mod tests {
     #[test]
     fn when_calls_go_to_several_countries_should_count_distinct_and_international() {
         let p = profile();
-        let history = [call("2026-05-01T11:00:00Z", "4420712345678", 60), call("2026-05-01T11:10:00Z", "33612345678", 60)];
+        let history =
+            [call("2026-05-01T11:00:00Z", "4420712345678", 60), call("2026-05-01T11:10:00Z", "33612345678", 60)];
         let now = call("2026-05-01T12:00:00Z", "2348012345678", 60);
         let r = features_after(&history, &now, Some(&p));
         assert_eq!(f(&r, "distinct_called_countries_24h"), 3.0);

@@ -22,8 +22,7 @@ use crate::events::RoamingEvent;
 use crate::features::{self, FeatureVector};
 use crate::model::FraudModel;
 use crate::ports::{
-    DeadLetter, DeadLetterSink, PortError, Scorer, StateUpdate, Subscriber, SubscriberStore, VerdictSink,
-    VerdictStore,
+    DeadLetter, DeadLetterSink, PortError, Scorer, StateUpdate, Subscriber, SubscriberStore, VerdictSink, VerdictStore,
 };
 use crate::verdict::{Decision, Verdict};
 
@@ -261,7 +260,10 @@ impl Pipeline {
                 Ok(p) if p.len() == rows.len() => probabilities = Some(p),
                 primary => {
                     let primary_error = match primary {
-                        Ok(p) => PortError::permanent(self.ports.scorer.name(), format!("{} scores for {} rows", p.len(), rows.len())),
+                        Ok(p) => PortError::permanent(
+                            self.ports.scorer.name(),
+                            format!("{} scores for {} rows", p.len(), rows.len()),
+                        ),
                         Err(e) => e,
                     };
                     if let Some(fallback) = &self.ports.fallback {
@@ -327,8 +329,11 @@ impl Pipeline {
 
         // Publish every verdict of the batch (replays included: the stream is at-least-once).
         let started = Instant::now();
-        let publish_idx: Vec<usize> =
-            (0..events.len()).filter(|&i| event_retry[i].is_none() && event_verdicts[i].is_some() && first_of[events[i].event_id.as_str()] == i).collect();
+        let publish_idx: Vec<usize> = (0..events.len())
+            .filter(|&i| {
+                event_retry[i].is_none() && event_verdicts[i].is_some() && first_of[events[i].event_id.as_str()] == i
+            })
+            .collect();
         let to_publish: Vec<Verdict> = publish_idx.iter().filter_map(|&i| event_verdicts[i].clone()).collect();
         if !to_publish.is_empty() {
             match self.ports.verdict_sink.publish(&to_publish).await {
@@ -351,8 +356,12 @@ impl Pipeline {
         // Persist live state. Skipped when a record of the subscriber must be retried: the retry
         // re-applies it, and the applied-event set keeps the others from counting twice.
         let started = Instant::now();
-        let retry_imsis: Vec<&str> =
-            events.iter().enumerate().filter(|(i, _)| event_retry[*i].is_some()).map(|(_, e)| e.imsi.as_str()).collect();
+        let retry_imsis: Vec<&str> = events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| event_retry[*i].is_some())
+            .map(|(_, e)| e.imsi.as_str())
+            .collect();
         let updates: Vec<StateUpdate> = touched
             .iter()
             .filter(|imsi| !retry_imsis.contains(&imsi.as_str()))

@@ -61,7 +61,9 @@ impl SubscriberProfile {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| SubscriberProfile::from_json(l.as_bytes()).map_err(|message| ProfileError { line: i + 1, message }))
+            .map(|(i, l)| {
+                SubscriberProfile::from_json(l.as_bytes()).map_err(|message| ProfileError { line: i + 1, message })
+            })
             .collect()
     }
 }

@@ -51,7 +51,7 @@ pub struct CalledNumber {
     pub last_seen: i64,
 }
 
-/// A device (IMEI) seen with this subscriber.
+/// A device seen with this subscriber, by [`device_id`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeenDevice {
     pub imei: String,
@@ -78,6 +78,7 @@ pub struct LiveState {
     #[serde(default)]
     pub last_country: Option<CountryCode>,
     #[serde(default)]
+    /// [`device_id`] of the newest event's device.
     pub last_imei: Option<String>,
     #[serde(default)]
     pub buckets: Vec<UsageBucket>,
@@ -155,6 +156,13 @@ pub fn local_hour(event: &RoamingEvent) -> f32 {
     let offset_min = countries::info(event.visited_country).map(|c| i64::from(c.utc_offset_min)).unwrap_or(0);
     let local_secs = (event.event_time.timestamp() + offset_min * 60).rem_euclid(86_400);
     local_secs as f32 / 3600.0
+}
+
+/// The device part of an IMEI: TAC + serial number, the first 14 digits. Networks report the
+/// same phone as a 15-digit IMEI (with check digit), a 16-digit IMEISV (with software version)
+/// or 14 digits, so devices are compared on this.
+pub fn device_id(imei: &str) -> &str {
+    imei.get(..14).unwrap_or(imei)
 }
 
 /// FNV-1a: stable across releases and platforms (state written by one version is read by the next).
@@ -241,21 +249,24 @@ impl LiveState {
     /// Distinct countries called within 24 h, counting `current` too.
     pub fn distinct_called_countries(&self, now: i64, current: Option<CountryCode>) -> u32 {
         let from = now - WINDOW_24H_SECS;
-        let seen =
-            self.called_countries.iter().filter(|c| c.last_seen > from && Some(c.country) != current).count();
+        let seen = self.called_countries.iter().filter(|c| c.last_seen > from && Some(c.country) != current).count();
         seen as u32 + u32::from(current.is_some())
     }
 
     /// Distinct devices within 24 h, counting `current` too.
     pub fn distinct_devices(&self, now: i64, current: Option<&str>) -> u32 {
         let from = now - WINDOW_24H_SECS;
-        let seen =
-            self.devices.iter().filter(|d| d.last_seen > from && Some(d.imei.as_str()) != current).count();
+        let seen = self
+            .devices
+            .iter()
+            .filter(|d| d.last_seen > from && Some(d.imei.as_str()) != current.map(device_id))
+            .count();
         seen as u32 + u32::from(current.is_some())
     }
 
     pub fn device(&self, imei: &str) -> Option<&SeenDevice> {
-        self.devices.iter().find(|d| d.imei == imei)
+        let id = device_id(imei);
+        self.devices.iter().find(|d| d.imei == id)
     }
 
     pub fn visited_country(&self, country: CountryCode) -> Option<&SeenCountry> {
@@ -315,13 +326,13 @@ impl LiveState {
                 touch_country(&mut self.called_countries, country, t);
             }
         }
-        if let Some(imei) = &event.imei {
-            match self.devices.iter_mut().find(|d| &d.imei == imei) {
+        if let Some(imei) = event.imei.as_deref().map(device_id) {
+            match self.devices.iter_mut().find(|d| d.imei == imei) {
                 Some(d) => {
                     d.first_seen = d.first_seen.min(t);
                     d.last_seen = d.last_seen.max(t);
                 }
-                None => self.devices.push(SeenDevice { imei: imei.clone(), first_seen: t, last_seen: t }),
+                None => self.devices.push(SeenDevice { imei: imei.to_string(), first_seen: t, last_seen: t }),
             }
         }
         touch_country(&mut self.visited, event.visited_country, t);
@@ -329,8 +340,8 @@ impl LiveState {
         if t >= newest {
             self.last_event_time = Some(t);
             self.last_country = Some(event.visited_country);
-            if event.imei.is_some() {
-                self.last_imei = event.imei.clone();
+            if let Some(imei) = event.imei.as_deref() {
+                self.last_imei = Some(device_id(imei).to_string());
             }
         }
         self.prune(newest);

@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use roamguard::embedded::{MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer};
+use roamguard::countries::CountryCode;
+use roamguard::embedded::{
+    MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer,
+};
 use roamguard::features::FeatureVector;
 use roamguard::model::FraudModel;
 use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
 use roamguard::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, VerdictSink};
 use roamguard::profile::{Plan, SubscriberProfile};
-use roamguard::countries::CountryCode;
 use roamguard::verdict::Verdict;
 
 const A: &str = "208011234567890";
@@ -51,7 +53,12 @@ struct Harness {
     pipeline: Pipeline,
 }
 
-fn harness_with(scorer: Arc<dyn Scorer>, fallback: Option<Arc<dyn Scorer>>, sink: Option<Arc<dyn VerdictSink>>, dead_sink: Option<Arc<dyn DeadLetterSink>>) -> Harness {
+fn harness_with(
+    scorer: Arc<dyn Scorer>,
+    fallback: Option<Arc<dyn Scorer>>,
+    sink: Option<Arc<dyn VerdictSink>>,
+    dead_sink: Option<Arc<dyn DeadLetterSink>>,
+) -> Harness {
     let model = Arc::new(FraudModel::embedded().expect("committed model loads"));
     let subscribers = Arc::new(MemorySubscriberStore::new([profile(A), profile(B)]));
     let store = Arc::new(MemoryVerdictStore::default());
@@ -65,7 +72,13 @@ fn harness_with(scorer: Arc<dyn Scorer>, fallback: Option<Arc<dyn Scorer>>, sink
         verdict_sink: sink.unwrap_or(memory_sink.clone()),
         dead_letters: dead_sink.unwrap_or(dead.clone()),
     };
-    Harness { subscribers, store, sink: memory_sink, dead, pipeline: Pipeline::new(model, ports).with_clock(fixed_clock) }
+    Harness {
+        subscribers,
+        store,
+        sink: memory_sink,
+        dead,
+        pipeline: Pipeline::new(model, ports).with_clock(fixed_clock),
+    }
 }
 
 fn harness() -> Harness {
@@ -105,7 +118,8 @@ async fn when_batch_mixes_valid_malformed_and_invalid_records_should_account_for
     let outcomes = run(&h, &input).await;
 
     let v = verdicts(&outcomes);
-    let dead: Vec<&DeadLetter> = outcomes.iter().filter_map(|o| if let Outcome::DeadLetter(d) = o { Some(d) } else { None }).collect();
+    let dead: Vec<&DeadLetter> =
+        outcomes.iter().filter_map(|o| if let Outcome::DeadLetter(d) = o { Some(d) } else { None }).collect();
     assert_eq!(v.len(), 3);
     assert_eq!(dead.len(), 5);
     assert_eq!(v.len() + dead.len(), input.len(), "nothing lost");
@@ -121,7 +135,11 @@ async fn when_batch_mixes_valid_malformed_and_invalid_records_should_account_for
 #[tokio::test]
 async fn when_batch_is_delivered_twice_should_return_stored_verdicts_and_not_count_usage_twice() {
     let h = harness();
-    let input = records(&[call("e1", A, 0, "34911234567", 60), call("e2", A, 5, "34911234568", 60), call("e3", B, 6, "34911234567", 60)]);
+    let input = records(&[
+        call("e1", A, 0, "34911234567", 60),
+        call("e2", A, 5, "34911234568", 60),
+        call("e3", B, 6, "34911234567", 60),
+    ]);
     let first = run(&h, &input).await;
     let state_after_first = h.subscribers.get(A).unwrap().state;
     assert_eq!(state_after_first.buckets.iter().map(|b| b.voice_mo).sum::<u32>(), 2);
@@ -221,7 +239,11 @@ async fn when_stream_partially_fails_should_retry_only_failed_records_and_conver
     let model = Arc::new(FraudModel::embedded().unwrap());
     let sink = Arc::new(FlakySink::default());
     let h = harness_with(Arc::new(ModelScorer::new(model)), None, Some(sink.clone()), None);
-    let input = records(&[call("e1", A, 0, "34911234567", 60), call("e2", B, 1, "34911234567", 60), call("e3", B, 2, "34911234568", 60)]);
+    let input = records(&[
+        call("e1", A, 0, "34911234567", 60),
+        call("e2", B, 1, "34911234567", 60),
+        call("e3", B, 2, "34911234568", 60),
+    ]);
     let first = run(&h, &input).await;
     assert!(matches!(first[0], Outcome::Verdict(_)));
     assert!(matches!(first[1], Outcome::Retry(_)));

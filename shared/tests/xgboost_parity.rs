@@ -10,8 +10,9 @@ use roamguard::model::xgboost::{ModelError, XgbModel};
 
 const PROB_TOLERANCE: f64 = 1e-6;
 const CONTRIB_TOLERANCE: f64 = 1e-5;
-/// sum(contributions) vs margin: both are f32 sums of ~N+1 terms of magnitude ~1.
-const SUM_TOLERANCE: f64 = 1e-5;
+/// sum(contributions) vs margin: both are f32 sums, of different terms, over every tree; the
+/// gap grows with the tree count (~2e-6 on the 60-tree fixture), hence the margin for ~200 trees.
+const SUM_TOLERANCE: f64 = 1e-4;
 
 fn manifest_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -51,10 +52,8 @@ fn read_parity(path: &Path) -> (usize, Vec<ParityRow>) {
         .map(|(i, line)| {
             let cells: Vec<&str> = line.split(',').collect();
             assert_eq!(cells.len(), header.len(), "row {i}: wrong number of cells");
-            let features = cells[..n]
-                .iter()
-                .map(|c| if c.is_empty() { f32::NAN } else { c.parse().unwrap() })
-                .collect();
+            let features =
+                cells[..n].iter().map(|c| if c.is_empty() { f32::NAN } else { c.parse().unwrap() }).collect();
             let prob = cells[n].parse().unwrap();
             let contribs = cells[n + 1..].iter().map(|c| c.parse().unwrap()).collect();
             ParityRow { features, prob, contribs }
@@ -277,7 +276,8 @@ fn when_tree_has_a_categorical_split_should_return_unsupported() {
 
 #[test]
 fn when_tree_is_structurally_broken_should_return_invalid() {
-    let cases: [(&str, fn(&mut serde_json::Value)); 6] = [
+    type Mutation = fn(&mut serde_json::Value);
+    let cases: [(&str, Mutation); 6] = [
         ("split feature out of range", |t| t["split_indices"][0] = 10.into()),
         ("child index out of range", |t| t["left_children"][0] = 1000.into()),
         ("cycle back to the root", |t| t["left_children"][1] = 0.into()),

@@ -82,7 +82,8 @@ fn main() -> anyhow::Result<()> {
 
 fn run_pipeline(batch_size: usize, data: &Path, sqlite: bool) -> anyhow::Result<RunResult> {
     anyhow::ensure!(batch_size > 0, "--batch-size must be at least 1");
-    let profiles = roamguard::profile::SubscriberProfile::read_jsonl(&std::fs::read_to_string(data.join("profiles.jsonl"))?)?;
+    let profiles =
+        roamguard::profile::SubscriberProfile::read_jsonl(&std::fs::read_to_string(data.join("profiles.jsonl"))?)?;
     let mut events = std::io::BufReader::new(std::fs::File::open(data.join("events.jsonl"))?);
     let model = Arc::new(FraudModel::embedded()?);
     let tmp = std::env::temp_dir().join(format!("roamguard-bench-{}.db", std::process::id()));
@@ -124,7 +125,8 @@ fn run_pipeline(batch_size: usize, data: &Path, sqlite: bool) -> anyhow::Result<
         if batch.is_empty() {
             break;
         }
-        let records: Vec<Record<'_>> = batch.iter().zip(&positions).map(|(d, p)| Record { position: p, data: d }).collect();
+        let records: Vec<Record<'_>> =
+            batch.iter().zip(&positions).map(|(d, p)| Record { position: p, data: d }).collect();
         let report = runtime.block_on(pipeline.process(&records));
         timings.add(&report.timings);
     }
@@ -228,10 +230,10 @@ fn criterion_results(dir: &Path) -> BTreeMap<String, f64> {
             if let (Some(id), Some(mean)) = (id, mean) {
                 out.insert(id, mean);
             }
-        } else if p.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&p) {
-                stack.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
-            }
+        } else if p.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&p)
+        {
+            stack.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
         }
     }
     out
@@ -240,7 +242,11 @@ fn criterion_results(dir: &Path) -> BTreeMap<String, f64> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
@@ -261,7 +267,13 @@ fn report(out: &Path, subscribers: usize, cli: &Path, criterion: &Path) -> anyho
     let mut runs = Vec::new();
     for batch in [1usize, 100, 1_000, 10_000] {
         eprintln!("pipeline, batch size {batch} …");
-        runs.push(child(&["pipeline".into(), "--batch-size".into(), batch.to_string(), "--data".into(), data_arg.clone()])?);
+        runs.push(child(&[
+            "pipeline".into(),
+            "--batch-size".into(),
+            batch.to_string(),
+            "--data".into(),
+            data_arg.clone(),
+        ])?);
     }
     eprintln!("pipeline with the SQLite verdict table, batch size 1,000 …");
     let sqlite = child(&[

@@ -27,8 +27,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let profiles_path = args.data.join("profiles.jsonl");
-    let text = std::fs::read_to_string(&profiles_path)
-        .with_context(|| format!("reading {}", profiles_path.display()))?;
+    let text =
+        std::fs::read_to_string(&profiles_path).with_context(|| format!("reading {}", profiles_path.display()))?;
     let profiles = SubscriberProfile::read_jsonl(&text).with_context(|| profiles_path.display().to_string())?;
     let mut replay = Replay::new(profiles);
 

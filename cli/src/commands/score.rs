@@ -66,7 +66,9 @@ pub struct ModelArgs {
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<Arc<FraudModel>> {
         let model = match &self.model_dir {
-            Some(dir) => FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display()))?,
+            Some(dir) => {
+                FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display()))?
+            }
             None => FraudModel::embedded().context("loading the built-in model")?,
         };
         let t = model.thresholds();
@@ -117,7 +119,11 @@ impl RunStats {
             c.block,
             c.dead_letters,
             c.retries,
-            if c.replayed > 0 { format!(", {} already scored (stored verdict returned)", c.replayed) } else { String::new() },
+            if c.replayed > 0 {
+                format!(", {} already scored (stored verdict returned)", c.replayed)
+            } else {
+                String::new()
+            },
             if c.degraded > 0 { format!(", {} degraded", c.degraded) } else { String::new() },
         )?;
         writeln!(
@@ -221,11 +227,14 @@ pub fn embedded_pipeline(
         None => Arc::new(MemoryVerdictStore::default()),
     };
     let verdict_sink: Arc<dyn VerdictSink> = match out {
-        Some(path) => Arc::new(JsonlFile::create(path, "verdict stream").with_context(|| format!("creating {}", path.display()))?),
+        Some(path) => {
+            Arc::new(JsonlFile::create(path, "verdict stream").with_context(|| format!("creating {}", path.display()))?)
+        }
         None => Arc::new(Discard),
     };
     let dead_letters: Arc<dyn DeadLetterSink> = Arc::new(
-        JsonlFile::create(dead_letter, "dead letters").with_context(|| format!("creating {}", dead_letter.display()))?,
+        JsonlFile::create(dead_letter, "dead letters")
+            .with_context(|| format!("creating {}", dead_letter.display()))?,
     );
     let ports = Ports {
         subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
@@ -242,8 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let profiles = read_profiles(&args.profiles)?;
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
-    let pipeline =
-        embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?;
+    let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?;
     let stats = run_file(&pipeline, &args.events, args.batch_size as usize, false)?;
     let mut err = std::io::stderr();
     stats.print_summary(&mut err)?;
@@ -251,7 +259,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("dead letters (raw record + reason): {}", args.dead_letter.display());
     }
     if stats.counts.retries > 0 {
-        anyhow::bail!("{} records could not be scored because a dependency failed; run again to retry them", stats.counts.retries);
+        anyhow::bail!(
+            "{} records could not be scored because a dependency failed; run again to retry them",
+            stats.counts.retries
+        );
     }
     Ok(())
 }

@@ -106,7 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Format::Table => {
-            writeln!(out, "{:<20}  {:<24}  {:<15}  {:<8}  {:>6}  reasons", "event_time", "event_id", "imsi", "decision", "score")?;
+            writeln!(
+                out,
+                "{:<20}  {:<24}  {:<15}  {:<8}  {:>6}  reasons",
+                "event_time", "event_id", "imsi", "decision", "score"
+            )?;
             for v in &verdicts {
                 writeln!(
                     out,

@@ -37,15 +37,7 @@ const fn c(
     utc_offset_min: i16,
     risk_tier: u8,
 ) -> CountryInfo {
-    CountryInfo {
-        code: CountryCode::from_static(code),
-        dial_code,
-        lat,
-        lon,
-        radius_km,
-        utc_offset_min,
-        risk_tier,
-    }
+    CountryInfo { code: CountryCode::from_static(code), dial_code, lat, lon, radius_km, utc_offset_min, risk_tier }
 }
 
 /// Every assigned ISO 3166-1 alpha-2 code, sorted by code.
@@ -344,25 +336,13 @@ pub static EXTRA_DIAL_PREFIXES: &[(&str, CountryCode)] = &[
 ];
 
 const fn premium(prefix: &'static str, note: &'static str) -> DestinationRange {
-    DestinationRange {
-        prefix,
-        kind: RangeKind::PremiumRate,
-        note,
-    }
+    DestinationRange { prefix, kind: RangeKind::PremiumRate, note }
 }
 const fn satellite(prefix: &'static str, note: &'static str) -> DestinationRange {
-    DestinationRange {
-        prefix,
-        kind: RangeKind::Satellite,
-        note,
-    }
+    DestinationRange { prefix, kind: RangeKind::Satellite, note }
 }
 const fn hot(prefix: &'static str, note: &'static str) -> DestinationRange {
-    DestinationRange {
-        prefix,
-        kind: RangeKind::HotRange,
-        note,
-    }
+    DestinationRange { prefix, kind: RangeKind::HotRange, note }
 }
 
 /// Premium-rate, satellite and IRSF "hot" destination ranges (E.164 prefixes, longest match
@@ -413,14 +393,8 @@ pub static DESTINATION_RANGES: &[DestinationRange] = &[
     premium("43900", "Austria: 0900 premium rate"),
     premium("43930", "Austria: 0930 premium rate (entertainment)"),
     premium("43931", "Austria: 0931 premium rate"),
-    premium(
-        "4470",
-        "United Kingdom: 070 personal numbers (frequently abused)",
-    ),
-    premium(
-        "4487",
-        "United Kingdom: 087 revenue-sharing service numbers",
-    ),
+    premium("4470", "United Kingdom: 070 personal numbers (frequently abused)"),
+    premium("4487", "United Kingdom: 087 revenue-sharing service numbers"),
     premium("449", "United Kingdom: 09 premium rate"),
     premium("4590", "Denmark: 90 premium rate"),
     premium("48700", "Poland: 700 premium rate"),
@@ -429,10 +403,7 @@ pub static DESTINATION_RANGES: &[DestinationRange] = &[
     premium("61190", "Australia: 190x premium rate"),
     // Whole-country or range-level IRSF / Wangiri hot destinations.
     hot("1268", "Antigua and Barbuda: one-ring (Wangiri) callbacks"),
-    hot(
-        "1284",
-        "British Virgin Islands: one-ring (Wangiri) callbacks",
-    ),
+    hot("1284", "British Virgin Islands: one-ring (Wangiri) callbacks"),
     hot("1473", "Grenada: one-ring (Wangiri) callbacks"),
     hot("1649", "Turks and Caicos: one-ring (Wangiri) callbacks"),
     hot("1664", "Montserrat: one-ring (Wangiri) callbacks"),
@@ -446,10 +417,7 @@ pub static DESTINATION_RANGES: &[DestinationRange] = &[
     hot("235", "Chad: IRSF termination"),
     hot("239", "Sao Tome and Principe: IRSF termination"),
     hot("245", "Guinea-Bissau: IRSF termination"),
-    hot(
-        "246",
-        "Diego Garcia (British Indian Ocean Territory): IRSF termination",
-    ),
+    hot("246", "Diego Garcia (British Indian Ocean Territory): IRSF termination"),
     hot("252", "Somalia: IRSF termination"),
     hot("253", "Djibouti: IRSF termination"),
     hot("269", "Comoros: IRSF / Wangiri termination"),

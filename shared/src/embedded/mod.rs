@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use crate::features::FeatureVector;
 use crate::model::FraudModel;
 use crate::ports::{
-    DeadLetter, DeadLetterSink, PortError, Scorer, StateUpdate, Subscriber, SubscriberStore, VerdictQuery,
-    VerdictSink, VerdictStore,
+    DeadLetter, DeadLetterSink, PortError, Scorer, StateUpdate, Subscriber, SubscriberStore, VerdictQuery, VerdictSink,
+    VerdictStore,
 };
 use crate::profile::SubscriberProfile;
 use crate::verdict::Verdict;

@@ -55,7 +55,9 @@ impl SqliteVerdictStore {
         let conn = Connection::open(path).map_err(err)?;
         // WAL lets analysts read while a scoring run writes; NORMAL sync is durable enough for a
         // local table and much faster per batch.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
+        )
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(SqliteVerdictStore { conn: Mutex::new(conn) })
@@ -79,9 +81,8 @@ impl SqliteVerdictStore {
 
 fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
     let text = |i: usize| r.get::<_, String>(i);
-    let bad = |i: usize, msg: String| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into())
-    };
+    let bad =
+        |i: usize, msg: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into());
     let time = |i: usize| {
         chrono::DateTime::parse_from_rfc3339(&text(i)?)
             .map(|t| t.with_timezone(&chrono::Utc))
@@ -103,8 +104,9 @@ fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
 }
 
 fn fmt_time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    // Fixed width (always microseconds) so text order is time order.
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    // Fixed width (always nanoseconds) so text order is time order, and lossless so a stored
+    // verdict reads back exactly as it was written.
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 #[async_trait]
@@ -136,7 +138,8 @@ impl VerdictStore for SqliteVerdictStore {
             let mut select =
                 tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verdicts WHERE event_id = ?1")).map_err(err)?;
             for v in verdicts {
-                let reasons = serde_json::to_string(&v.reasons).map_err(|e| PortError::permanent(NAME, e.to_string()))?;
+                let reasons =
+                    serde_json::to_string(&v.reasons).map_err(|e| PortError::permanent(NAME, e.to_string()))?;
                 let inserted = insert
                     .execute(params![
                         v.event_id,
@@ -213,7 +216,7 @@ mod tests {
         let first = verdict("e1", "208010000000001", 1, Decision::Block);
         let mut second = first.clone();
         second.decision = Decision::Allow;
-        assert_eq!(store.put_if_absent(&[first.clone()]).await.unwrap(), vec![first.clone()]);
+        assert_eq!(store.put_if_absent(std::slice::from_ref(&first)).await.unwrap(), vec![first.clone()]);
         assert_eq!(store.put_if_absent(&[second]).await.unwrap(), vec![first.clone()]);
         assert_eq!(store.count().unwrap(), 1);
         assert_eq!(store.get_many(&["e1", "nope"]).await.unwrap().get("e1"), Some(&first));

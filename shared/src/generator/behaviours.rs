@@ -75,22 +75,44 @@ const CALL_SIGMA: f64 = 0.9;
 const SESSION_SIGMA: f64 = 1.0;
 
 #[rustfmt::skip]
-const H_BUSINESS: [f64; 24] = [0.05, 0.03, 0.02, 0.02, 0.03, 0.1, 0.3, 0.8, 1.5, 2.0, 2.0, 1.8, 1.4, 1.5, 1.8, 1.8, 1.7, 1.5, 1.2, 0.9, 0.7, 0.5, 0.3, 0.15];
+const H_BUSINESS: [f64; 24] = [
+    0.05, 0.03, 0.02, 0.02, 0.03, 0.1, 0.3, 0.8, 1.5, 2.0, 2.0, 1.8,
+    1.4, 1.5, 1.8, 1.8, 1.7, 1.5, 1.2, 0.9, 0.7, 0.5, 0.3, 0.15,
+];
 #[rustfmt::skip]
-const H_HOLIDAY: [f64; 24] = [0.3, 0.15, 0.08, 0.04, 0.03, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0, 1.0, 1.1, 1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.5, 1.7, 1.6, 1.2, 0.7];
+const H_HOLIDAY: [f64; 24] = [
+    0.3, 0.15, 0.08, 0.04, 0.03, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0, 1.0,
+    1.1, 1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.5, 1.7, 1.6, 1.2, 0.7,
+];
 #[rustfmt::skip]
-const H_HEAVY: [f64; 24] = [0.6, 0.4, 0.25, 0.15, 0.1, 0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.5, 1.7, 1.8, 1.6, 1.1];
+const H_HEAVY: [f64; 24] = [
+    0.6, 0.4, 0.25, 0.15, 0.1, 0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9,
+    1.0, 1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.5, 1.7, 1.8, 1.6, 1.1,
+];
 #[rustfmt::skip]
-const H_COMMUTER: [f64; 24] = [0.02, 0.01, 0.01, 0.01, 0.02, 0.1, 0.5, 1.5, 1.8, 1.2, 1.0, 1.1, 1.5, 1.3, 1.0, 1.0, 1.1, 1.6, 1.6, 1.0, 0.7, 0.5, 0.3, 0.1];
+const H_COMMUTER: [f64; 24] = [
+    0.02, 0.01, 0.01, 0.01, 0.02, 0.1, 0.5, 1.5, 1.8, 1.2, 1.0, 1.1,
+    1.5, 1.3, 1.0, 1.0, 1.1, 1.6, 1.6, 1.0, 0.7, 0.5, 0.3, 0.1,
+];
 #[rustfmt::skip]
-const H_LOW: [f64; 24] = [0.02, 0.01, 0.01, 0.01, 0.01, 0.05, 0.2, 0.5, 0.9, 1.1, 1.2, 1.2, 1.2, 1.1, 1.1, 1.1, 1.1, 1.2, 1.2, 1.1, 0.9, 0.6, 0.3, 0.1];
+const H_LOW: [f64; 24] = [
+    0.02, 0.01, 0.01, 0.01, 0.01, 0.05, 0.2, 0.5, 0.9, 1.1, 1.2, 1.2,
+    1.2, 1.1, 1.1, 1.1, 1.1, 1.2, 1.2, 1.1, 0.9, 0.6, 0.3, 0.1,
+];
 #[rustfmt::skip]
-const H_DRIVER: [f64; 24] = [0.2, 0.15, 0.15, 0.2, 0.4, 0.8, 1.2, 1.4, 1.3, 1.2, 1.1, 1.1, 1.2, 1.1, 1.1, 1.1, 1.2, 1.2, 1.1, 0.9, 0.7, 0.5, 0.4, 0.3];
+const H_DRIVER: [f64; 24] = [
+    0.2, 0.15, 0.15, 0.2, 0.4, 0.8, 1.2, 1.4, 1.3, 1.2, 1.1, 1.1,
+    1.2, 1.1, 1.1, 1.1, 1.2, 1.2, 1.1, 0.9, 0.7, 0.5, 0.4, 0.3,
+];
 #[rustfmt::skip]
-const H_LONGSTAY: [f64; 24] = [0.25, 0.12, 0.06, 0.03, 0.03, 0.05, 0.2, 0.6, 0.8, 0.8, 0.8, 0.9, 1.1, 0.9, 0.8, 0.8, 0.9, 1.1, 1.3, 1.5, 1.6, 1.5, 1.1, 0.6];
+const H_LONGSTAY: [f64; 24] = [
+    0.25, 0.12, 0.06, 0.03, 0.03, 0.05, 0.2, 0.6, 0.8, 0.8, 0.8, 0.9,
+    1.1, 0.9, 0.8, 0.8, 0.9, 1.1, 1.3, 1.5, 1.6, 1.5, 1.1, 0.6,
+];
 
 impl Persona {
     /// Persona-typical usage before per-subscriber variation.
+    #[rustfmt::skip]
     fn base_usage(self) -> Usage {
         let u = |v: [f64; 7], hours: [f64; 24], dest: [f64; 3]| Usage {
             voice_mo: v[0],
@@ -103,6 +125,7 @@ impl Persona {
             hours,
             dest,
         };
+        // [voice_mo, voice_mt, sms_mo, sms_mt, data sessions, call median s, session median MB]
         match self {
             Persona::Business => u([8.0, 6.0, 3.0, 5.0, 14.0, 110.0, 8.0], H_BUSINESS, [0.45, 0.40, 0.15]),
             Persona::Holiday => u([1.5, 1.5, 2.0, 4.0, 22.0, 100.0, 15.0], H_HOLIDAY, [0.72, 0.25, 0.03]),
@@ -143,6 +166,10 @@ pub struct Subscriber {
     pub devices: Vec<String>,
     /// Legitimate new phone from this time on (device index).
     pub device_change: Option<(i64, usize)>,
+    /// A second device (tablet, MiFi hotspot) the SIM is legitimately moved into during the
+    /// `second_device_blocks` time intervals.
+    pub second_device: Option<usize>,
+    pub second_device_blocks: Vec<(i64, i64)>,
     /// Older phones the operator has seen with this SIM.
     pub old_devices: Vec<String>,
     pub home_contacts: Vec<String>,
@@ -205,13 +232,19 @@ pub fn travel_s(a: CountryCode, b: CountryCode) -> i64 {
     (hours * HOUR as f64) as i64
 }
 
+/// Driving time over the lower-bound distance between two countries, at 80 km/h.
+fn road_s(a: CountryCode, b: CountryCode) -> i64 {
+    let km = f64::from(countries::min_travel_km(a, b).unwrap_or(0.0));
+    (km / 80.0 * HOUR as f64) as i64
+}
+
 fn pick_country(list: &[(&'static str, f64)], rng: &mut Rng, avoid: &[CountryCode]) -> Option<CountryCode> {
     let candidates: Vec<(CountryCode, f64)> =
         list.iter().map(|(c, w)| (world::code(c), *w)).filter(|(c, _)| !avoid.contains(c)).collect();
     if candidates.is_empty() {
         return None;
     }
-    Some(*rng.pick_weighted(&candidates))
+    Some(rng.pick_weighted(&candidates))
 }
 
 fn stay(world: &World, country: CountryCode, start: i64, end: i64, rng: &mut Rng) -> Stay {
@@ -222,8 +255,8 @@ fn stay(world: &World, country: CountryCode, start: i64, end: i64, rng: &mut Rng
 
 /// Builds the genuine subscriber: identity, persona, itinerary, devices and habits.
 pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rng) -> Subscriber {
-    let home = world::code(*rng.pick_weighted(world::HOMES));
-    let mut persona = *rng.pick_weighted(PERSONAS);
+    let home = world::code(rng.pick_weighted(world::HOMES));
+    let mut persona = rng.pick_weighted(PERSONAS);
     // Personas that need land borders fall back where the home country has none.
     if persona == Persona::Commuter && world.commute(home).is_empty()
         || persona == Persona::Driver && world.neighbours(home).is_empty()
@@ -237,7 +270,23 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
     let mut devices = vec![world::imei(device_tacs(persona, rng), rng)];
     let device_change = if rng.bernoulli(0.04) {
         devices.push(world::imei(world::PHONE_TACS, rng));
-        Some((period.start + rng.range(DAY / 2, (period.len() - HOUR).max(DAY / 2)), 1))
+        Some((period.start + rng.range(DAY / 2, (period.len() - HOUR).max(DAY / 2)), devices.len() - 1))
+    } else {
+        None
+    };
+    let mut second_device_blocks = Vec::new();
+    let second_device = if rng.bernoulli(0.05) {
+        let tacs = if rng.bernoulli(0.5) { world::MODULE_TACS } else { world::PHONE_TACS };
+        devices.push(world::imei(tacs, rng));
+        let mut day = period.start;
+        while day < period.end {
+            if rng.bernoulli(0.4) {
+                let from = day + rng.range(0, DAY - 2 * HOUR);
+                second_device_blocks.push((from, from + rng.range(2 * HOUR, 8 * HOUR)));
+            }
+            day += DAY;
+        }
+        Some(devices.len() - 1)
     } else {
         None
     };
@@ -252,7 +301,7 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
         None
     };
     let forward_to = rng.bernoulli(0.03).then(|| world.number(home, rng.bernoulli(0.3), rng));
-    let odd_calls = if rng.bernoulli(0.03) { rng.range(1, 2) as u32 } else { 0 };
+    let odd_calls = if rng.bernoulli(0.04) { rng.range(1, 2) as u32 } else { 0 };
     let imsi = world.imsi(home, rng);
     let msisdn = world.number(home, true, rng);
     Subscriber {
@@ -267,6 +316,8 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
         stays,
         devices,
         device_change,
+        second_device,
+        second_device_blocks,
         old_devices,
         home_contacts,
         family,
@@ -358,7 +409,7 @@ fn business_trips(world: &World, period: Period, home: CountryCode, rng: &mut Rn
             // Later legs favour neighbours of the previous country (a road show).
             let next = if prev != home && rng.bernoulli(0.5) && !world.neighbours(prev).is_empty() {
                 let ns: Vec<CountryCode> = world.neighbours(prev).iter().copied().filter(|c| *c != home).collect();
-                if ns.is_empty() { None } else { Some(*rng.pick(&ns)) }
+                if ns.is_empty() { None } else { Some(rng.pick(&ns)) }
             } else {
                 None
             };
@@ -388,7 +439,7 @@ fn holiday(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> V
     // Two-country holiday, often across a land border.
     let second = if rng.bernoulli(0.6) && !world.neighbours(c).is_empty() {
         let ns: Vec<CountryCode> = world.neighbours(c).iter().copied().filter(|x| *x != home).collect();
-        if ns.is_empty() { None } else { Some(*rng.pick(&ns)) }
+        if ns.is_empty() { None } else { Some(rng.pick(&ns)) }
     } else {
         None
     }
@@ -425,9 +476,15 @@ fn commuter(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> 
     if rng.bernoulli(0.3)
         && let Some(live) = pick_country(world.destinations(home), rng, &[home])
     {
-        let works: Vec<CountryCode> = world.neighbours(live).iter().copied().filter(|c| *c != home).collect();
+        // Only real next-door pairs: a daily commute cannot span a long lower-bound distance.
+        let works: Vec<CountryCode> = world
+            .neighbours(live)
+            .iter()
+            .copied()
+            .filter(|c| *c != home && countries::min_travel_km(live, *c).unwrap_or(f32::MAX) < 130.0)
+            .collect();
         if !works.is_empty() {
-            let work = *rng.pick(&works);
+            let work = rng.pick(&works);
             return two_country_commute(world, period, live, work, rng);
         }
     }
@@ -454,7 +511,13 @@ fn commuter(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> 
     stays
 }
 
-fn two_country_commute(world: &World, period: Period, live: CountryCode, work: CountryCode, rng: &mut Rng) -> Vec<Stay> {
+fn two_country_commute(
+    world: &World,
+    period: Period,
+    live: CountryCode,
+    work: CountryCode,
+    rng: &mut Rng,
+) -> Vec<Stay> {
     let mut stays = Vec::new();
     let mut day = local_midnight(period.start - DAY, live);
     let mut cursor = day;
@@ -463,7 +526,7 @@ fn two_country_commute(world: &World, period: Period, live: CountryCode, work: C
             let start = day + (rng.uniform(6.5, 9.0) * HOUR as f64) as i64;
             let end = day + (rng.uniform(16.5, 19.5) * HOUR as f64) as i64;
             // Crossing the border is quick: the phone re-attaches within minutes.
-            let cross = rng.range(10 * 60, 45 * 60);
+            let cross = rng.range(10 * 60, 45 * 60).max(road_s(live, work));
             stays.push(stay(world, live, cursor, start, rng));
             stays.push(stay(world, work, start + cross, end, rng));
             cursor = end + cross;
@@ -476,20 +539,25 @@ fn two_country_commute(world: &World, period: Period, live: CountryCode, work: C
 
 fn driver(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Vec<Stay> {
     let mut stays = Vec::new();
+    let first_legs = world.neighbours(home);
+    if first_legs.is_empty() {
+        return stays;
+    }
     let mut t = period.start - rng.range(0, DAY);
     while t < period.end {
         let trip_end = t + rng.range(2 * DAY, 5 * DAY);
         let mut prev = home;
-        let mut current = *rng.pick(world.neighbours(home));
+        let mut current = rng.pick(first_legs);
         t += travel_s(home, current) / 2;
         while t < trip_end {
             let len = rng.range(3 * HOUR, 30 * HOUR);
             stays.push(stay(world, current, t, t + len, rng));
             t += len;
             let options: Vec<CountryCode> = world.neighbours(current).iter().copied().filter(|c| *c != prev).collect();
-            let next = if options.is_empty() { prev } else { *rng.pick(&options) };
-            // Crossing a border: a short radio gap, sometimes a stop before it.
-            t += rng.range(5 * 60, 90 * 60);
+            let next = if options.is_empty() { prev } else { rng.pick(&options) };
+            // Crossing a border: a short radio gap, sometimes a stop before it; never faster
+            // than driving the lower-bound distance between the two countries.
+            t += rng.range(5 * 60, 90 * 60).max(road_s(current, next));
             if next == home {
                 break;
             }
@@ -580,15 +648,23 @@ fn day_events(
 }
 
 fn device_at(sub: &Subscriber, t: i64) -> usize {
+    if let Some(second) = sub.second_device
+        && sub.second_device_blocks.iter().any(|(from, to)| (*from..*to).contains(&t))
+    {
+        return second;
+    }
     match sub.device_change {
         Some((since, idx)) if t >= since => idx,
         _ => 0,
     }
 }
 
+/// Share of events recorded on the second network of a stay (network reselection).
+pub const ALT_NETWORK_SHARE: f64 = 0.08;
+
 fn network_of(s: &Stay, rng: &mut Rng) -> Option<&'static str> {
     match s.alt_network {
-        Some(alt) if rng.bernoulli(0.08) => Some(alt),
+        Some(alt) if rng.bernoulli(ALT_NETWORK_SHARE) => Some(alt),
         _ => s.network,
     }
 }
@@ -640,7 +716,14 @@ fn normal_event(
     };
     let call_len = |rng: &mut Rng, median: f64| -> u64 {
         // Unanswered calls and voicemail drops are common: short calls are not suspicious.
-        if rng.bernoulli(0.08) { rng.range(0, 12) as u64 } else { rng.lognormal(median, CALL_SIGMA).clamp(3.0, 7200.0) as u64 }
+        if rng.bernoulli(0.08) {
+            rng.range(0, 12) as u64
+        } else if rng.bernoulli(0.03) {
+            // Conference calls and long family chats.
+            rng.lognormal(1500.0, 0.5).clamp(300.0, 7200.0) as u64
+        } else {
+            rng.lognormal(median, CALL_SIGMA).clamp(3.0, 7200.0) as u64
+        }
     };
     match kind {
         EventType::VoiceMo => {
@@ -710,7 +793,9 @@ fn normal_event(
 /// ship, a hotline, a family emergency).
 fn odd_calls(world: &World, period: Period, sub: &Subscriber, rng: &mut Rng, out: &mut Vec<Draft>) {
     for _ in 0..sub.odd_calls {
-        let Some(s) = pick_stay(sub, period, rng) else { return };
+        let Some(s) = pick_stay(sub, period, rng) else {
+            return;
+        };
         let (lo, hi) = (s.start.max(period.start), s.end.min(period.end));
         let t = lo + rng.below((hi - lo).max(1) as u64) as i64;
         out.push(Draft {
@@ -755,7 +840,8 @@ fn avoid_overlapping_calls(events: &mut [Draft], rng: &mut Rng) {
 /// stale), usual countries (often incomplete), known devices (usually, not always, current).
 pub fn profile(world: &World, sub: &Subscriber, rng: &mut Rng) -> SubscriberProfile {
     let u = &sub.usage;
-    let call_mean = u.call_median_s * (CALL_SIGMA * CALL_SIGMA / 2.0).exp();
+    // Mixture of `normal_event`'s call lengths: unanswered, long (conference) and ordinary.
+    let call_mean = 0.08 * 6.0 + 0.03 * 1700.0 + 0.89 * u.call_median_s * (CALL_SIGMA * CALL_SIGMA / 2.0).exp();
     let session_mean = u.session_mb * (SESSION_SIGMA * SESSION_SIGMA / 2.0).exp();
     let mut voice = (u.voice_mo + u.voice_mt) * call_mean / 60.0;
     let mut sms = u.sms_mo + u.sms_mt;
@@ -790,10 +876,10 @@ pub fn profile(world: &World, sub: &Subscriber, rng: &mut Rng) -> SubscriberProf
     }
     if sub.tenure_days >= 30 {
         for _ in 0..rng.range(0, 3) {
-            if let Some(c) = pick_country(world.destinations(sub.home), rng, &[sub.home]) {
-                if !usual.contains(&c) {
-                    usual.push(c);
-                }
+            if let Some(c) = pick_country(world.destinations(sub.home), rng, &[sub.home])
+                && !usual.contains(&c)
+            {
+                usual.push(c);
             }
         }
     }
@@ -802,6 +888,11 @@ pub fn profile(world: &World, sub: &Subscriber, rng: &mut Rng) -> SubscriberProf
     let mut known_imeis: Vec<String> = sub.old_devices.clone();
     if rng.bernoulli(0.92) {
         known_imeis.push(sub.devices[0].clone());
+    }
+    if let Some(second) = sub.second_device
+        && rng.bernoulli(0.6)
+    {
+        known_imeis.push(sub.devices[second].clone());
     }
     SubscriberProfile {
         imsi: sub.imsi.clone(),

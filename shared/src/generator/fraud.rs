@@ -169,17 +169,25 @@ fn unvisited_country(world: &World, sub: &Subscriber, rng: &mut Rng) -> CountryC
         .copied()
         .filter(|c| *c != sub.home && !sub.stays.iter().any(|s| s.country == *c))
         .collect();
-    options[rng.index(options.len())]
+    // Never empty in practice: a subscriber visits a handful of the ~90 roaming countries.
+    options.get(rng.index(options.len())).copied().unwrap_or(sub.home)
+}
+
+/// A popular destination for the subscriber's home country, or any roaming country.
+fn destination(world: &World, home: CountryCode, rng: &mut Rng) -> CountryCode {
+    let list = world.destinations(home);
+    if list.is_empty() { world.roamable[rng.index(world.roamable.len())] } else { world::code(rng.pick_weighted(list)) }
 }
 
 /// A fresh SIM parked in one country for the whole period (bought for the fraud, or resold).
 fn make_fresh_sim(world: &World, period: Period, sub: &mut Subscriber, country: CountryCode, rng: &mut Rng) {
     sub.plan = Plan::Prepaid;
-    sub.tenure_days =
-        if rng.bernoulli(0.7) { rng.range(0, 29) as u32 } else { rng.range(30, 120) as u32 };
+    sub.tenure_days = if rng.bernoulli(0.7) { rng.range(0, 29) as u32 } else { rng.range(30, 120) as u32 };
     sub.persona = Persona::LowUser;
     sub.usage = behaviours::vary_usage(Persona::LowUser, rng);
     sub.device_change = None;
+    sub.second_device = None;
+    sub.second_device_blocks.clear();
     sub.family = None;
     sub.forward_to = None;
     sub.odd_calls = 0;
@@ -199,15 +207,14 @@ fn prepare_irsf(world: &World, period: Period, sub: &mut Subscriber, intensity: 
     let night = rng.bernoulli(0.6);
     match rng.weighted(&[0.35, 0.35, 0.3]) {
         0 => {
-            let country = if rng.bernoulli(0.5) {
-                world::code(*rng.pick_weighted(world.destinations(sub.home)))
-            } else {
-                unvisited_country(world, sub, rng)
-            };
+            let country =
+                if rng.bernoulli(0.5) { destination(world, sub.home, rng) } else { unvisited_country(world, sub, rng) };
             make_fresh_sim(world, period, sub, country, rng);
             let prior_use = rng.bernoulli(0.5);
             let (_, start) = in_stay(sub, period, rng, night);
-            let device = if prior_use { 0 } else { new_device(sub, world::PHONE_TACS, rng) };
+            // A SIM used before by someone else moves into the fraudster's phone; a SIM bought
+            // for the purpose is in it from the start.
+            let device = if prior_use { new_device(sub, world::PHONE_TACS, rng) } else { 0 };
             FraudPlan { fraud_type, intensity, variant: Variant::FreshSim, start, country, device, prior_use }
         }
         1 => {
@@ -223,7 +230,15 @@ fn prepare_irsf(world: &World, period: Period, sub: &mut Subscriber, intensity: 
             }
             None => {
                 let (country, start) = in_stay(sub, period, rng, night);
-                FraudPlan { fraud_type, intensity, variant: Variant::Stolen, start, country, device: 0, prior_use: true }
+                FraudPlan {
+                    fraud_type,
+                    intensity,
+                    variant: Variant::Stolen,
+                    start,
+                    country,
+                    device: 0,
+                    prior_use: true,
+                }
             }
         },
     }
@@ -250,9 +265,15 @@ fn time_at_home(sub: &Subscriber, period: Period, rng: &mut Rng) -> Option<i64> 
     Some(a + rng.below((b - a) as u64) as i64)
 }
 
-fn prepare_simbox(world: &World, period: Period, sub: &mut Subscriber, intensity: Intensity, rng: &mut Rng) -> FraudPlan {
+fn prepare_simbox(
+    world: &World,
+    period: Period,
+    sub: &mut Subscriber,
+    intensity: Intensity,
+    rng: &mut Rng,
+) -> FraudPlan {
     let country = if rng.bernoulli(0.6) {
-        world::code(*rng.pick_weighted(world.destinations(sub.home)))
+        destination(world, sub.home, rng)
     } else {
         world.roamable[rng.index(world.roamable.len())]
     };
@@ -281,26 +302,52 @@ fn prepare_simbox(world: &World, period: Period, sub: &mut Subscriber, intensity
 
 /// Adds the episode's events to `events` and removes genuine events the fraud displaces (a
 /// stolen phone no longer produces the owner's traffic).
-pub fn inject(world: &World, period: Period, sub: &Subscriber, plan: &FraudPlan, events: &mut Vec<Draft>, rng: &mut Rng) {
-    let mut ep = Episode { plan, network: world.network(plan.country, rng), out: Vec::new() };
+pub fn inject(
+    world: &World,
+    period: Period,
+    sub: &Subscriber,
+    plan: &FraudPlan,
+    events: &mut Vec<Draft>,
+    rng: &mut Rng,
+) {
+    // Fraud inside one of the subscriber's stays camps on the same network as the subscriber
+    // (the home operator's steering picks it); elsewhere on any network of the country.
+    let stay = sub.stays.iter().find(|s| s.country == plan.country && s.start <= plan.start && plan.start < s.end);
+    let (network, alt) = match stay {
+        Some(s) => (s.network, s.alt_network),
+        None => {
+            let network = world.network(plan.country, rng);
+            (network, world.network(plan.country, rng).filter(|a| Some(*a) != network))
+        }
+    };
+    let mut ep = Episode { plan, network, out: Vec::new() };
     match plan.fraud_type {
         FraudType::Irsf => irsf(world, &mut ep, rng),
         FraudType::Simbox => simbox(world, period, &mut ep, rng),
         FraudType::Wangiri if plan.variant == Variant::Dialer => wangiri_dialer(world, &mut ep, rng),
         FraudType::Wangiri => wangiri_callback(world, &mut ep, rng),
         FraudType::DataAbuse => data_abuse(&mut ep, rng),
-        FraudType::ImpossibleTravel => clone_sim(world, sub, &mut ep, rng),
+        FraudType::ImpossibleTravel => clone_sim(world, period, sub, &mut ep, rng),
         FraudType::DeviceSwap => device_swap(world, &mut ep, rng),
     }
     ep.out.retain(|d| d.t >= period.start && d.t < period.end);
+    // Same network reselection as genuine traffic.
+    if let Some(alt) = alt {
+        for d in &mut ep.out {
+            if rng.bernoulli(behaviours::ALT_NETWORK_SHARE) {
+                d.network = Some(alt);
+            }
+        }
+    }
     let last = ep.out.iter().map(|d| d.t + d.duration.unwrap_or(0) as i64).max().unwrap_or(plan.start);
     // Genuine events displaced by the fraud: [from, to).
     let displaced = match (plan.fraud_type, plan.variant) {
         (_, Variant::FreshSim) if !plan.prior_use => Some((i64::MIN, i64::MAX)),
         (_, Variant::FreshSim) | (_, Variant::Stolen) => Some((plan.start, i64::MAX)),
         (_, Variant::Remote) => Some((plan.start, last)),
-        // Tethering from a router: the SIM is out of the owner's phone meanwhile.
-        (FraudType::DataAbuse, _) if plan.device != 0 => Some((plan.start, last)),
+        // Tethering from a router, or a Wangiri dialer: the SIM is out of the owner's phone
+        // meanwhile.
+        (FraudType::DataAbuse | FraudType::Wangiri, _) if plan.device != 0 => Some((plan.start, last)),
         _ => None,
     };
     if let Some((from, to)) = displaced {
@@ -316,7 +363,14 @@ struct Episode<'a> {
 }
 
 impl Episode<'_> {
-    fn push(&mut self, t: i64, kind: EventType, other: Option<String>, duration: Option<u64>, bytes: Option<u64>) -> &mut Draft {
+    fn push(
+        &mut self,
+        t: i64,
+        kind: EventType,
+        other: Option<String>,
+        duration: Option<u64>,
+        bytes: Option<u64>,
+    ) -> &mut Draft {
         self.out.push(Draft {
             t,
             kind,
@@ -340,8 +394,11 @@ fn irsf(world: &World, ep: &mut Episode, rng: &mut Rng) {
     let i = ep.plan.intensity;
     let calls = i.pick(rng.range(40, 150), rng.range(12, 40), rng.range(3, 10));
     let lines = i.pick(rng.range(1, 4), rng.range(1, 2), 1);
-    let median = i.pick(900.0, 420.0, 240.0);
-    let destinations = pumped_numbers(world, i.pick(rng.range(3, 20), rng.range(2, 8), rng.range(1, 4)) as usize, rng);
+    // Quiet episodes keep calls short enough to pass for ordinary ones.
+    let median = i.pick(900.0, 420.0, 180.0);
+    let unlisted = rng.bernoulli(i.pick(0.15, 0.35, 0.5));
+    let count = i.pick(rng.range(3, 20), rng.range(2, 8), rng.range(1, 4)) as usize;
+    let destinations = pumped_numbers(world, count, unlisted, rng);
     let forwarding = rng.bernoulli(0.25);
     let mut clocks: Vec<i64> = (0..lines).map(|l| ep.plan.start + l * rng.range(0, 120)).collect();
     for k in 0..calls {
@@ -359,9 +416,20 @@ fn irsf(world: &World, ep: &mut Episode, rng: &mut Rng) {
     }
 }
 
-/// Numbers fraudsters pump: often consecutive numbers of one range, else scattered.
-fn pumped_numbers(world: &World, n: usize, rng: &mut Rng) -> Vec<String> {
-    let base = world.risky_number(rng);
+/// Numbers fraudsters pump: often consecutive numbers of one range, else scattered. When
+/// `unlisted`, the range is not (yet) on any hot list: ordinary-looking numbers of elevated-risk
+/// or ordinary countries, as fraudsters move on to fresh ranges all the time.
+fn pumped_numbers(world: &World, n: usize, unlisted: bool, rng: &mut Rng) -> Vec<String> {
+    let fresh = |rng: &mut Rng| {
+        if !unlisted {
+            world.risky_number(rng)
+        } else if rng.bernoulli(0.6) && !world.elevated.is_empty() {
+            world.number(world.elevated[rng.index(world.elevated.len())], rng.bernoulli(0.5), rng)
+        } else {
+            world.number(world.roamable[rng.index(world.roamable.len())], false, rng)
+        }
+    };
+    let base = fresh(rng);
     (0..n.max(1))
         .map(|_| {
             if rng.bernoulli(0.5) && base.len() > 6 {
@@ -369,7 +437,7 @@ fn pumped_numbers(world: &World, n: usize, rng: &mut Rng) -> Vec<String> {
                 rng.push_digits(&mut s, 2);
                 s
             } else {
-                world.risky_number(rng)
+                fresh(rng)
             }
         })
         .collect()
@@ -389,7 +457,7 @@ fn simbox(world: &World, period: Period, ep: &mut Episode, rng: &mut Rng) {
     let mut t = ep.plan.start;
     while t < end {
         let hour = local_hour(t, country);
-        if i == Intensity::Subtle && (1..6).contains(&hour) && rng.bernoulli(0.7) {
+        if i == Intensity::Subtle && !ep.out.is_empty() && (1..6).contains(&hour) && rng.bernoulli(0.7) {
             // Subtle boxes rest at night to look human.
             t += HOUR;
             continue;
@@ -489,11 +557,13 @@ fn data_abuse(ep: &mut Episode, rng: &mut Rng) {
 
 /// Cloned SIM far away from the genuine subscriber: its own device, calls (often premium or
 /// international), some SMS and data, interleaved with the owner's normal traffic.
-fn clone_sim(world: &World, sub: &Subscriber, ep: &mut Episode, rng: &mut Rng) {
+fn clone_sim(world: &World, period: Period, sub: &Subscriber, ep: &mut Episode, rng: &mut Rng) {
     let i = ep.plan.intensity;
     let window = i.pick(rng.range(6 * HOUR, 48 * HOUR), rng.range(2 * HOUR, 12 * HOUR), rng.range(HOUR / 2, 3 * HOUR));
     let n = i.pick(rng.range(25, 80), rng.range(8, 25), rng.range(2, 6));
     let country = ep.plan.country;
+    // Kept inside the period so that even short episodes keep their events.
+    let window = window.min(period.end - ep.plan.start).max(1);
     let mut times: Vec<i64> = (0..n).map(|_| ep.plan.start + rng.below(window as u64) as i64).collect();
     times.sort_unstable();
     let mut busy_until = i64::MIN;
@@ -505,7 +575,7 @@ fn clone_sim(world: &World, sub: &Subscriber, ep: &mut Episode, rng: &mut Rng) {
                     0 => world.risky_number(rng),
                     1 => world.number(country, true, rng),
                     _ => {
-                        let c = world::code(*rng.pick(world::WANGIRI_VICTIMS));
+                        let c = world::code(rng.pick(world::WANGIRI_VICTIMS));
                         world.number(if rng.bernoulli(0.3) { sub.home } else { c }, true, rng)
                     }
                 };
@@ -542,9 +612,16 @@ fn device_swap(world: &World, ep: &mut Episode, rng: &mut Rng) {
     let mut t = ep.plan.start + rng.range(60, 30 * 60);
     let end = ep.plan.start + window;
     let spacing = (window / calls.max(1)).max(60);
+    // Besides listed premium ranges, thieves call (or sell calls to) ordinary international
+    // numbers, more so in quieter episodes.
+    let ordinary_share = i.pick(0.3, 0.4, 0.6);
     for _ in 0..calls {
-        let number = if i == Intensity::Subtle && rng.bernoulli(0.5) && !world.elevated.is_empty() {
-            let c = world.elevated[rng.index(world.elevated.len())];
+        let number = if rng.bernoulli(ordinary_share) {
+            let c = if rng.bernoulli(0.5) && !world.elevated.is_empty() {
+                world.elevated[rng.index(world.elevated.len())]
+            } else {
+                world::code(rng.pick(world::WANGIRI_VICTIMS))
+            };
             world.number(c, true, rng)
         } else {
             world.risky_number(rng)
@@ -563,7 +640,7 @@ fn device_swap(world: &World, ep: &mut Episode, rng: &mut Rng) {
     if i == Intensity::Blatant {
         for _ in 0..rng.range(0, 10) {
             let at = ep.plan.start + rng.range(60, (end - ep.plan.start).max(120));
-            let c = world::code(*rng.pick(world::WANGIRI_VICTIMS));
+            let c = world::code(rng.pick(world::WANGIRI_VICTIMS));
             ep.push(at, EventType::SmsMo, Some(world.number(c, true, rng)), None, None);
         }
     }

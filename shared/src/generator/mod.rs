@@ -6,7 +6,7 @@
 //! a share of them (IRSF, SIM box, Wangiri, data abuse, cloned SIMs, device swaps) and labels
 //! every event. Output is deterministic for a seed, forever: the PRNG is our own ([`rng`]).
 //!
-//! Fraud and normal events go through the same finalisation ([`finalize`]): identifiers and the
+//! Fraud and normal events go through the same finalisation (`finalize`): identifiers and the
 //! presence of optional fields follow the same rules for both, so a model cannot learn the
 //! label from formatting.
 
@@ -139,7 +139,9 @@ impl Dataset {
         let mut episodes: HashSet<(&str, FraudType)> = HashSet::new();
         for (e, l) in self.events.iter().zip(&self.labels) {
             if let Some(t) = l.fraud_type {
-                by_type[t as usize].1 += 1;
+                if let Some(slot) = by_type.iter_mut().find(|(x, _)| *x == t) {
+                    slot.1 += 1;
+                }
                 episodes.insert((e.imsi.as_str(), t));
             }
         }
@@ -184,8 +186,12 @@ const STREAM_IDS: u64 = 4;
 /// Generates the dataset described by `cfg`. Deterministic: the same config always yields the
 /// same dataset, whatever the machine or thread count.
 pub fn generate(cfg: &GeneratorConfig) -> Dataset {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
+    generate_with_threads(cfg, threads)
+}
+
+fn generate_with_threads(cfg: &GeneratorConfig, threads: usize) -> Dataset {
     let world = World::new();
-    let t0 = std::time::Instant::now();
     let start = cfg.start.timestamp();
     let period = Period { start, end: start + i64::from(cfg.days.max(1)) * DAY };
     let fraud_of = assign_fraud(cfg);
@@ -212,86 +218,83 @@ pub fn generate(cfg: &GeneratorConfig) -> Dataset {
         subs.push(sub);
     }
 
-    eprintln!("phase1 {:?}", t0.elapsed());
-    // Phase 2 (parallel): each subscriber's traffic from its own PRNG stream; chunks are
-    // concatenated in order, so the thread count does not change the result.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
-    let chunk = subs.len().div_ceil(threads).max(64);
-    let parts: Vec<Traffic> = std::thread::scope(|scope| {
+    // Phase 2 (parallel): each subscriber's traffic from its own PRNG stream. Results do not
+    // depend on the thread count: every event carries its own sort key.
+    //
+    // Workers file events into time slices of about 16k events. Ordering then only shuffles
+    // events within a slice: random access over the whole data set (hundreds of megabytes of
+    // events) is what made ordering slow, far more than the sort itself.
+    let expected = cfg.subscribers.max(1) as i64 * i64::from(cfg.days.max(1)) * 30;
+    let slices = (expected / 16_384).clamp(1, period.len() / 60) as usize;
+    let slicer = Slicer { start: period.start, len: period.len(), slices };
+    let chunk = subs.len().div_ceil(threads.max(1)).max(64);
+    let mut parts: Vec<Vec<Slice>> = std::thread::scope(|scope| {
         let handles: Vec<_> = subs
             .chunks(chunk)
             .map(|part| {
                 let world = &world;
                 scope.spawn(move || {
-                    let mut traffic = Traffic::default();
+                    let mut out: Vec<Slice> = (0..slices).map(|_| Slice::default()).collect();
                     for sub in part {
-                        subscriber_events(world, period, cfg.seed, sub, &mut traffic);
+                        subscriber_events(world, period, cfg.seed, sub, slicer, &mut out);
                     }
-                    traffic
+                    out
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
-    eprintln!("phase2 {:?}", t0.elapsed());
-    let total = parts.iter().map(|p| p.events.len()).sum();
-    let mut all = Traffic {
-        events: Vec::with_capacity(total),
-        fraud: Vec::with_capacity(total),
-        keys: Vec::with_capacity(total),
-    };
-    for mut part in parts {
-        all.events.append(&mut part.events);
-        all.fraud.append(&mut part.fraud);
-        all.keys.append(&mut part.keys);
-    }
 
-    // Sort small integer keys rather than the events themselves, then permute in place: the
-    // events are large and moving them dominates the cost at millions of events. Key order is
-    // (event_time, event_id) order, as the id is the hex rendering of the two key words.
-    eprintln!("concat {:?}", t0.elapsed());
-    let mut order: Vec<usize> = (0..total).collect();
-    order.sort_unstable_by_key(|&i| (all.keys[i], i));
-    eprintln!("sort {:?}", t0.elapsed());
-    permute(&mut all.events, &mut all.fraud, order);
-    eprintln!("permute {:?}", t0.elapsed());
-    let labels = all
-        .events
-        .iter()
-        .zip(&all.fraud)
-        .map(|(e, t)| Label { event_id: e.event_id.clone(), fraud: t.is_some(), fraud_type: *t })
-        .collect();
-    Dataset { profiles, events: all.events, labels }
+    // Slice by slice: sort compact keys, move each event once into its final position. Key
+    // order is (event_time, event_id) order, as the id is the hex rendering of the key words.
+    let total: usize = parts.iter().flatten().map(|s| s.events.len()).sum();
+    let mut events = Vec::with_capacity(total);
+    let mut labels = Vec::with_capacity(total);
+    let mut order: Vec<((i64, u64, u64), u32, u32)> = Vec::new();
+    for b in 0..slices {
+        order.clear();
+        for (p, part) in parts.iter().enumerate() {
+            order.extend(part[b].keys.iter().enumerate().map(|(i, k)| (*k, p as u32, i as u32)));
+        }
+        order.sort_unstable();
+        for &(_, p, i) in &order {
+            let slice = &mut parts[p as usize][b];
+            // Each (part, index) occurs exactly once in `order`, so the slot is always full.
+            if let Some(event) = slice.events[i as usize].take() {
+                let fraud_type = slice.fraud[i as usize];
+                labels.push(Label { event_id: event.event_id.clone(), fraud: fraud_type.is_some(), fraud_type });
+                events.push(event);
+            }
+        }
+        for part in &mut parts {
+            part[b] = Slice::default();
+        }
+    }
+    Dataset { profiles, events, labels }
 }
 
-/// Events of a group of subscribers with their fraud type and sort key (time, id words).
+/// Maps an event time inside the period to its time slice.
+#[derive(Clone, Copy)]
+struct Slicer {
+    start: i64,
+    len: i64,
+    slices: usize,
+}
+
+impl Slicer {
+    fn slice(&self, t: i64) -> usize {
+        let offset = (t - self.start).clamp(0, self.len - 1) as i128;
+        (offset * self.slices as i128 / self.len as i128) as usize
+    }
+}
+
+/// Events of one time slice with their fraud type and sort key (time, id words). Events are
+/// optional only so that they can be moved out one by one.
 #[derive(Default)]
-struct Traffic {
-    events: Vec<RoamingEvent>,
+struct Slice {
+    events: Vec<Option<RoamingEvent>>,
     fraud: Vec<Option<FraudType>>,
     keys: Vec<(i64, u64, u64)>,
-}
-
-/// Reorders both vectors so that position `j` receives the element at `order[j]`, following
-/// the permutation's cycles with swaps (no copy of the vectors).
-fn permute<A, B>(a: &mut [A], b: &mut [B], mut order: Vec<usize>) {
-    const DONE: usize = usize::MAX;
-    for start in 0..order.len() {
-        if order[start] == DONE {
-            continue;
-        }
-        let mut j = start;
-        loop {
-            let src = order[j];
-            order[j] = DONE;
-            if src == start {
-                break;
-            }
-            a.swap(j, src);
-            b.swap(j, src);
-            j = src;
-        }
-    }
 }
 
 /// Which subscribers get which fraud: a fixed number (`fraud_share` of the population), types
@@ -312,7 +315,7 @@ fn assign_fraud(cfg: &GeneratorConfig) -> Vec<Option<(FraudType, usize)>> {
     out
 }
 
-fn subscriber_events(world: &World, period: Period, seed: u64, sub: &Subscriber, out: &mut Traffic) {
+fn subscriber_events(world: &World, period: Period, seed: u64, sub: &Subscriber, slicer: Slicer, out: &mut [Slice]) {
     let mut rng = Rng::derive(seed, STREAM_EVENTS, sub.index as u64);
     let mut drafts = behaviours::normal_events(world, period, sub, &mut rng);
     if let Some(plan) = &sub.fraud {
@@ -322,9 +325,10 @@ fn subscriber_events(world: &World, period: Period, seed: u64, sub: &Subscriber,
     drafts.sort_by_key(|d| d.t);
     for (k, d) in drafts.into_iter().enumerate() {
         let id = id_words(seed, sub.index as u64, k as u64);
-        out.keys.push((d.t, id.0, id.1));
-        out.fraud.push(d.fraud);
-        out.events.push(finalize(id, sub, d, &mut rng));
+        let slice = &mut out[slicer.slice(d.t)];
+        slice.keys.push((d.t, id.0, id.1));
+        slice.fraud.push(d.fraud);
+        slice.events.push(Some(finalize(id, sub, d, &mut rng)));
     }
 }
 
@@ -347,14 +351,15 @@ fn finalize(id: (u64, u64), sub: &Subscriber, d: Draft, rng: &mut Rng) -> Roamin
         Some(n) if emits_called_country => countries::country_of_number(n),
         _ => None,
     };
-    let call_forwarded = if d.kind.is_voice() && (emits_forward_flag || d.forwarded) { Some(d.forwarded) } else { None };
+    let call_forwarded =
+        if d.kind.is_voice() && (emits_forward_flag || d.forwarded) { Some(d.forwarded) } else { None };
     let event_time = Utc.timestamp_opt(d.t, 0).single().unwrap_or_default();
     RoamingEvent {
         event_id,
         event_time,
         imsi: sub.imsi.clone(),
         msisdn: rng.bernoulli(0.97).then(|| sub.msisdn.clone()),
-        imei: if rng.bernoulli(0.96) { sub.devices.get(d.device).cloned() } else { None },
+        imei: if rng.bernoulli(0.96) { sub.devices.get(d.device).map(|imei| device_id(imei, style)) } else { None },
         event_type: d.kind,
         visited_country: d.country,
         visited_network: if rng.bernoulli(0.92) { d.network.map(str::to_string) } else { None },
@@ -382,6 +387,24 @@ fn hex_id((hi, lo): (u64, u64)) -> String {
         }
     }
     out
+}
+
+/// The device identity as the visited network records it. Most report the 15-digit IMEI; some
+/// report the IMEISV (14 digits + a 2-digit software version) or drop the check digit, as
+/// real NRTRDE feeds do. Consumers should compare the first 14 digits (TAC + serial).
+fn device_id(imei: &str, style: u64) -> String {
+    let body = imei.get(..14).unwrap_or(imei);
+    match (style >> 3) % 20 {
+        0 | 1 => {
+            // The software version is a property of the device: derived from its IMEI.
+            let svn = hash_words(&[imei.bytes().fold(0u64, |acc, b| acc.wrapping_mul(10).wrapping_add(u64::from(b)))])
+                % 40
+                + 1;
+            format!("{body}{svn:02}")
+        }
+        2 => body.to_string(),
+        _ => imei.to_string(),
+    }
 }
 
 fn network_style(network: Option<&str>, country: CountryCode) -> u64 {
@@ -436,6 +459,15 @@ mod tests {
         assert_eq!(sa, sb);
         assert_eq!(read_all(&a), read_all(&b));
         let _ = (fs::remove_dir_all(&a), fs::remove_dir_all(&b));
+    }
+
+    #[test]
+    fn when_thread_count_differs_should_generate_identical_data() {
+        let cfg = GeneratorConfig { subscribers: 300, days: 2, ..small(9) };
+        let (one, many) = (generate_with_threads(&cfg, 1), generate_with_threads(&cfg, 5));
+        assert_eq!(one.events, many.events);
+        assert_eq!(one.labels, many.labels);
+        assert_eq!(one.profiles, many.profiles);
     }
 
     #[test]
@@ -499,10 +531,11 @@ mod tests {
 
     #[test]
     fn when_default_config_is_used_should_include_every_fraud_type() {
-        // The default population at a shorter period keeps the debug-build test fast while
-        // exercising the same fraud assignment (60 episodes, 10 per type).
-        let cfg = GeneratorConfig { days: 3, ..GeneratorConfig::default() };
-        let summary = generate(&cfg).summary();
+        let cfg = GeneratorConfig::default();
+        let ds = generate(&cfg);
+        // Many time slices at this size: ordering must hold across slice boundaries too.
+        assert!(ds.events.windows(2).all(|w| (w[0].event_time, &w[0].event_id) < (w[1].event_time, &w[1].event_id)));
+        let summary = ds.summary();
         for ((t, events), (_, episodes)) in summary.by_type.iter().zip(&summary.episodes) {
             assert!(*events >= 24, "{t}: only {events} events");
             assert!(*episodes >= 5, "{t}: only {episodes} episodes");

@@ -123,7 +123,7 @@ impl Rng {
     /// Poisson count. Knuth's product method for small lambda (exact); a rounded normal
     /// approximation above 30, where it is accurate enough for traffic volumes.
     pub fn poisson(&mut self, lambda: f64) -> u64 {
-        if !(lambda > 0.0) {
+        if lambda.is_nan() || lambda <= 0.0 {
             return 0;
         }
         if lambda > 30.0 {
@@ -143,7 +143,7 @@ impl Rng {
     /// Returns 0 when all weights are zero; callers pass at least one positive weight.
     pub fn weighted(&mut self, weights: &[f64]) -> usize {
         let total: f64 = weights.iter().filter(|w| **w > 0.0).sum();
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return 0;
         }
         let mut x = self.f64() * total;
@@ -161,8 +161,9 @@ impl Rng {
         last
     }
 
-    /// An element of `items` weighted by the `f64` in each pair.
-    pub fn pick_weighted<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
+    /// An element of `items` weighted by the `f64` in each pair; panics on an empty slice, so
+    /// only call it on non-empty tables.
+    pub fn pick_weighted<T: Copy>(&mut self, items: &[(T, f64)]) -> T {
         let mut total = 0.0;
         for (_, w) in items {
             total += w.max(0.0);
@@ -171,17 +172,17 @@ impl Rng {
         for (item, w) in items {
             let w = w.max(0.0);
             if x < w {
-                return item;
+                return *item;
             }
             x -= w;
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 
     /// A uniformly chosen element; panics on an empty slice, so only call it on non-empty
     /// constant tables.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.index(items.len())]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.index(items.len())]
     }
 
     /// Fisher–Yates shuffle.
@@ -268,6 +269,6 @@ mod tests {
             assert!(r.below(7) < 7);
         }
         assert_eq!(r.range(5, 5), 5);
-        assert_eq!(*r.pick_weighted(&[("a", 0.0), ("b", 1.0)]), "b");
+        assert_eq!(r.pick_weighted(&[("a", 0.0), ("b", 1.0)]), "b");
     }
 }

@@ -33,6 +33,7 @@ const fn n(
 
 /// Every country a subscriber can live in or roam in. NANP members other than the US and Canada
 /// carry their own 4-digit calling code in the country table, so their `nsn` is 7.
+#[rustfmt::skip]
 pub static NUMBERING: &[Numbering] = &[
     n("AD", &["21303"], &["3", "6"], 6),
     n("AE", &["42402", "42403"], &["50", "52", "54", "55", "56", "58"], 9),
@@ -43,7 +44,9 @@ pub static NUMBERING: &[Numbering] = &[
     n("BE", &["20601", "20610", "20620"], &["47", "48", "49"], 9),
     n("BG", &["28401", "28403", "28405"], &["87", "88", "89"], 9),
     n("BH", &["42601", "42602", "42604"], &["3"], 8),
-    n("BR", &["72405", "72406", "72411"], &["119", "219", "319", "419", "519", "619", "719", "819"], 11),
+    n("BR", &["72405", "72406", "72411"], &[
+        "119", "219", "319", "419", "519", "619", "719", "819",
+    ], 11),
     n("BW", &["65201", "65202"], &["71", "72", "74", "75"], 8),
     n("CA", &["302220", "302610", "302720"], &["416", "514", "604", "403", "613", "647"], 10),
     n("CH", &["22801", "22802", "22803"], &["76", "77", "78", "79"], 9),
@@ -52,7 +55,9 @@ pub static NUMBERING: &[Numbering] = &[
     n("CO", &["732101", "732103", "732123"], &["30", "31", "32"], 10),
     n("CY", &["28001", "28010"], &["96", "97", "99"], 8),
     n("CZ", &["23001", "23002", "23003"], &["60", "72", "73", "77"], 9),
-    n("DE", &["26201", "26202", "26203"], &["151", "152", "157", "160", "162", "170", "171", "172", "176", "179"], 11),
+    n("DE", &["26201", "26202", "26203"], &[
+        "151", "152", "157", "160", "162", "170", "171", "172", "176", "179",
+    ], 11),
     n("DK", &["23801", "23802", "23820"], &["2", "3", "4", "5"], 8),
     n("DO", &["37001", "37002"], &["2", "3", "4", "5", "6", "7", "8", "9"], 7),
     n("EE", &["24801", "24802", "24803"], &["5"], 8),
@@ -67,7 +72,9 @@ pub static NUMBERING: &[Numbering] = &[
     n("ID", &["51001", "51010", "51011"], &["811", "812", "813", "821", "852", "857", "877"], 10),
     n("IE", &["27201", "27202", "27205"], &["83", "85", "86", "87", "89"], 9),
     n("IL", &["42501", "42502", "42503"], &["50", "52", "53", "54", "58"], 9),
-    n("IN", &["40410", "40445", "405857"], &["98", "99", "97", "96", "94", "93", "90", "88", "87", "80", "70"], 10),
+    n("IN", &["40410", "40445", "405857"], &[
+        "98", "99", "97", "96", "94", "93", "90", "88", "87", "80", "70",
+    ], 10),
     n("IT", &["22201", "22210", "22250", "22288"], &["32", "33", "34", "35", "36", "38"], 10),
     n("JM", &["338050", "338180"], &["2", "3", "4", "5", "6", "7", "8", "9"], 7),
     n("JO", &["41601", "41603", "41677"], &["77", "78", "79"], 9),
@@ -112,10 +119,15 @@ pub static NUMBERING: &[Numbering] = &[
     n("TR", &["28601", "28602", "28603"], &["50", "53", "54", "55"], 10),
     n("TW", &["46601", "46692", "46697"], &["9"], 9),
     n("TZ", &["64002", "64004", "64005"], &["7", "6"], 9),
-    n("US", &["310260", "310410", "311480"], &["201", "202", "212", "213", "305", "310", "312", "347", "415", "617", "646", "702", "713", "718", "786", "917"], 10),
+    n("US", &["310260", "310410", "311480"], &[
+        "201", "202", "212", "213", "305", "310", "312", "347", "415", "617", "646", "702", "713",
+        "718", "786", "917",
+    ], 10),
     n("UY", &["74801", "74807", "74810"], &["9"], 8),
     n("VN", &["45201", "45202", "45204"], &["9", "8", "3", "7"], 9),
-    n("ZA", &["65501", "65507", "65510"], &["60", "61", "71", "72", "73", "76", "78", "79", "82", "83", "84"], 9),
+    n("ZA", &["65501", "65507", "65510"], &[
+        "60", "61", "71", "72", "73", "76", "78", "79", "82", "83", "84",
+    ], 9),
 ];
 
 /// Home operators' countries and their share of the subscriber base.
@@ -136,26 +148,78 @@ pub static HOMES: &[(&str, f64)] = &[
 ];
 
 /// Where subscribers of each home country travel, with relative popularity.
+#[rustfmt::skip]
 pub static DESTINATIONS: &[(&str, &[(&str, f64)])] = &[
-    ("FR", &[("ES", 14.0), ("IT", 12.0), ("DE", 8.0), ("BE", 8.0), ("CH", 8.0), ("GB", 8.0), ("PT", 6.0), ("GR", 4.0), ("NL", 4.0), ("MA", 5.0), ("TN", 3.0), ("US", 5.0), ("TR", 2.0), ("TH", 2.0), ("AE", 2.0), ("HR", 2.0), ("CA", 2.0), ("JP", 1.0), ("SN", 1.0)]),
-    ("DE", &[("AT", 12.0), ("IT", 12.0), ("ES", 12.0), ("FR", 8.0), ("NL", 6.0), ("CH", 8.0), ("GR", 5.0), ("TR", 6.0), ("HR", 5.0), ("PL", 5.0), ("CZ", 4.0), ("DK", 4.0), ("GB", 4.0), ("US", 4.0), ("TH", 2.0), ("AE", 2.0), ("PT", 3.0), ("HU", 2.0)]),
-    ("GB", &[("ES", 16.0), ("FR", 12.0), ("IT", 7.0), ("PT", 7.0), ("GR", 6.0), ("IE", 6.0), ("US", 8.0), ("NL", 4.0), ("DE", 4.0), ("TR", 5.0), ("AE", 4.0), ("CY", 3.0), ("MT", 2.0), ("TH", 2.0), ("IN", 3.0), ("CA", 2.0)]),
-    ("ES", &[("FR", 14.0), ("PT", 12.0), ("IT", 8.0), ("GB", 8.0), ("DE", 5.0), ("MA", 6.0), ("US", 4.0), ("MX", 4.0), ("AR", 2.0), ("CO", 2.0), ("NL", 3.0), ("CH", 2.0), ("AD", 3.0)]),
-    ("IT", &[("FR", 12.0), ("ES", 10.0), ("CH", 10.0), ("DE", 8.0), ("GR", 6.0), ("AT", 6.0), ("GB", 5.0), ("HR", 4.0), ("US", 4.0), ("EG", 3.0), ("TN", 2.0), ("AL", 3.0), ("MT", 2.0), ("SI", 3.0)]),
-    ("NL", &[("BE", 14.0), ("DE", 14.0), ("FR", 10.0), ("ES", 10.0), ("IT", 6.0), ("GB", 6.0), ("AT", 4.0), ("PT", 3.0), ("TR", 4.0), ("GR", 3.0), ("US", 3.0), ("ID", 1.0), ("MA", 2.0)]),
-    ("CH", &[("FR", 14.0), ("DE", 12.0), ("IT", 14.0), ("AT", 6.0), ("ES", 6.0), ("PT", 4.0), ("GB", 4.0), ("GR", 3.0), ("US", 3.0), ("TH", 1.0)]),
-    ("US", &[("MX", 18.0), ("CA", 16.0), ("GB", 8.0), ("FR", 5.0), ("IT", 5.0), ("DE", 4.0), ("ES", 4.0), ("JP", 3.0), ("DO", 4.0), ("JM", 3.0), ("BR", 2.0), ("CN", 2.0), ("IN", 2.0), ("IL", 1.0), ("KR", 1.0)]),
-    ("BR", &[("AR", 12.0), ("US", 14.0), ("PT", 10.0), ("UY", 6.0), ("CL", 6.0), ("ES", 5.0), ("FR", 4.0), ("IT", 5.0), ("CO", 2.0), ("MX", 2.0), ("GB", 2.0)]),
-    ("IN", &[("AE", 18.0), ("SG", 8.0), ("TH", 8.0), ("GB", 6.0), ("US", 6.0), ("SA", 6.0), ("QA", 4.0), ("MY", 5.0), ("LK", 4.0), ("NP", 3.0), ("MV", 2.0), ("OM", 3.0), ("KW", 2.0), ("AU", 2.0)]),
-    ("ZA", &[("NA", 10.0), ("BW", 8.0), ("MZ", 8.0), ("GB", 8.0), ("AE", 6.0), ("MU", 5.0), ("US", 4.0), ("KE", 3.0), ("TZ", 3.0), ("DE", 2.0), ("FR", 2.0), ("NL", 2.0), ("AU", 2.0), ("PT", 2.0)]),
-    ("AE", &[("GB", 10.0), ("IN", 12.0), ("SA", 8.0), ("OM", 8.0), ("EG", 6.0), ("TR", 5.0), ("TH", 5.0), ("FR", 3.0), ("PK", 5.0), ("LB", 3.0), ("JO", 3.0), ("US", 3.0), ("QA", 3.0), ("BH", 3.0)]),
-    ("JP", &[("KR", 16.0), ("US", 14.0), ("TW", 10.0), ("TH", 8.0), ("SG", 6.0), ("HK", 6.0), ("CN", 6.0), ("FR", 4.0), ("AU", 4.0), ("GB", 3.0), ("IT", 3.0), ("VN", 3.0), ("PH", 2.0), ("DE", 2.0)]),
+    ("FR", &[
+        ("ES", 14.0), ("IT", 12.0), ("DE", 8.0), ("BE", 8.0), ("CH", 8.0), ("GB", 8.0), ("PT", 6.0),
+        ("GR", 4.0), ("NL", 4.0), ("MA", 5.0), ("TN", 3.0), ("US", 5.0), ("TR", 2.0), ("TH", 2.0),
+        ("AE", 2.0), ("HR", 2.0), ("CA", 2.0), ("JP", 1.0), ("SN", 1.0),
+    ]),
+    ("DE", &[
+        ("AT", 12.0), ("IT", 12.0), ("ES", 12.0), ("FR", 8.0), ("NL", 6.0), ("CH", 8.0),
+        ("GR", 5.0), ("TR", 6.0), ("HR", 5.0), ("PL", 5.0), ("CZ", 4.0), ("DK", 4.0), ("GB", 4.0),
+        ("US", 4.0), ("TH", 2.0), ("AE", 2.0), ("PT", 3.0), ("HU", 2.0),
+    ]),
+    ("GB", &[
+        ("ES", 16.0), ("FR", 12.0), ("IT", 7.0), ("PT", 7.0), ("GR", 6.0), ("IE", 6.0), ("US", 8.0),
+        ("NL", 4.0), ("DE", 4.0), ("TR", 5.0), ("AE", 4.0), ("CY", 3.0), ("MT", 2.0), ("TH", 2.0),
+        ("IN", 3.0), ("CA", 2.0),
+    ]),
+    ("ES", &[
+        ("FR", 14.0), ("PT", 12.0), ("IT", 8.0), ("GB", 8.0), ("DE", 5.0), ("MA", 6.0), ("US", 4.0),
+        ("MX", 4.0), ("AR", 2.0), ("CO", 2.0), ("NL", 3.0), ("CH", 2.0), ("AD", 3.0),
+    ]),
+    ("IT", &[
+        ("FR", 12.0), ("ES", 10.0), ("CH", 10.0), ("DE", 8.0), ("GR", 6.0), ("AT", 6.0),
+        ("GB", 5.0), ("HR", 4.0), ("US", 4.0), ("EG", 3.0), ("TN", 2.0), ("AL", 3.0), ("MT", 2.0),
+        ("SI", 3.0),
+    ]),
+    ("NL", &[
+        ("BE", 14.0), ("DE", 14.0), ("FR", 10.0), ("ES", 10.0), ("IT", 6.0), ("GB", 6.0),
+        ("AT", 4.0), ("PT", 3.0), ("TR", 4.0), ("GR", 3.0), ("US", 3.0), ("ID", 1.0), ("MA", 2.0),
+    ]),
+    ("CH", &[
+        ("FR", 14.0), ("DE", 12.0), ("IT", 14.0), ("AT", 6.0), ("ES", 6.0), ("PT", 4.0),
+        ("GB", 4.0), ("GR", 3.0), ("US", 3.0), ("TH", 1.0),
+    ]),
+    ("US", &[
+        ("MX", 18.0), ("CA", 16.0), ("GB", 8.0), ("FR", 5.0), ("IT", 5.0), ("DE", 4.0), ("ES", 4.0),
+        ("JP", 3.0), ("DO", 4.0), ("JM", 3.0), ("BR", 2.0), ("CN", 2.0), ("IN", 2.0), ("IL", 1.0),
+        ("KR", 1.0),
+    ]),
+    ("BR", &[
+        ("AR", 12.0), ("US", 14.0), ("PT", 10.0), ("UY", 6.0), ("CL", 6.0), ("ES", 5.0),
+        ("FR", 4.0), ("IT", 5.0), ("CO", 2.0), ("MX", 2.0), ("GB", 2.0),
+    ]),
+    ("IN", &[
+        ("AE", 18.0), ("SG", 8.0), ("TH", 8.0), ("GB", 6.0), ("US", 6.0), ("SA", 6.0), ("QA", 4.0),
+        ("MY", 5.0), ("LK", 4.0), ("NP", 3.0), ("MV", 2.0), ("OM", 3.0), ("KW", 2.0), ("AU", 2.0),
+    ]),
+    ("ZA", &[
+        ("NA", 10.0), ("BW", 8.0), ("MZ", 8.0), ("GB", 8.0), ("AE", 6.0), ("MU", 5.0), ("US", 4.0),
+        ("KE", 3.0), ("TZ", 3.0), ("DE", 2.0), ("FR", 2.0), ("NL", 2.0), ("AU", 2.0), ("PT", 2.0),
+    ]),
+    ("AE", &[
+        ("GB", 10.0), ("IN", 12.0), ("SA", 8.0), ("OM", 8.0), ("EG", 6.0), ("TR", 5.0), ("TH", 5.0),
+        ("FR", 3.0), ("PK", 5.0), ("LB", 3.0), ("JO", 3.0), ("US", 3.0), ("QA", 3.0), ("BH", 3.0),
+    ]),
+    ("JP", &[
+        ("KR", 16.0), ("US", 14.0), ("TW", 10.0), ("TH", 8.0), ("SG", 6.0), ("HK", 6.0),
+        ("CN", 6.0), ("FR", 4.0), ("AU", 4.0), ("GB", 3.0), ("IT", 3.0), ("VN", 3.0), ("PH", 2.0),
+        ("DE", 2.0),
+    ]),
 ];
 
 /// Countries a border commuter of each home country works in.
+#[rustfmt::skip]
 pub static COMMUTE: &[(&str, &[(&str, f64)])] = &[
-    ("FR", &[("CH", 10.0), ("LU", 6.0), ("BE", 5.0), ("DE", 4.0), ("MC", 3.0), ("ES", 2.0), ("IT", 1.0)]),
-    ("DE", &[("AT", 6.0), ("CH", 5.0), ("NL", 5.0), ("LU", 4.0), ("PL", 3.0), ("FR", 3.0), ("DK", 2.0), ("BE", 2.0), ("CZ", 2.0)]),
+    ("FR", &[
+        ("CH", 10.0), ("LU", 6.0), ("BE", 5.0), ("DE", 4.0), ("MC", 3.0), ("ES", 2.0), ("IT", 1.0),
+    ]),
+    ("DE", &[
+        ("AT", 6.0), ("CH", 5.0), ("NL", 5.0), ("LU", 4.0), ("PL", 3.0), ("FR", 3.0), ("DK", 2.0),
+        ("BE", 2.0), ("CZ", 2.0),
+    ]),
     ("GB", &[("IE", 8.0), ("FR", 1.0)]),
     ("ES", &[("PT", 6.0), ("FR", 3.0), ("AD", 3.0)]),
     ("IT", &[("CH", 10.0), ("FR", 3.0), ("AT", 2.0), ("SI", 2.0)]),
@@ -170,6 +234,7 @@ pub static COMMUTE: &[(&str, &[(&str, f64)])] = &[
 
 /// Land borders (and the Channel tunnel / Øresund bridge) between roaming countries: the road
 /// network of lorry drivers and two-country commuters.
+#[rustfmt::skip]
 pub static BORDERS: &[(&str, &str)] = &[
     ("FR", "BE"), ("FR", "DE"), ("FR", "CH"), ("FR", "IT"), ("FR", "ES"), ("FR", "LU"),
     ("FR", "MC"), ("FR", "AD"), ("FR", "GB"), ("ES", "PT"), ("ES", "AD"), ("BE", "NL"),
@@ -185,17 +250,29 @@ pub static BORDERS: &[(&str, &str)] = &[
     ("MY", "TH"), ("IN", "NP"), ("KE", "TZ"), ("TZ", "MZ"), ("GB", "IE"), ("PT", "ES"),
 ];
 
+/// Border pairs whose lower-bound distance (per the shared country table) exceeds this are
+/// ignored.
+pub const MAX_BORDER_KM: f32 = 300.0;
+
 /// Countries relatives of diaspora subscribers live in, per home country. Several are high-risk
 /// IRSF destinations: calling them is legitimate for these subscribers.
+#[rustfmt::skip]
 pub static FAMILY: &[(&str, &[(&str, f64)])] = &[
-    ("FR", &[("MA", 5.0), ("DZ", 5.0), ("TN", 3.0), ("SN", 2.0), ("CI", 2.0), ("CM", 2.0), ("KM", 1.0), ("GN", 1.0)]),
+    ("FR", &[
+        ("MA", 5.0), ("DZ", 5.0), ("TN", 3.0), ("SN", 2.0), ("CI", 2.0), ("CM", 2.0), ("KM", 1.0),
+        ("GN", 1.0),
+    ]),
     ("DE", &[("TR", 6.0), ("PL", 4.0), ("RU", 3.0), ("RS", 2.0), ("SY", 1.0), ("ER", 1.0)]),
-    ("GB", &[("IN", 5.0), ("PK", 5.0), ("NG", 3.0), ("SO", 2.0), ("JM", 2.0), ("GH", 2.0), ("SL", 1.0)]),
+    ("GB", &[
+        ("IN", 5.0), ("PK", 5.0), ("NG", 3.0), ("SO", 2.0), ("JM", 2.0), ("GH", 2.0), ("SL", 1.0),
+    ]),
     ("ES", &[("MA", 5.0), ("CO", 3.0), ("EC", 3.0), ("RO", 3.0), ("CU", 1.0), ("GQ", 1.0)]),
     ("IT", &[("RO", 5.0), ("AL", 4.0), ("MA", 3.0), ("EG", 2.0), ("CN", 2.0), ("ER", 1.0)]),
     ("NL", &[("TR", 5.0), ("MA", 5.0), ("SR", 3.0), ("CW", 1.0)]),
     ("CH", &[("IT", 4.0), ("PT", 4.0), ("RS", 2.0), ("TR", 2.0), ("ER", 1.0)]),
-    ("US", &[("MX", 6.0), ("PH", 3.0), ("IN", 3.0), ("DO", 2.0), ("CU", 2.0), ("HT", 2.0), ("LR", 1.0)]),
+    ("US", &[
+        ("MX", 6.0), ("PH", 3.0), ("IN", 3.0), ("DO", 2.0), ("CU", 2.0), ("HT", 2.0), ("LR", 1.0),
+    ]),
     ("BR", &[("PT", 4.0), ("BO", 3.0), ("PY", 3.0), ("AO", 1.0)]),
     ("IN", &[("AE", 5.0), ("SA", 4.0), ("US", 3.0), ("GB", 3.0), ("KW", 2.0)]),
     ("ZA", &[("ZW", 5.0), ("MZ", 3.0), ("NG", 2.0), ("LS", 2.0), ("CD", 1.0)]),
@@ -204,10 +281,13 @@ pub static FAMILY: &[(&str, &[(&str, f64)])] = &[
 ];
 
 /// Countries whose residents a Wangiri dialer rings: ordinary, wealthy destinations.
+#[rustfmt::skip]
 pub static WANGIRI_VICTIMS: &[&str] =
-    &["US", "GB", "DE", "FR", "IT", "ES", "CA", "AU", "NL", "BE", "CH", "SE", "AT", "IE", "PL", "PT", "JP", "NO"];
+    &["US", "GB", "DE", "FR", "IT", "ES", "CA", "AU", "NL",
+      "BE", "CH", "SE", "AT", "IE", "PL", "PT", "JP", "NO"];
 
 /// Type allocation codes (first 8 IMEI digits) of common handsets.
+#[rustfmt::skip]
 pub static PHONE_TACS: &[&str] = &[
     "35332811", "35391110", "35407115", "35698109", "35875609", "35209900", "35438506", "35676211",
     "86814104", "86769204", "35961406", "35290611", "01326300", "35345311", "86446103", "35925406",
@@ -215,7 +295,9 @@ pub static PHONE_TACS: &[&str] = &[
 ];
 
 /// TACs of mobile routers and GSM modules (MiFi hotspots, IoT modems, SIM-box gateways).
-pub static MODULE_TACS: &[&str] = &["86106204", "86725503", "86261504", "86695903", "35473208", "86775004"];
+#[rustfmt::skip]
+pub static MODULE_TACS: &[&str] =
+    &["86106204", "86725503", "86261504", "86695903", "35473208", "86775004"];
 
 /// Precomputed lookups over the static tables and the shared country reference data.
 pub struct World {
@@ -251,6 +333,11 @@ impl World {
         let mut neighbours: HashMap<CountryCode, Vec<CountryCode>> = HashMap::new();
         for (a, b) in BORDERS {
             let (a, b) = (code(a), code(b));
+            // The shared geography is coarse (centroid and radius): pairs it places far apart
+            // would look like impossible travel at every crossing, so they are not used.
+            if countries::min_travel_km(a, b).unwrap_or(f32::MAX) > MAX_BORDER_KM {
+                continue;
+            }
             for (x, y) in [(a, b), (b, a)] {
                 let list = neighbours.entry(x).or_default();
                 if !list.contains(&y) {
@@ -287,7 +374,7 @@ impl World {
     /// MCC+MNC of a network in `country`, when we know its networks.
     pub fn network(&self, country: CountryCode, rng: &mut Rng) -> Option<&'static str> {
         let nets = self.numbering.get(&country)?.networks;
-        Some(*rng.pick(nets))
+        Some(rng.pick(nets))
     }
 
     /// A 15-digit IMSI on a network of `home`: MCC+MNC then a random MSIN.
@@ -308,10 +395,10 @@ impl World {
             Some(plan) => {
                 let before = out.len();
                 if mobile {
-                    out.push_str(*rng.pick(plan.mobile));
+                    out.push_str(rng.pick(plan.mobile));
                 } else if dial == "1" {
                     // NANP fixed lines share the area codes of the mobile plan.
-                    out.push_str(*rng.pick(plan.mobile));
+                    out.push_str(rng.pick(plan.mobile));
                 } else {
                     out.push((b'2' + rng.below(4) as u8) as char);
                 }
@@ -330,11 +417,16 @@ impl World {
         out
     }
 
-    /// A number inside a destination range (premium, satellite or hot), 11–12 digits long.
+    /// A number inside a destination range (premium, satellite or hot): as long as the
+    /// country's numbers when we know its plan, else 11–12 digits.
     pub fn range_number(&self, range: &DestinationRange, rng: &mut Rng) -> String {
         let mut out = String::with_capacity(15);
         out.push_str(range.prefix);
-        let total = 11 + rng.below(2) as usize;
+        let planned = countries::country_of_number(range.prefix).and_then(|c| {
+            let plan = self.numbering.get(&c)?;
+            Some(countries::info(c)?.dial_code.len() + plan.nsn as usize)
+        });
+        let total = planned.unwrap_or(11 + rng.below(2) as usize);
         let len = total.saturating_sub(out.len()).max(4);
         rng.push_digits(&mut out, len);
         out.truncate(15);
@@ -366,7 +458,7 @@ impl World {
 /// A 15-digit IMEI: TAC, 6-digit serial and the Luhn check digit.
 pub fn imei(tacs: &[&str], rng: &mut Rng) -> String {
     let mut out = String::with_capacity(15);
-    out.push_str(*rng.pick(tacs));
+    out.push_str(rng.pick(tacs));
     rng.push_digits(&mut out, 6);
     let check = luhn_check_digit(&out);
     out.push(char::from(b'0' + check));
@@ -410,7 +502,10 @@ mod tests {
             check(b);
         });
         WANGIRI_VICTIMS.iter().for_each(|c| check(c));
-        // Every home and roaming destination has networks, so events can name one.
+        // Every home has destinations, and every destination has networks, so events can name one.
+        for (home, _) in HOMES {
+            assert!(DESTINATIONS.iter().any(|(h, list)| h == home && !list.is_empty()), "{home}");
+        }
         for (home, list) in DESTINATIONS.iter().chain(COMMUTE) {
             assert!(NUMBERING.iter().any(|n| n.code == *home));
             for (c, _) in *list {

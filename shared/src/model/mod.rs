@@ -52,9 +52,8 @@ pub struct FraudModel {
 
 /// The model committed in `models/`, compiled into the binary so the embedded defaults need no
 /// files at run time.
-// BOOTSTRAP: replaced by include_bytes! once models/ is trained.
-const EMBEDDED_MODEL: &[u8] = b"";
-const EMBEDDED_METADATA: &[u8] = b"";
+const EMBEDDED_MODEL: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/model.json"));
+const EMBEDDED_METADATA: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/metadata.json"));
 
 impl FraudModel {
     pub fn embedded() -> Result<FraudModel, LoadError> {

@@ -1,0 +1,168 @@
+//! End-to-end tests of the `roamguard` binary on a small generated data set.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_roamguard"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("roamguard-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
+}
+
+fn generate(dir: &Path) {
+    run(bin().args(["generate", "--subscribers", "120", "--days", "2", "--seed", "3", "--out"]).arg(dir));
+}
+
+#[test]
+fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_idempotent() {
+    let dir = temp_dir("score");
+    generate(&dir);
+    let events = dir.join("events.jsonl");
+    let good = lines(&events).len();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
+    writeln!(f, "{{this is not json").unwrap();
+    writeln!(f, r#"{{"event_id":"bad-1","event_time":"2026-06-01T00:00:00Z","imsi":"12","event_type":"data","visited_country":"FR","data_bytes":1}}"#).unwrap();
+    drop(f);
+
+    let score = |out: &str| {
+        let mut cmd = bin();
+        cmd.arg("score")
+            .arg("--profiles")
+            .arg(dir.join("profiles.jsonl"))
+            .arg("--events")
+            .arg(&events)
+            .arg("--db")
+            .arg(dir.join("verdicts.db"))
+            .arg("--out")
+            .arg(dir.join(out))
+            .arg("--dead-letter")
+            .arg(dir.join("dlq.jsonl"))
+            .args(["--batch-size", "97"]);
+        run(&mut cmd)
+    };
+    let first = score("verdicts.jsonl");
+    let summary = String::from_utf8_lossy(&first.stderr);
+    assert!(summary.contains("events/s") && summary.contains("p99"), "{summary}");
+
+    let verdicts = lines(&dir.join("verdicts.jsonl"));
+    let dead = lines(&dir.join("dlq.jsonl"));
+    assert_eq!(verdicts.len(), good);
+    assert_eq!(dead.len(), 2);
+    assert!(dead[1].contains("\"field\":\"imsi\""), "{}", dead[1]);
+
+    let table = |args: &[&str]| {
+        let out = run(bin().arg("verdicts").arg("--db").arg(dir.join("verdicts.db")).args(args));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = table(&["--format", "json", "--limit", "1000000"]);
+    assert_eq!(all.lines().count(), good);
+
+    // Scoring the same events again keeps one row per event and returns the stored verdicts.
+    let second = score("verdicts-again.jsonl");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already scored"));
+    assert_eq!(table(&["--format", "json", "--limit", "1000000"]), all);
+    let mut again = lines(&dir.join("verdicts-again.jsonl"));
+    let mut before = verdicts.clone();
+    again.sort();
+    before.sort();
+    assert_eq!(again, before, "a replay answers with the stored verdicts");
+
+    let blocked = table(&["--decision", "BLOCK", "--format", "csv", "--limit", "1000000"]);
+    let mut rows = blocked.lines();
+    assert!(rows.next().unwrap().starts_with("event_time,event_id,imsi,decision"));
+    assert!(rows.all(|r| r.split(',').nth(3) == Some("BLOCK")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn when_running_the_demo_should_report_every_fraud_type_and_quality_metrics() {
+    let dir = temp_dir("demo");
+    let out = run(bin().args(["demo", "--subscribers", "250", "--days", "2", "--out"]).arg(&dir));
+    let report = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "irsf",
+        "simbox",
+        "wangiri",
+        "data_abuse",
+        "impossible_travel",
+        "device_swap",
+        "PR-AUC",
+        "precision",
+        "events/s",
+    ] {
+        assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
+    }
+    assert!(dir.join("verdicts.db").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn when_predict_gets_rows_should_print_one_probability_each_and_reject_bad_rows() {
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/model.json");
+    let n = roamguard::features::NUM_FEATURES;
+    let row = vec!["0"; n].join(",");
+    let missing = vec![""; n].join(",");
+    let mut child =
+        bin().args(["predict", "--model", model]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{row}\n{missing}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let probs: Vec<f32> = String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(probs.len(), 2);
+    assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)));
+
+    let mut child = bin()
+        .args(["predict", "--model", model])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"1,2,3\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected 41 columns"));
+}
+
+#[test]
+fn when_asking_for_help_should_explain_inputs_and_outputs() {
+    for (cmd, needle) in [
+        ("score", "dead letter"),
+        ("demo", "PR-AUC"),
+        ("verdicts", "newest first"),
+        ("generate", "labels.jsonl"),
+        ("export-features", "CSV"),
+        ("predict", "SageMaker"),
+    ] {
+        let out = run(bin().args([cmd, "--help"]));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(needle), "`{cmd} --help` should mention {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+fn when_input_file_is_missing_should_fail_with_a_clear_message() {
+    let out = bin()
+        .args(["score", "--profiles", "/nonexistent/p.jsonl", "--events", "/nonexistent/e.jsonl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/p.jsonl"), "{err}");
+}
