@@ -38,8 +38,9 @@ $(VENV)/.installed: training/requirements.txt
 	touch $@
 
 python-test: $(VENV)/.installed
-	$(CARGO) build --quiet -p roamguard-cli
+	$(CARGO) build --quiet -p roamguard-cli --bin roamguard
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
+	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 
 train: $(VENV)/.installed ## generate data, export features with the Rust code, train, write models/
 	$(CARGO) build --release --quiet -p roamguard-cli

@@ -69,7 +69,8 @@ class TrainScriptModeTest(unittest.TestCase):
         import train  # noqa: E402  (the SageMaker entry point module itself)
 
         booster = train.model_fn(self.model_dir)
-        self.assertEqual(booster.num_features(), len(json.load(open(os.path.join(self.model_dir, "metadata.json")))["feature_names"]))
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            self.assertEqual(booster.num_features(), len(json.load(f)["feature_names"]))
 
 
 if __name__ == "__main__":

@@ -512,7 +512,7 @@ impl<const N: usize> Sweep<'_, N> {
             let mut credit = [0.0; N];
             for k in 0..N {
                 b[k] = factor[0][k] * vl + factor[1][k] * vr;
-                credit[k] = a[k] * inv[k] * (direct - cp * b[k]);
+                credit[k] = a[k] * inv[k] * direct;
             }
             phi[(node.feature & !DEFAULT_LEFT_BIT) as usize] += sum_lanes(credit);
             store(buf, at + b_at, b);

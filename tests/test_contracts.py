@@ -1,0 +1,83 @@
+"""The JSON Schema files in schemas/ describe what the Rust code actually reads and writes:
+generated profiles and events, and the verdicts and dead letters `roamguard score` produces,
+validate against them; the schema rejects what the Rust decoder rejects."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import jsonschema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.environ.get("ROAMGUARD", os.path.join(ROOT, "target", "debug", "roamguard"))
+
+
+def schema(name):
+    with open(os.path.join(ROOT, "schemas", name)) as f:
+        s = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(s)
+    return jsonschema.Draft202012Validator(s, format_checker=jsonschema.FormatChecker())
+
+
+def jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class ContractTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        subprocess.run([CLI, "generate", "--subscribers", "150", "--days", "2", "--seed", "4", "--out", d],
+                       check=True, capture_output=True)
+        with open(os.path.join(d, "events.jsonl"), "a") as f:
+            f.write('{"event_id":"bad","event_time":"2026-06-01T00:00:00Z","imsi":"1","event_type":"data",'
+                    '"visited_country":"FR","data_bytes":1}\n')
+        subprocess.run([CLI, "score", "--profiles", f"{d}/profiles.jsonl", "--events", f"{d}/events.jsonl",
+                        "--out", f"{d}/verdicts.jsonl", "--dead-letter", f"{d}/dlq.jsonl"],
+                       check=True, capture_output=True)
+        cls.dir = d
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def assert_all_valid(self, validator, items):
+        self.assertTrue(items)
+        for item in items:
+            errors = list(validator.iter_errors(item))
+            self.assertFalse(errors, f"{item} -> {[e.message for e in errors]}")
+
+    def test_when_generator_writes_profiles_and_events_should_match_schemas(self):
+        self.assert_all_valid(schema("subscriber-profile.v1.schema.json"), jsonl(f"{self.dir}/profiles.jsonl"))
+        events = jsonl(f"{self.dir}/events.jsonl")[:-1]
+        self.assert_all_valid(schema("roaming-event.v1.schema.json"), events)
+
+    def test_when_score_writes_verdicts_should_match_schema_and_carry_reasons_when_flagged(self):
+        verdicts = jsonl(f"{self.dir}/verdicts.jsonl")
+        self.assert_all_valid(schema("verdict.v1.schema.json"), verdicts)
+        flagged = [v for v in verdicts if v["decision"] != "ALLOW"]
+        self.assertTrue(flagged)
+        self.assertTrue(all(1 <= len(v["reasons"]) <= 3 for v in flagged))
+
+    def test_when_rust_rejects_a_record_should_schema_reject_it_too(self):
+        (letter,) = jsonl(f"{self.dir}/dlq.jsonl")
+        self.assertEqual(letter["field"], "imsi")
+        bad = json.loads(letter["raw"])
+        self.assertFalse(schema("roaming-event.v1.schema.json").is_valid(bad))
+
+    def test_when_conditional_fields_are_missing_should_schema_reject(self):
+        v = schema("roaming-event.v1.schema.json")
+        base = {"event_id": "e", "event_time": "2026-06-01T00:00:00Z", "imsi": "208011234567890",
+                "visited_country": "ES"}
+        self.assertFalse(v.is_valid(dict(base, event_type="voice_mo", duration_s=5)))  # no called_number
+        self.assertFalse(v.is_valid(dict(base, event_type="voice_mt")))  # no duration_s
+        self.assertFalse(v.is_valid(dict(base, event_type="data")))  # no data_bytes
+        self.assertTrue(v.is_valid(dict(base, event_type="data", data_bytes=0, unknown_field=1)))
+
+
+if __name__ == "__main__":
+    unittest.main()
