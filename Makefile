@@ -51,5 +51,10 @@ train: $(VENV)/.installed ## generate data, export features with the Rust code, 
 	target/release/roamguard export-features --data $(OUT)/validation-data --out $(OUT)/validation/features.csv
 	$(VPY) training/train.py --train $(OUT)/train --validation $(OUT)/validation --model-dir models
 
+bench: ## criterion micro-benchmarks + pipeline measurements -> BENCHMARKS.md
+	$(CARGO) bench -p roamguard --bench core
+	$(CARGO) build --release --quiet -p roamguard-cli
+	target/release/roamguard-bench report --out BENCHMARKS.md
+
 clean:
 	rm -rf $(OUT) target

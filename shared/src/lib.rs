@@ -1,7 +1,10 @@
 //! RoamGuard core: contracts, live state, features, model and decision rules for real-time
 //! roaming-fraud scoring, and the scoring pipeline with its ports and embedded adapters.
-//! No AWS code lives here: the domain compiles without any AWS crate.
+//! No AWS code in the domain: the AWS adapters live in `aws`, behind the `aws` feature, and
+//! the rest compiles without any AWS crate.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod base64;
 pub mod countries;
 pub mod decision;

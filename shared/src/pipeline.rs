@@ -12,7 +12,7 @@
 //! live state remembers which events it has applied, so reprocessing a batch after a partial
 //! failure neither duplicates rows nor double-counts usage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -234,7 +234,7 @@ impl Pipeline {
         let started = Instant::now();
         let mut rows: Vec<FeatureVector> = Vec::new();
         let mut row_event: Vec<usize> = Vec::new();
-        let mut touched: Vec<String> = Vec::new();
+        let mut touched: HashSet<&str> = HashSet::new();
         for (i, e) in events.iter().enumerate() {
             if event_retry[i].is_some() || first_of.get(e.event_id.as_str()) != Some(&i) {
                 continue;
@@ -245,8 +245,8 @@ impl Pipeline {
                 rows.push(features::compute(e, sub.profile.as_ref(), &sub.state));
                 row_event.push(i);
             }
-            if sub.state.apply(e, home) && !touched.contains(&e.imsi) {
-                touched.push(e.imsi.clone());
+            if sub.state.apply(e, home) {
+                touched.insert(e.imsi.as_str());
             }
         }
         t.features = started.elapsed();
@@ -356,20 +356,21 @@ impl Pipeline {
         // Persist live state. Skipped when a record of the subscriber must be retried: the retry
         // re-applies it, and the applied-event set keeps the others from counting twice.
         let started = Instant::now();
-        let retry_imsis: Vec<&str> = events
+        let retry_imsis: HashSet<&str> = events
             .iter()
             .enumerate()
             .filter(|(i, _)| event_retry[*i].is_some())
             .map(|(_, e)| e.imsi.as_str())
             .collect();
+        // The batch is done with the states: move them into the updates rather than copy.
         let updates: Vec<StateUpdate> = touched
             .iter()
-            .filter(|imsi| !retry_imsis.contains(&imsi.as_str()))
-            .filter_map(|imsi| {
-                subscribers.get(imsi).map(|s| StateUpdate {
-                    imsi: imsi.clone(),
+            .filter(|imsi| !retry_imsis.contains(*imsi))
+            .filter_map(|&imsi| {
+                subscribers.remove(imsi).map(|s| StateUpdate {
+                    imsi: imsi.to_string(),
                     expected_version: loaded_versions.get(imsi).copied().unwrap_or(0),
-                    state: s.state.clone(),
+                    state: s.state,
                 })
             })
             .collect();
@@ -377,7 +378,7 @@ impl Pipeline {
             && let Err(err) = self.ports.subscribers.save(updates).await
         {
             for (i, e) in events.iter().enumerate() {
-                if touched.contains(&e.imsi) && !retry_imsis.contains(&e.imsi.as_str()) {
+                if touched.contains(e.imsi.as_str()) && !retry_imsis.contains(e.imsi.as_str()) {
                     event_retry[i] = Some(err.to_string());
                 }
             }

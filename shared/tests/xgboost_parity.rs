@@ -10,6 +10,9 @@ use roamguard::model::xgboost::{ModelError, XgbModel};
 
 const PROB_TOLERANCE: f64 = 1e-6;
 const CONTRIB_TOLERANCE: f64 = 1e-5;
+/// Fast TreeSHAP vs the `f32` reference, relative to `max(1, |value|)` (see
+/// `assert_fast_matches_reference`).
+const REFERENCE_TOLERANCE: f64 = 1e-6;
 /// sum(contributions) vs margin: both are f32 sums, of different terms, over every tree; the
 /// gap grows with the tree count (~2e-6 on the 60-tree fixture), hence the margin for ~200 trees.
 const SUM_TOLERANCE: f64 = 1e-4;
@@ -117,12 +120,46 @@ fn when_fixture_model_is_scored_should_match_python_xgboost() {
 fn when_production_model_is_scored_should_match_python_xgboost() {
     let model = manifest_path("../models/model.json");
     let parity = manifest_path("../models/parity.csv");
-    // TODO: remove this skip once models/model.json and models/parity.csv are committed.
-    if !model.exists() || !parity.exists() {
-        eprintln!("skipping: {} or {} not present yet", model.display(), parity.display());
-        return;
-    }
     assert_parity(&model, &parity);
+}
+
+/// The fast TreeSHAP behind `contributions` against `contributions_reference`, the transcription
+/// of xgboost's own algorithm, on every parity row (missing values, values on thresholds and just
+/// below them, an all-missing row). The reference rounds to `f32` at every step of ~60-200 trees
+/// while the fast path works in `f64`, so they differ by the reference's rounding: a few `f32`
+/// ulps of the value, hence a tolerance relative to `max(1, |value|)`. The bias is the same sum.
+fn assert_fast_matches_reference(model_path: &Path, parity_path: &Path) {
+    let model = load_json(model_path);
+    let (n, rows) = read_parity(parity_path);
+    let (mut fast, mut reference) = (vec![0f32; n + 1], vec![0f32; n + 1]);
+    let mut worst = 0f64;
+    for (i, row) in rows.iter().enumerate() {
+        model.contributions(&row.features, &mut fast);
+        model.contributions_reference(&row.features, &mut reference);
+        assert_eq!(fast[n].to_bits(), reference[n].to_bits(), "row {i}: bias");
+        for (j, (&a, &b)) in fast.iter().zip(&reference).enumerate() {
+            let d = (f64::from(a) - f64::from(b)).abs() / f64::from(b.abs()).max(1.0);
+            assert!(d <= REFERENCE_TOLERANCE, "row {i} contrib {j}: fast {a} vs reference {b}");
+            worst = worst.max(d);
+        }
+    }
+    eprintln!(
+        "fast vs reference TreeSHAP {}: {} rows, max |diff| / max(1, |value|) {worst:e}",
+        model_path.display(),
+        rows.len()
+    );
+}
+
+#[test]
+fn when_fast_shap_runs_on_fixture_rows_should_match_xgboosts_algorithm() {
+    assert_fast_matches_reference(&fixture("model.json"), &fixture("parity.csv"));
+}
+
+#[test]
+fn when_fast_shap_runs_on_production_rows_should_match_xgboosts_algorithm() {
+    let model = manifest_path("../models/model.json");
+    let parity = manifest_path("../models/parity.csv");
+    assert_fast_matches_reference(&model, &parity);
 }
 
 #[test]

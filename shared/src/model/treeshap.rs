@@ -5,9 +5,9 @@
 //!
 //! Two implementations of the same quantity:
 //!
-//! * [`FastTreeShap`], used by `XgbModel::contributions`: O(nodes · ⌈depth/2⌉) per tree in `f64`,
-//!   ~20× faster than xgboost's O(leaves · depth²) `f32` recursion on depth-6 trees.
-//! * [`tree_shap`], a transcription of xgboost's `TreeShap` (`src/predictor/treeshap.cc`, 3.x)
+//! * `FastTreeShap`, used by `XgbModel::contributions`: O(nodes · ⌈depth/2⌉) per tree in `f64`,
+//!   ~11× faster than xgboost's O(leaves · depth²) `f32` recursion on depth-5 and -6 trees.
+//! * `tree_shap`, a transcription of xgboost's `TreeShap` (`src/predictor/treeshap.cc`, 3.x)
 //!   restricted to the unconditioned case, in xgboost's `f32` arithmetic and operation order.
 //!   Bit-exact with `predict(..., pred_contribs=True)`; kept as the reference the fast version is
 //!   tested against (`XgbModel::contributions_reference`).
@@ -153,17 +153,23 @@ pub(crate) struct FastTreeShap {
     stride: usize,
     /// Inner nodes of the largest tree.
     max_inner: usize,
+    /// One more than the largest feature split on.
+    num_features: usize,
 }
 
 /// Per-thread scratch for [`FastTreeShap::add_contributions`], so a call does not allocate.
 ///
-/// One buffer, `stride = 4 · lanes + 2` values per slot, so a node's data shares cache lines and
-/// the sweeps need a single base pointer: `A_s` (then `A_s / f_p`), `B_s`, the factors `m` of the
-/// left and right edge, and their one fractions (0 or 1). The dummy slot 0 absorbs the `A` written
-/// for leaf children, and keeps `B = 0` and a left one fraction of 1 (the "no prior" value).
+/// `buf` holds `stride = 6 · lanes + 2` values per slot, so a node's data shares cache lines and
+/// the sweeps need a single base pointer: `A_s`, `B_s`, the factors `m` of the left and right
+/// edge, the per-lane weights `u` of the children's `B` in the node's credit, and the edges' one
+/// fractions (0 or 1). The dummy slot 0 absorbs the `A` written for leaf children, and keeps
+/// `B = 0` and a left one fraction of 1 (the "no prior" value).
 #[derive(Debug, Default)]
 pub(crate) struct FastScratch {
     buf: Vec<f64>,
+    /// Credit per feature and lane, summed over the lanes once at the end: adding whole lane
+    /// vectors keeps a horizontal sum off every node's dependency chain.
+    credit: Vec<f64>,
 }
 
 /// Quadrature constants as fixed-size arrays, so the per-node lane loops unroll and vectorize.
@@ -181,12 +187,6 @@ fn load<const N: usize>(v: &[f64], at: usize) -> [f64; N] {
     let mut out = [0.0; N];
     out.copy_from_slice(&v[at..at + N]);
     out
-}
-
-/// Sum of the lanes.
-#[inline(always)]
-fn sum_lanes<const N: usize>(x: [f64; N]) -> f64 {
-    x.iter().sum()
 }
 
 #[inline(always)]
@@ -215,7 +215,8 @@ impl FastTreeShap {
             points,
             weights,
             lanes,
-            stride: 4 * lanes + 2,
+            stride: 6 * lanes + 2,
+            num_features: 0,
             max_inner: 0,
         };
         let mut build = TreeBuild::default();
@@ -290,10 +291,10 @@ impl FastTreeShap {
         for &i in order.iter() {
             let (prior_one, inv_prior, prior_zero) = match prior[i] {
                 // The dummy slot's left one fraction.
-                None => (4 * lanes, 0, 1.0),
+                None => (6 * lanes, 0, 1.0),
                 Some(x) => {
                     let p = parent[x];
-                    let one = slot[p] * stride + 4 * lanes + (x - left_of(p));
+                    let one = slot[p] * stride + 6 * lanes + (x - left_of(p));
                     let block = match inv_blocks.iter().find(|&&(edge, _)| edge == x) {
                         Some(&(_, block)) => block,
                         None => {
@@ -312,6 +313,7 @@ impl FastTreeShap {
                 if is_inner(c) { (slot[c] * stride, 0.0) } else { (0, tree[c].value) }
             };
             let ((cl, vl), (cr, vr)) = (side(0), side(1));
+            self.num_features = self.num_features.max(tree[i].feature_index() + 1);
             self.nodes.push(ShapNode {
                 feature: tree[i].feature,
                 threshold: tree[i].value,
@@ -343,6 +345,7 @@ impl FastTreeShap {
     }
 
     /// Heap bytes of the precomputed data (for sizing; excludes per-thread scratch).
+    #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.nodes.len() * size_of::<ShapNode>()
             + self.trees.len() * size_of::<TreeSlots>()
@@ -374,19 +377,23 @@ impl FastTreeShap {
             lanes.w[k] = w;
         }
         let len = (self.max_inner + 1) * self.stride;
-        let buf = &mut scratch.buf;
+        let FastScratch { buf, credit } = scratch;
         if buf.len() < len {
             buf.resize(len, 0.0);
         }
         // The dummy slot's constants; another model's layout may have used these cells.
         store(buf, N, [0.0; N]);
-        buf[4 * N] = 1.0;
+        buf[6 * N] = 1.0;
+        credit.clear();
+        credit.resize(self.num_features * N, 0.0);
+        let sweep = Sweep { row, lanes: &lanes, inv_prior: &self.inv_prior, stride: self.stride };
         for tree in &self.trees {
             let first = tree.first as usize;
             let nodes = &self.nodes[first..first + tree.inner as usize];
-            let (upper, plain) = (tree.upper as usize, tree.plain as usize);
-            let sweep = Sweep { row, lanes: &lanes, inv_prior: &self.inv_prior, stride: self.stride };
-            sweep.tree(nodes, upper, plain, buf, phi);
+            sweep.tree(nodes, tree.upper as usize, tree.plain as usize, buf, credit);
+        }
+        for (phi, lanes) in phi.iter_mut().zip(credit.chunks_exact(N)) {
+            *phi += lanes.iter().sum::<f64>();
         }
     }
 }
@@ -433,11 +440,22 @@ struct Sweep<'a, const N: usize> {
     stride: usize,
 }
 
+/// The row-dependent part of a node's outgoing edges.
+struct Edges<const N: usize> {
+    /// Merged one fraction (0 or 1) of the left and right edge.
+    one: [f64; 2],
+    /// Merged one fraction of the prior edge (1 when there is none).
+    prior_one: f64,
+    /// `1 / f_p` per lane.
+    inv: [f64; N],
+    /// Factor `m` of the left and right edge.
+    factor: [[f64; N]; 2],
+}
+
 impl<const N: usize> Sweep<'_, N> {
-    /// The row-dependent part of a node's edges: their one fractions, `1 / f_p` and the
-    /// factors `m` (see the module docs).
+    /// Follows the row at `node` and derives its edges (see the module docs).
     #[inline(always)]
-    fn edges(&self, node: &ShapNode, buf: &[f64]) -> ([f64; 2], [f64; N], [[f64; N]; 2]) {
+    fn edges(&self, node: &ShapNode, buf: &[f64]) -> Edges<N> {
         let prior_one = buf[node.prior_one as usize];
         let left = prior_one * goes_left(node, self.row);
         let one = [left, prior_one - left];
@@ -449,95 +467,100 @@ impl<const N: usize> Sweep<'_, N> {
                 factor[side][k] = (node.zero[side] * self.lanes.omt[k] + one[side] * self.lanes.t[k]) * inv[k];
             }
         }
-        (one, inv, factor)
+        Edges { one, prior_one, inv, factor }
     }
 
-    /// The sweeps of the module docs over one tree's slots (see [`TreeSlots`]).
+    /// The sweeps of the module docs over one tree's slots (see [`TreeSlots`]), adding each
+    /// node's credit per lane into `credit` (`lanes` values per feature).
+    ///
+    /// A node's credit `Σ (A_n / f_p) (c_l B_l + c_r B_r − c_p B_n)` is rewritten as
+    /// `Σ u_l B_l + u_r B_r` with `u = (A_n / f_p)(c − c_p m)`, all known in the forward sweep, so
+    /// the backward sweep, whose steps wait on each other's `B`, does the least work.
     #[inline(always)]
-    fn tree(&self, nodes: &[ShapNode], upper: usize, plain: usize, buf: &mut [f64], phi: &mut [f64]) {
+    fn tree(&self, nodes: &[ShapNode], upper: usize, plain: usize, buf: &mut [f64], credit: &mut [f64]) {
         let (stride, lanes) = (self.stride, self.lanes);
-        let (b_at, ml_at, mr_at, one_at) = (N, 2 * N, 3 * N, 4 * N);
+        let (b_at, m_at, u_at, one_at) = (N, 2 * N, 4 * N, 6 * N);
         store(buf, stride, lanes.w);
 
-        // Forward over the upper slots: A of the children (the dummy slot takes leaf children's).
+        // Forward over the upper slots: A of the children (the dummy slot takes leaf children's),
+        // and the node's factors and credit weights.
         for (s, node) in (1..).zip(&nodes[..upper]) {
             let at = s * stride;
-            let (one, inv, factor) = self.edges(node, buf);
+            let e = self.edges(node, buf);
             let a = load::<N>(buf, at);
+            let cp = e.prior_one - node.prior_zero;
             for side in 0..2 {
-                let mut child = [0.0; N];
+                let c = e.one[side] - node.zero[side];
+                let m = e.factor[side];
+                let (mut child, mut u) = ([0.0; N], [0.0; N]);
                 for k in 0..N {
-                    child[k] = a[k] * factor[side][k];
+                    child[k] = a[k] * m[k];
+                    u[k] = a[k] * e.inv[k] * (c - cp * m[k]);
                 }
                 store(buf, node.child[side] as usize, child);
+                store(buf, at + m_at + side * N, m);
+                store(buf, at + u_at + side * N, u);
+                buf[at + one_at + side] = e.one[side];
             }
-            let mut scaled = [0.0; N];
-            for k in 0..N {
-                scaled[k] = a[k] * inv[k];
-            }
-            store(buf, at, scaled);
-            store(buf, at + ml_at, factor[0]);
-            store(buf, at + mr_at, factor[1]);
-            buf[at + one_at] = one[0];
-            buf[at + one_at + 1] = one[1];
         }
 
-        // Leaf pairs whose feature is new on the path: f_p = 1 and X is constant in t, so
-        // the credit is X · Σ A and B is linear in t.
+        // Leaf pairs whose feature is new on the path: f_p = 1 and the children's B are their
+        // values, so the credit is A times a constant and B is linear in t.
         for (s, node) in (upper + 1..).zip(&nodes[upper..plain]) {
             let at = s * stride;
             let left = goes_left(node, self.row);
             let a = load::<N>(buf, at);
             let (vl, vr) = (f64::from(node.leaf[0]), f64::from(node.leaf[1]));
             let (zl, zr) = (node.zero[0], node.zero[1]);
-            let sum_a = sum_lanes(a);
-            phi[(node.feature & !DEFAULT_LEFT_BIT) as usize] += ((left - zl) * vl + (1.0 - left - zr) * vr) * sum_a;
+            let direct = (left - zl) * vl + (1.0 - left - zr) * vr;
             let (cold, hot) = (zl * vl + zr * vr, left * vl + (1.0 - left) * vr);
+            let f = (node.feature & !DEFAULT_LEFT_BIT) as usize * N;
+            let mut total = load::<N>(credit, f);
             let mut b = [0.0; N];
             for k in 0..N {
+                total[k] += a[k] * direct;
                 b[k] = lanes.omt[k] * cold + lanes.t[k] * hot;
             }
+            store(credit, f, total);
             store(buf, at + b_at, b);
         }
 
         // Other leaf pairs: B and the credit at once.
         for (s, node) in (plain + 1..).zip(&nodes[plain..]) {
             let at = s * stride;
-            let (one, inv, factor) = self.edges(node, buf);
+            let e = self.edges(node, buf);
             let a = load::<N>(buf, at);
             let (vl, vr) = (f64::from(node.leaf[0]), f64::from(node.leaf[1]));
-            let direct = (one[0] - node.zero[0]) * vl + (one[1] - node.zero[1]) * vr;
-            let cp = buf[node.prior_one as usize] - node.prior_zero;
+            let direct = (e.one[0] - node.zero[0]) * vl + (e.one[1] - node.zero[1]) * vr;
+            let cp = e.prior_one - node.prior_zero;
+            let f = (node.feature & !DEFAULT_LEFT_BIT) as usize * N;
+            let mut total = load::<N>(credit, f);
             let mut b = [0.0; N];
-            let mut credit = [0.0; N];
             for k in 0..N {
-                b[k] = factor[0][k] * vl + factor[1][k] * vr;
-                credit[k] = a[k] * inv[k] * direct;
+                b[k] = e.factor[0][k] * vl + e.factor[1][k] * vr;
+                total[k] += a[k] * e.inv[k] * (direct - cp * b[k]);
             }
-            phi[(node.feature & !DEFAULT_LEFT_BIT) as usize] += sum_lanes(credit);
+            store(credit, f, total);
             store(buf, at + b_at, b);
         }
 
         // Backward over the upper slots: B from the children's, and the credit.
         for (i, node) in nodes[..upper].iter().enumerate().rev() {
             let at = (i + 1) * stride;
-            let mut bl = load::<N>(buf, node.child[0] as usize + b_at);
-            let mut br = load::<N>(buf, node.child[1] as usize + b_at);
+            let bl = load::<N>(buf, node.child[0] as usize + b_at);
+            let br = load::<N>(buf, node.child[1] as usize + b_at);
             let (vl, vr) = (f64::from(node.leaf[0]), f64::from(node.leaf[1]));
-            let (ml, mr) = (load::<N>(buf, at + ml_at), load::<N>(buf, at + mr_at));
-            let a = load::<N>(buf, at);
-            let cl = buf[at + one_at] - node.zero[0];
-            let cr = buf[at + one_at + 1] - node.zero[1];
-            let cp = buf[node.prior_one as usize] - node.prior_zero;
+            let (ml, mr) = (load::<N>(buf, at + m_at), load::<N>(buf, at + m_at + N));
+            let (ul, ur) = (load::<N>(buf, at + u_at), load::<N>(buf, at + u_at + N));
+            let f = (node.feature & !DEFAULT_LEFT_BIT) as usize * N;
+            let mut total = load::<N>(credit, f);
             let mut b = [0.0; N];
-            let mut credit = [0.0; N];
             for k in 0..N {
-                bl[k] += vl;
-                br[k] += vr;
-                b[k] = ml[k] * bl[k] + mr[k] * br[k];
-                credit[k] = a[k] * (cl * bl[k] + cr * br[k] - cp * b[k]);
+                let (bl, br) = (bl[k] + vl, br[k] + vr);
+                b[k] = ml[k] * bl + mr[k] * br;
+                total[k] += ul[k] * bl + ur[k] * br;
             }
-            phi[(node.feature & !DEFAULT_LEFT_BIT) as usize] += sum_lanes(credit);
+            store(credit, f, total);
             store(buf, at + b_at, b);
         }
     }

@@ -1,0 +1,61 @@
+//! Wiring only: configuration, SDK clients and the model are built once per execution
+//! environment; each invocation borrows them.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use roamguard::aws::{
+    DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters, sdk_config,
+};
+use roamguard::decision::Thresholds;
+use roamguard::embedded::ModelScorer;
+use roamguard::model::FraudModel;
+use roamguard::pipeline::{Pipeline, Ports};
+use roamguard::ports::Scorer;
+use score_stream::config::{Config, ScorerChoice};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+
+    let model = FraudModel::embedded()?;
+    let defaults = model.thresholds();
+    let thresholds = Thresholds::new(
+        config.review_threshold.unwrap_or(defaults.review),
+        config.block_threshold.unwrap_or(defaults.block),
+    )?;
+    let model = Arc::new(model.with_thresholds(thresholds));
+
+    // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
+    let sdk = sdk_config(None).await;
+    let in_process: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model.clone()));
+    let (scorer, fallback) = match &config.scorer {
+        ScorerChoice::Embedded => (in_process, None),
+        ScorerChoice::SageMaker { endpoint } => {
+            (Arc::new(SageMakerScorer::new(&sdk, endpoint.clone())) as Arc<dyn Scorer>, Some(in_process))
+        }
+    };
+    let ports = Ports {
+        subscribers: Arc::new(DynamoSubscriberStore::new(&sdk, config.profiles_table.clone())),
+        scorer,
+        fallback,
+        verdict_store: Arc::new(DynamoVerdictStore::new(&sdk, config.verdicts_table.clone())),
+        verdict_sink: Arc::new(KinesisVerdictSink::new(&sdk, config.results_stream.clone())),
+        dead_letters: Arc::new(SqsDeadLetters::new(&sdk, config.dead_letter_queue_url.clone())),
+    };
+    let pipeline = Pipeline::new(model.clone(), ports);
+    tracing::info!(model_version = model.version(), scorer = ?config.scorer, "score-stream ready");
+
+    let pipeline = &pipeline;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-stream".into());
+    let function = function.as_str();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
+        let (response, report) = score_stream::handle(pipeline, &event.payload).await;
+        println!("{}", score_stream::metrics::emf(function, &report, chrono::Utc::now().timestamp_millis()));
+        tracing::info!(summary = %score_stream::summary(&report), "batch scored");
+        Ok::<_, Error>(response)
+    }))
+    .await
+}

@@ -1,0 +1,124 @@
+//! A moto server (AWS emulator) of a test's own: started on a free port on 127.0.0.1, killed by
+//! PID when dropped. One process per test keeps tests independent (moto's SageMaker answer
+//! queue, for one, is global) and lets them run in parallel.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+    log: PathBuf,
+}
+
+/// `moto_server` from `$MOTO_SERVER`, the PATH, or the project's `.venv` (where `make test`
+/// installs it).
+fn find_moto_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(std::iter::once(venv))
+        .map(|dir| dir.join("moto_server"))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free local port")
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = find_moto_server().unwrap_or_else(|| {
+            panic!(
+                "moto_server not found (looked at $MOTO_SERVER, the PATH and .venv/bin): run `make test` \
+                 (or `make aws-test`), which installs moto into .venv from training/requirements.txt"
+            )
+        });
+        // A port picked now may be taken by the time moto binds it: try a few.
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("roamguard-moto-{port}.log"));
+            let out = std::fs::File::create(&log).expect("moto log file");
+            let err = out.try_clone().expect("moto log file");
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut moto = Moto { child, port, endpoint: format!("http://127.0.0.1:{port}"), log };
+            match moto.wait_ready(Duration::from_secs(60)) {
+                Ok(()) => return moto,
+                Err(e) => last_log = e,
+            }
+        }
+        panic!("moto_server did not start: {last_log}");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default()));
+            }
+            if let Ok((200, _)) = self.request("GET", "/moto-api/data.json", "") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("not ready after {limit:?}: {}", std::fs::read_to_string(&self.log).unwrap_or_default()))
+    }
+
+    /// A plain HTTP/1.1 request to moto's own API; returns (status, body).
+    pub fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Clears every resource (tables, streams, queues, canned answers).
+    #[allow(dead_code)]
+    pub fn reset(&self) {
+        let (status, body) = self.request("POST", "/moto-api/reset", "").expect("moto reset");
+        assert_eq!(status, 200, "moto reset: {body}");
+    }
+
+    /// Queues canned SageMaker InvokeEndpoint answers (`text/csv` bodies); each distinct request
+    /// consumes the next one, and repeating a request repeats its answer.
+    pub fn sagemaker_results(&self, bodies: &[&str]) {
+        let results: Vec<serde_json::Value> =
+            bodies.iter().map(|b| serde_json::json!({"Body": b, "ContentType": "text/csv"})).collect();
+        let payload = serde_json::json!({ "results": results }).to_string();
+        let (status, body) =
+            self.request("POST", "/moto-api/static/sagemaker/endpoint-results", &payload).expect("moto static results");
+        assert_eq!(status, 201, "canned SageMaker results: {body}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
