@@ -27,6 +27,8 @@ enum Command {
     Generate(commands::generate::Args),
     ExportFeatures(commands::export::Args),
     Predict(commands::predict::Args),
+    #[cfg(feature = "aws")]
+    LoadProfiles(commands::load_profiles::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +40,8 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => commands::generate::run(args),
         Command::ExportFeatures(args) => commands::export::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        #[cfg(feature = "aws")]
+        Command::LoadProfiles(args) => commands::load_profiles::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -326,7 +326,11 @@ mod tests {
         let d = features_after(&[], &ev("2026-05-01T12:00:00Z", "data", "ES", r#","data_bytes":5000000"#), Some(&p));
         assert_eq!((f(&d, "is_data"), f(&d, "data_mb")), (1.0, 5.0));
         assert!(f(&d, "duration_s").is_nan());
-        let sms = features_after(&[], &ev("2026-05-01T12:00:00Z", "sms_mo", "ES", r#","called_number":"34911234567""#), Some(&p));
+        let sms = features_after(
+            &[],
+            &ev("2026-05-01T12:00:00Z", "sms_mo", "ES", r#","called_number":"34911234567""#),
+            Some(&p),
+        );
         assert_eq!((f(&sms, "is_sms_mo"), f(&sms, "is_voice_mo")), (1.0, 0.0));
         let mt = features_after(&[], &ev("2026-05-01T12:00:00Z", "voice_mt", "ES", r#","duration_s":30"#), Some(&p));
         assert_eq!((f(&mt, "is_voice_mt"), f(&mt, "duration_s")), (1.0, 30.0));

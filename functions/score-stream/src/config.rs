@@ -65,7 +65,10 @@ impl Config {
             profiles_table: required("PROFILES_TABLE", "DynamoDB table of subscriber profiles and live state")?,
             verdicts_table: required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: required("RESULTS_STREAM", "Kinesis stream the verdicts are written to")?,
-            dead_letter_queue_url: required("DEAD_LETTER_QUEUE_URL", "SQS queue URL for records that cannot be scored")?,
+            dead_letter_queue_url: required(
+                "DEAD_LETTER_QUEUE_URL",
+                "SQS queue URL for records that cannot be scored",
+            )?,
             scorer,
             review_threshold: threshold("REVIEW_THRESHOLD")?,
             block_threshold: threshold("BLOCK_THRESHOLD")?,
@@ -113,7 +116,10 @@ mod tests {
             ConfigError::Missing("SAGEMAKER_ENDPOINT", "the SageMaker endpoint name, needed with SCORER=sagemaker")
         );
         v.push(("SAGEMAKER_ENDPOINT", "roamguard-xgb"));
-        assert_eq!(Config::from_vars(&vars(&v)).unwrap().scorer, ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() });
+        assert_eq!(
+            Config::from_vars(&vars(&v)).unwrap().scorer,
+            ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() }
+        );
     }
 
     #[test]

@@ -61,12 +61,8 @@ async fn batch_get_chunk(
             .consistent_read(consistent)
             .build()
             .map_err(|e| PortError::permanent(dependency, e.to_string()))?;
-        let out = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await
-            .map_err(|e| classify(dependency, &e))?;
+        let out =
+            client.batch_get_item().request_items(table, request).send().await.map_err(|e| classify(dependency, &e))?;
         if let Some(found) = out.responses.and_then(|mut r| r.remove(table)) {
             items.extend(found);
         }
@@ -100,7 +96,10 @@ pub(crate) async fn batch_put(
     let mut chunks: Vec<Vec<WriteRequest>> = Vec::with_capacity(items.len().div_ceil(BATCH_WRITE_MAX));
     let mut current = Vec::with_capacity(BATCH_WRITE_MAX);
     for item in items {
-        let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| PortError::permanent(dependency, e.to_string()))?;
+        let put = PutRequest::builder()
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| PortError::permanent(dependency, e.to_string()))?;
         current.push(WriteRequest::builder().put_request(put).build());
         if current.len() == BATCH_WRITE_MAX {
             chunks.push(std::mem::replace(&mut current, Vec::with_capacity(BATCH_WRITE_MAX)));

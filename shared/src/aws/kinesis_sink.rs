@@ -41,7 +41,12 @@ struct CallOutcome {
 
 impl KinesisVerdictSink {
     pub fn new(config: &SdkConfig, stream: impl Into<String>) -> KinesisVerdictSink {
-        KinesisVerdictSink { client: Client::new(config), stream: stream.into(), backoff: Backoff::default(), concurrency: 4 }
+        KinesisVerdictSink {
+            client: Client::new(config),
+            stream: stream.into(),
+            backoff: Backoff::default(),
+            concurrency: 4,
+        }
     }
 
     pub fn with_backoff(mut self, backoff: Backoff) -> KinesisVerdictSink {
@@ -61,9 +66,21 @@ impl KinesisVerdictSink {
         loop {
             attempt += 1;
             let records: Vec<PutRecordsRequestEntry> = pending.iter().map(|(_, e)| e.clone()).collect();
-            let error = match self.client.put_records().stream_name(&self.stream).set_records(Some(records)).send().await {
+            let error = match self
+                .client
+                .put_records()
+                .stream_name(&self.stream)
+                .set_records(Some(records))
+                .send()
+                .await
+            {
                 Ok(out) if out.records.len() == pending.len() => {
-                    pending = pending.into_iter().zip(out.records).filter(|(_, r)| r.error_code.is_some()).map(|(e, _)| e).collect();
+                    pending = pending
+                        .into_iter()
+                        .zip(out.records)
+                        .filter(|(_, r)| r.error_code.is_some())
+                        .map(|(e, _)| e)
+                        .collect();
                     if pending.is_empty() {
                         return CallOutcome { delivered: total, failed: Vec::new(), error: None };
                     }

@@ -107,7 +107,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let message = DisplayErrorContext(err).to_string();
-    if is_retriable(err) { PortError::transient(dependency, message) } else { PortError::permanent(dependency, message) }
+    if is_retriable(err) {
+        PortError::transient(dependency, message)
+    } else {
+        PortError::permanent(dependency, message)
+    }
 }
 
 /// Exponential backoff with full jitter (sleep a uniform random time in [0, min(cap, base·2ⁿ)]):

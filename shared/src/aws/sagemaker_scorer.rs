@@ -68,8 +68,13 @@ impl SageMakerScorer {
         SageMakerScorer::with_settings(config, endpoint, SageMakerSettings::default())
     }
 
-    pub fn with_settings(config: &SdkConfig, endpoint: impl Into<String>, settings: SageMakerSettings) -> SageMakerScorer {
-        let conf = aws_sdk_sagemakerruntime::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
+    pub fn with_settings(
+        config: &SdkConfig,
+        endpoint: impl Into<String>,
+        settings: SageMakerSettings,
+    ) -> SageMakerScorer {
+        let conf =
+            aws_sdk_sagemakerruntime::config::Builder::from(config).retry_config(RetryConfig::disabled()).build();
         SageMakerScorer {
             client: Client::from_conf(conf),
             endpoint: endpoint.into(),
@@ -165,7 +170,10 @@ fn split_payloads(rows: &[FeatureVector], max_bytes: usize) -> Result<Vec<(Strin
         write_csv_row(row, &mut line);
         line.push('\n');
         if line.len() > max_bytes {
-            return Err(PortError::permanent(DEPENDENCY, format!("one row is {} bytes, over the {max_bytes}-byte payload limit", line.len())));
+            return Err(PortError::permanent(
+                DEPENDENCY,
+                format!("one row is {} bytes, over the {max_bytes}-byte payload limit", line.len()),
+            ));
         }
         if current.len() + line.len() > max_bytes {
             payloads.push((std::mem::take(&mut current), count));
@@ -209,11 +217,17 @@ struct Breaker {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum BreakerState {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// A probe is in flight; if it never reports (its future was dropped), another one is
     /// allowed after a further cool-down.
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 impl Breaker {

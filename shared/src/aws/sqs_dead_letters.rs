@@ -115,7 +115,10 @@ impl SqsDeadLetters {
 fn split_position(position: &str) -> (Option<&str>, Option<&str>) {
     match position.split_once('/') {
         Some((shard, seq))
-            if !shard.is_empty() && !seq.is_empty() && !shard.contains('/') && seq.bytes().all(|b| b.is_ascii_digit()) =>
+            if !shard.is_empty()
+                && !seq.is_empty()
+                && !shard.contains('/')
+                && seq.bytes().all(|b| b.is_ascii_digit()) =>
         {
             (Some(shard), Some(seq))
         }
@@ -178,7 +181,10 @@ fn message_body(letter: &DeadLetter, max_bytes: usize) -> Result<String, PortErr
     body.raw_truncated = true;
     let json = ascii_json(&body)?;
     if json.len() > max_bytes {
-        return Err(PortError::permanent(DEPENDENCY, format!("dead letter is {} bytes even without its record", json.len())));
+        return Err(PortError::permanent(
+            DEPENDENCY,
+            format!("dead letter is {} bytes even without its record", json.len()),
+        ));
     }
     Ok(json)
 }
@@ -201,8 +207,11 @@ impl DeadLetterSink for SqsDeadLetters {
         if !current.is_empty() {
             batches.push(current);
         }
-        let results: Vec<Result<(), (usize, PortError)>> =
-            futures_util::stream::iter(0..batches.len()).map(|i| self.send_batch(&batches[i])).buffer_unordered(4).collect().await;
+        let results: Vec<Result<(), (usize, PortError)>> = futures_util::stream::iter(0..batches.len())
+            .map(|i| self.send_batch(&batches[i]))
+            .buffer_unordered(4)
+            .collect()
+            .await;
         let mut unsent = 0;
         let mut first_error: Option<PortError> = None;
         let mut permanent = false;

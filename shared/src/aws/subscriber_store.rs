@@ -85,7 +85,9 @@ impl DynamoSubscriberStore {
                     .build()
                     .map_err(build)?,
             )
-            .key_schema(KeySchemaElement::builder().attribute_name(IMSI).key_type(KeyType::Hash).build().map_err(build)?)
+            .key_schema(
+                KeySchemaElement::builder().attribute_name(IMSI).key_type(KeyType::Hash).build().map_err(build)?,
+            )
             .send()
             .await
             .map_err(|e| classify(DEPENDENCY, &e))?;
@@ -97,7 +99,8 @@ impl DynamoSubscriberStore {
         // The pipeline bumps the version on every applied event; never write one that a
         // concurrent reader could mistake for the version it loaded.
         state.version = state.version.max(expected_version + 1);
-        let json = serde_json::to_string(&state).map_err(|e| SaveError::Port(PortError::permanent(DEPENDENCY, e.to_string())))?;
+        let json = serde_json::to_string(&state)
+            .map_err(|e| SaveError::Port(PortError::permanent(DEPENDENCY, e.to_string())))?;
         // Optimistic concurrency: the API Lambda (or an overlapping Kinesis retry) may update
         // the same subscriber between our load and this write. The condition makes the write
         // succeed only if the stored version is still the one we loaded (absent = 0, a
@@ -175,7 +178,8 @@ impl SubscriberStore for DynamoSubscriberStore {
         unique.dedup();
         let keys = unique.iter().map(|imsi| key(imsi)).collect();
         let items =
-            dynamo::batch_get(&self.client, &self.table, keys, true, self.backoff, self.concurrency, DEPENDENCY).await?;
+            dynamo::batch_get(&self.client, &self.table, keys, true, self.backoff, self.concurrency, DEPENDENCY)
+                .await?;
         let mut out: HashMap<String, Subscriber> =
             unique.iter().map(|imsi| (imsi.to_string(), Subscriber::default())).collect();
         for item in &items {

@@ -169,7 +169,9 @@ impl DynamoVerdictStore {
             .map_err(|e| classify(DEPENDENCY, &e))?;
         match out.item {
             Some(item) => from_item(&item),
-            None => Err(PortError::transient(DEPENDENCY, format!("verdict {event_id} vanished after a write conflict"))),
+            None => {
+                Err(PortError::transient(DEPENDENCY, format!("verdict {event_id} vanished after a write conflict")))
+            }
         }
     }
 
@@ -326,7 +328,8 @@ impl VerdictStore for DynamoVerdictStore {
         unique.dedup();
         let keys = unique.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
         let items =
-            dynamo::batch_get(&self.client, &self.table, keys, false, self.backoff, self.concurrency, DEPENDENCY).await?;
+            dynamo::batch_get(&self.client, &self.table, keys, false, self.backoff, self.concurrency, DEPENDENCY)
+                .await?;
         items.iter().map(|item| from_item(item).map(|v| (v.event_id.clone(), v))).collect()
     }
 
@@ -335,8 +338,11 @@ impl VerdictStore for DynamoVerdictStore {
     /// the writes; per-item conditions make every insert independently idempotent: a replay,
     /// or a concurrent writer, gets the stored verdict back and never creates a second item.
     async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
-        let results: Vec<Result<Verdict, PortError>> =
-            futures_util::stream::iter(0..verdicts.len()).map(|i| self.put_one(&verdicts[i])).buffered(self.concurrency).collect().await;
+        let results: Vec<Result<Verdict, PortError>> = futures_util::stream::iter(0..verdicts.len())
+            .map(|i| self.put_one(&verdicts[i]))
+            .buffered(self.concurrency)
+            .collect()
+            .await;
         results.into_iter().collect()
     }
 
@@ -377,8 +383,10 @@ impl VerdictStore for DynamoVerdictStore {
         let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
         let mut found: Vec<Verdict> = Vec::new();
         for window in days.chunks(8) {
-            let partitions: Vec<String> =
-                window.iter().flat_map(|&day| decisions.iter().flat_map(move |&d| decision_partitions(d, day))).collect();
+            let partitions: Vec<String> = window
+                .iter()
+                .flat_map(|&day| decisions.iter().flat_map(move |&d| decision_partitions(d, day)))
+                .collect();
             let results: Vec<Result<Vec<Verdict>, PortError>> = futures_util::stream::iter(0..partitions.len())
                 .map(|i| {
                     self.query_partition(PartitionQuery {

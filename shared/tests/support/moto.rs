@@ -69,7 +69,10 @@ impl Moto {
         let started = Instant::now();
         while started.elapsed() < limit {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default()));
+                return Err(format!(
+                    "exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                ));
             }
             if let Ok((200, _)) = self.request("GET", "/moto-api/data.json", "") {
                 return Ok(());
