@@ -14,7 +14,7 @@ TRAIN_SUBSCRIBERS ?= 8000
 TRAIN_DAYS ?= 7
 VALID_SUBSCRIBERS ?= 4000
 
-.PHONY: run test lint unit-test python-test train bench clean help
+.PHONY: run test lint unit-test aws-test python-test train bench clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,14 +22,21 @@ help: ## list targets
 run: ## build the CLI and run the end-to-end demo
 	$(CARGO) run --release --quiet -p roamguard-cli --bin roamguard -- demo --out $(OUT)/demo
 
-test: lint unit-test python-test ## all tests: fmt, clippy, cargo tests, training-script smoke test
+test: lint unit-test python-test ## all tests: fmt, clippy, Rust tests (AWS adapters against moto included), Python tests
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
-unit-test:
-	$(CARGO) test --workspace
+# score-stream enables roamguard/aws, so the workspace build includes the moto-backed AWS
+# adapter tests: they need moto_server from the venv.
+unit-test: $(VENV)/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) test --workspace
+
+# Just the AWS adapters (real SDK clients against moto_server, one moto per test on a free
+# 127.0.0.1 port); `unit-test` runs them too. Same feature set as unit-test: reuses its build.
+aws-test: $(VENV)/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) test --workspace --test aws_adapters
 
 # The Python virtualenv for training, rebuilt when the pinned requirements change.
 $(VENV)/.installed: training/requirements.txt
@@ -38,7 +45,8 @@ $(VENV)/.installed: training/requirements.txt
 	touch $@
 
 python-test: $(VENV)/.installed
-	$(CARGO) build --quiet -p roamguard-cli --bin roamguard
+	# The workspace's feature set, as `cargo test --workspace` builds it: no second build.
+	$(CARGO) build --quiet --workspace --bins
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 

@@ -84,6 +84,9 @@ pub struct VerdictQuery {
     pub decision: Option<Decision>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Pagination cursor: only verdicts strictly after this (event_time, event_id) in the
+    /// newest-first order, i.e. older, or as old with a smaller event_id.
+    pub before: Option<(DateTime<Utc>, String)>,
     pub limit: usize,
 }
 

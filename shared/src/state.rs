@@ -20,8 +20,9 @@ pub const NIGHT_END_HOUR: u32 = 6;
 const MAX_CALLED_NUMBERS: usize = 512;
 const MAX_DEVICES: usize = 16;
 const MAX_COUNTRIES: usize = 64;
-/// Kinesis redelivers within minutes to hours; 24 h of ids (capped) covers every retry path.
-const MAX_APPLIED: usize = 2048;
+/// Redeliveries replay the records of a failed batch: a subscriber's share of one batch is far
+/// below this, and the ids are kept for 24 h at most. The cap bounds the item size in DynamoDB.
+const MAX_APPLIED: usize = 512;
 
 /// Usage counters of one 10-minute bucket.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -371,6 +371,7 @@ async fn when_querying_verdicts_should_use_the_indexes_and_sort_newest_first() {
         decision,
         since,
         until,
+        before: None,
         limit,
     };
     let query = async |query: VerdictQuery| store.query(&query).await.expect("query");
@@ -390,6 +391,20 @@ async fn when_querying_verdicts_should_use_the_indexes_and_sort_newest_first() {
     assert_eq!(ids(&query(q(None, Some(Decision::Block), june.0, june.1, 2)).await), ["e4", "e5"]);
     assert_eq!(ids(&query(q(None, Some(Decision::Allow), june.0, june.1, 10)).await), ["e6", "e1"]);
     assert_eq!(ids(&query(q(None, None, june.0, june.1, 10)).await), ["e6", "e4", "e3", "e5", "e2", "e1"]);
+    // Paging: the cursor is the last verdict of the previous page (same time, smaller id next).
+    let page = |imsi, decision, since, limit, last: &Verdict| VerdictQuery {
+        before: Some((last.event_time, last.event_id.clone())),
+        ..q(imsi, decision, since, None, limit)
+    };
+    let first = query(q(Some(A), None, None, None, 1)).await;
+    assert_eq!(ids(&first), ["e4"]);
+    let second = query(page(Some(A), None, None, 2, &first[0])).await;
+    assert_eq!(ids(&second), ["e3", "e2"]);
+    assert_eq!(ids(&query(page(Some(A), None, None, 10, &second[1])).await), ["e1"]);
+    assert_eq!(ids(&query(page(Some(A), None, Some(at(1, 11)), 10, &first[0])).await), ["e3", "e2"]);
+    let first = query(q(None, Some(Decision::Block), june.0, june.1, 1)).await;
+    assert_eq!(ids(&query(page(None, Some(Decision::Block), june.0, 10, &first[0])).await), ["e5", "e2"]);
+    assert_eq!(ids(&query(page(None, None, june.0, 10, &second[0])).await), ["e5", "e2", "e1"]);
     // Open-ended: walks back from today.
     let newest = query(q(None, Some(Decision::Block), None, None, 1)).await;
     assert_eq!(newest, vec![recent]);

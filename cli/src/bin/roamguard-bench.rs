@@ -64,8 +64,8 @@ struct RunResult {
     events: usize,
     seconds: f64,
     events_per_sec: f64,
-    /// µs per event by stage.
-    stages: BTreeMap<String, f64>,
+    /// µs per event by stage, in pipeline order.
+    stages: Vec<(String, f64)>,
     peak_rss_kib: u64,
 }
 
@@ -254,7 +254,12 @@ fn machine() -> String {
         .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())))
         .map(|kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0))
         .unwrap_or_default();
-    format!("{cpu}, {cores} cores, {mem} RAM, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+    // Other work on the machine skews timings: record the load when the report was made.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    format!("{cpu}, {cores} cores, {mem} RAM, {} {}, 1-min load average {load} when the report was written", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 fn report(out: &Path, subscribers: usize, cli: &Path, criterion: &Path) -> anyhow::Result<()> {

@@ -74,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         decision: args.decision,
         since: args.since,
         until: args.until,
+        before: None,
         limit: args.limit,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;

@@ -190,25 +190,26 @@ impl DynamoVerdictStore {
                 .expression_attribute_values(":pk", s(p.partition))
                 .set_exclusive_start_key(start.take());
             let mut condition = String::from("#pk = :pk");
-            if p.since.is_some() || p.until.is_some() {
+            if p.since.is_some() || p.upper.is_some() {
                 request = request.expression_attribute_names("#t", TIME_ID);
             }
-            // Fixed-width times: "t#id" >= since ⇔ t >= since, and "t#id" <= until ⇔ t < until
-            // (a time_id always has a '#' after the time, so it never equals `until` itself).
-            match (p.since, p.until) {
-                (Some(since), Some(until)) => {
-                    condition.push_str(" AND #t BETWEEN :since AND :until");
+            // Fixed-width times: "t#id" >= since ⇔ t >= since. A key condition takes one range
+            // on the sort key and BETWEEN is inclusive: the exclusive upper bound is enforced
+            // exactly below (only an item whose time_id *is* the cursor can hit it).
+            match (p.since, p.upper) {
+                (Some(since), Some(upper)) => {
+                    condition.push_str(" AND #t BETWEEN :since AND :upper");
                     request = request
                         .expression_attribute_values(":since", s(since))
-                        .expression_attribute_values(":until", s(until));
+                        .expression_attribute_values(":upper", s(upper));
                 }
                 (Some(since), None) => {
                     condition.push_str(" AND #t >= :since");
                     request = request.expression_attribute_values(":since", s(since));
                 }
-                (None, Some(until)) => {
-                    condition.push_str(" AND #t < :until");
-                    request = request.expression_attribute_values(":until", s(until));
+                (None, Some(upper)) => {
+                    condition.push_str(" AND #t < :upper");
+                    request = request.expression_attribute_values(":upper", s(upper));
                 }
                 (None, None) => {}
             }
@@ -225,6 +226,9 @@ impl DynamoVerdictStore {
             }
             let page = request.send().await.map_err(|e| classify(DEPENDENCY, &e))?;
             for item in page.items.unwrap_or_default() {
+                if p.upper.is_some_and(|upper| get_s(&item, TIME_ID).is_none_or(|t| t >= upper)) {
+                    continue;
+                }
                 out.push(from_item(&item)?);
             }
             start = page.last_evaluated_key.filter(|k| !k.is_empty());
@@ -241,8 +245,10 @@ struct PartitionQuery<'a> {
     index: &'static str,
     partition_attr: &'static str,
     partition: &'a str,
+    /// Inclusive lower bound on `time_id`.
     since: Option<&'a str>,
-    until: Option<&'a str>,
+    /// Exclusive upper bound on `time_id`.
+    upper: Option<&'a str>,
     decision_filter: Option<Decision>,
     limit: usize,
 }
@@ -349,13 +355,20 @@ impl VerdictStore for DynamoVerdictStore {
     /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
     /// filter). Otherwise: the `by_decision_day` index, day by day from the newest (8 days in
     /// parallel), for the requested decision or all three, until `limit` verdicts are found or
-    /// `since` (default: 90 days back from `until` or now) is passed.
+    /// `since` (default: 90 days back from `until`, the cursor, or now) is passed. `before`
+    /// (the last verdict of the previous page) pages through either.
     async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
         if q.limit == 0 || matches!((q.since, q.until), (Some(s), Some(u)) if s >= u) {
             return Ok(Vec::new());
         }
         let since = q.since.as_ref().map(fmt_time);
-        let until = q.until.as_ref().map(fmt_time);
+        // "t#id" < until ⇔ t < until (fixed width); "t#id" < cursor ⇔ (t, id) comes after the
+        // cursor in newest-first order. Both bound time_id from above: the lower one wins.
+        let cursor = q.before.as_ref().map(|(t, id)| format!("{}#{id}", fmt_time(t)));
+        let upper = match (q.until.as_ref().map(fmt_time), cursor) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(imsi) = &q.imsi {
             return self
                 .query_partition(PartitionQuery {
@@ -363,7 +376,7 @@ impl VerdictStore for DynamoVerdictStore {
                     partition_attr: IMSI,
                     partition: imsi,
                     since: since.as_deref(),
-                    until: until.as_deref(),
+                    upper: upper.as_deref(),
                     decision_filter: q.decision,
                     limit: q.limit,
                 })
@@ -372,9 +385,10 @@ impl VerdictStore for DynamoVerdictStore {
 
         let decisions: Vec<Decision> = q.decision.map_or_else(|| Decision::ALL.to_vec(), |d| vec![d]);
         // Events may be stamped slightly ahead of our clock: start a day later when open-ended.
-        let last_day = match q.until {
-            Some(u) => (u - TimeDelta::nanoseconds(1)).date_naive(),
-            None => (Utc::now() + TimeDelta::days(1)).date_naive(),
+        let last_day = match (q.until.map(|u| u - TimeDelta::nanoseconds(1)), q.before.as_ref().map(|b| b.0)) {
+            (Some(u), Some(b)) => u.min(b).date_naive(),
+            (Some(t), None) | (None, Some(t)) => t.date_naive(),
+            (None, None) => (Utc::now() + TimeDelta::days(1)).date_naive(),
         };
         let first_day = match q.since {
             Some(s) => s.date_naive(),
@@ -394,7 +408,7 @@ impl VerdictStore for DynamoVerdictStore {
                         partition_attr: DECISION_DAY,
                         partition: &partitions[i],
                         since: since.as_deref(),
-                        until: until.as_deref(),
+                        upper: upper.as_deref(),
                         decision_filter: None,
                         limit: q.limit,
                     })

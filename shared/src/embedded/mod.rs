@@ -136,6 +136,9 @@ impl VerdictStore for MemoryVerdictStore {
             .filter(|v| q.decision.is_none_or(|d| v.decision == d))
             .filter(|v| q.since.is_none_or(|s| v.event_time >= s))
             .filter(|v| q.until.is_none_or(|u| v.event_time < u))
+            .filter(|v| {
+                q.before.as_ref().is_none_or(|(t, id)| v.event_time < *t || (v.event_time == *t && v.event_id < *id))
+            })
             .cloned()
             .collect();
         out.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));

@@ -184,6 +184,12 @@ impl VerdictStore for SqliteVerdictStore {
             args.push(fmt_time(until));
             sql.push_str(&format!(" AND event_time < ?{}", args.len()));
         }
+        if let Some((t, id)) = &q.before {
+            args.push(fmt_time(t));
+            args.push(id.clone());
+            let (a, b) = (args.len() - 1, args.len());
+            sql.push_str(&format!(" AND (event_time < ?{a} OR (event_time = ?{a} AND event_id < ?{b}))"));
+        }
         sql.push_str(&format!(" ORDER BY event_time DESC, event_id DESC LIMIT {}", q.limit));
         let mut stmt = conn.prepare(&sql).map_err(err)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_verdict).map_err(err)?;
@@ -247,5 +253,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(store.query(&q).await.unwrap()), ["e3"]);
+        // Paging: the cursor is the last verdict of the previous page.
+        let first_page = store.query(&VerdictQuery { limit: 2, ..Default::default() }).await.unwrap();
+        let last = first_page.last().unwrap();
+        let q =
+            VerdictQuery { limit: 10, before: Some((last.event_time, last.event_id.clone())), ..Default::default() };
+        assert_eq!(ids(first_page.clone()), ["e4", "e3"]);
+        assert_eq!(ids(store.query(&q).await.unwrap()), ["e2", "e1"]);
     }
 }

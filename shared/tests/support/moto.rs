@@ -17,9 +17,16 @@ pub struct Moto {
 
 /// `moto_server` from `$MOTO_SERVER`, the PATH, or the project's `.venv` (where `make test`
 /// installs it).
-fn find_moto_server() -> Option<PathBuf> {
+fn find_moto_server() -> Result<PathBuf, String> {
+    const HINT: &str =
+        "run `make test` (or `make aws-test`), which installs moto into .venv from training/requirements.txt";
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("MOTO_SERVER={} is not a file: {HINT}", path.display()))
+        };
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
     std::env::var_os("PATH")
@@ -28,6 +35,7 @@ fn find_moto_server() -> Option<PathBuf> {
         .chain(std::iter::once(venv))
         .map(|dir| dir.join("moto_server"))
         .find(|p| p.is_file())
+        .ok_or_else(|| format!("moto_server not found (looked in the PATH and .venv/bin): {HINT}"))
 }
 
 fn free_port() -> u16 {
@@ -36,12 +44,7 @@ fn free_port() -> u16 {
 
 impl Moto {
     pub fn start() -> Moto {
-        let bin = find_moto_server().unwrap_or_else(|| {
-            panic!(
-                "moto_server not found (looked at $MOTO_SERVER, the PATH and .venv/bin): run `make test` \
-                 (or `make aws-test`), which installs moto into .venv from training/requirements.txt"
-            )
-        });
+        let bin = find_moto_server().unwrap_or_else(|e| panic!("{e}"));
         // A port picked now may be taken by the time moto binds it: try a few.
         let mut last_log = String::new();
         for _ in 0..3 {
