@@ -3,6 +3,7 @@
 //! No AWS code in the domain: the AWS adapters live in `aws`, behind the `aws` feature, and
 //! the rest compiles without any AWS crate.
 
+pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod base64;

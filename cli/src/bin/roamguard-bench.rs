@@ -259,7 +259,11 @@ fn machine() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into());
-    format!("{cpu}, {cores} cores, {mem} RAM, {} {}, 1-min load average {load} when the report was written", std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "{cpu}, {cores} cores, {mem} RAM, {} {}, 1-min load average {load} when the report was written",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 fn report(out: &Path, subscribers: usize, cli: &Path, criterion: &Path) -> anyhow::Result<()> {

@@ -5,4 +5,5 @@ pub mod generate;
 pub mod load_profiles;
 pub mod predict;
 pub mod score;
+pub mod serve;
 pub mod verdicts;

@@ -18,7 +18,6 @@ use roamguard::ports::VerdictStore;
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 
 /// What the function posted for an invocation.
-#[derive(Debug)]
 enum Posted {
     Response(String),
     Error(String),
@@ -114,8 +113,9 @@ async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_r
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = sqs.create_queue().queue_name("dead-letters").send().await.expect("queue").queue_url.expect("url");
 
-    let event = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kinesis-mixed-batch.json"))
-        .expect("fixture");
+    let event =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kinesis-mixed-batch.json"))
+            .expect("fixture");
     let (api, posted) = runtime_api(event);
     let mut child = Command::new(env!("CARGO_BIN_EXE_score-stream"))
         .env_clear()
@@ -148,7 +148,10 @@ async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_r
     let stderr = String::from_utf8_lossy(&output.stderr);
     let response = match result {
         Ok(Posted::Response(body)) => body,
-        other => panic!("expected a response, got {other:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"),
+        Ok(Posted::Error(body)) => {
+            panic!("the function reported an error: {body}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        }
+        Err(e) => panic!("no response from the function ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}"),
     };
     let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
     assert_eq!(response["batchItemFailures"], serde_json::json!([]), "poison records must not be reported");
