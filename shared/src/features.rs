@@ -8,7 +8,7 @@
 use crate::countries::{self, CountryCode, RangeKind};
 use crate::events::{EventType, RoamingEvent};
 use crate::profile::{Plan, SubscriberProfile};
-use crate::state::{self, EventUsage, LiveState, WINDOW_1H_SECS, WINDOW_24H_SECS};
+use crate::state::{self, LiveState, UsageCounts, WINDOW_1H_SECS, WINDOW_24H_SECS};
 
 /// Floors for the baselines used as denominators, so a near-zero baseline does not turn one
 /// ordinary call into an extreme ratio.
@@ -109,7 +109,7 @@ fn share(part: u32, whole: u32) -> f32 {
 pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state: &LiveState) -> FeatureVector {
     let now = event.event_time.timestamp();
     let home: Option<CountryCode> = profile.map(|p| p.home_country);
-    let usage = EventUsage::of(event, home);
+    let usage = UsageCounts::of(event, home);
     let w1 = state.window(now, WINDOW_1H_SECS, &usage);
     let w24 = state.window(now, WINDOW_24H_SECS, &usage);
 

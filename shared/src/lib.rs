@@ -7,6 +7,7 @@ pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod base64;
+pub mod config;
 pub mod countries;
 pub mod decision;
 pub mod embedded;

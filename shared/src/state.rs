@@ -24,11 +24,9 @@ const MAX_COUNTRIES: usize = 64;
 /// below this, and the ids are kept for 24 h at most. The cap bounds the item size in DynamoDB.
 const MAX_APPLIED: usize = 512;
 
-/// Usage counters of one 10-minute bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UsageBucket {
-    /// Bucket start, unix seconds (multiple of [`BUCKET_SECS`]).
-    pub start: i64,
+/// Usage counters: of one event, one 10-minute bucket, or a window of buckets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageCounts {
     pub events: u32,
     pub voice_secs: u64,
     pub voice_mo: u32,
@@ -43,6 +41,61 @@ pub struct UsageBucket {
     pub intl_mo: u32,
     pub night_events: u32,
     pub forwarded_calls: u32,
+}
+
+impl UsageCounts {
+    pub fn add(&mut self, o: &UsageCounts) {
+        self.events += o.events;
+        self.voice_secs += o.voice_secs;
+        self.voice_mo += o.voice_mo;
+        self.voice_mt += o.voice_mt;
+        self.short_mo_calls += o.short_mo_calls;
+        self.sms_mo += o.sms_mo;
+        self.sms_mt += o.sms_mt;
+        self.data_bytes += o.data_bytes;
+        self.risky_mo += o.risky_mo;
+        self.intl_mo += o.intl_mo;
+        self.night_events += o.night_events;
+        self.forwarded_calls += o.forwarded_calls;
+    }
+
+    /// What one event adds. Shared by [`LiveState::apply`] and the feature code (which counts
+    /// the current event into its windows), so both always agree.
+    pub fn of(event: &RoamingEvent, home: Option<CountryCode>) -> UsageCounts {
+        use crate::events::EventType::*;
+        let mut u = UsageCounts { events: 1, ..UsageCounts::default() };
+        match event.event_type {
+            VoiceMo => {
+                u.voice_mo = 1;
+                u.voice_secs = event.voice_seconds();
+                u.short_mo_calls = u32::from(event.voice_seconds() < SHORT_CALL_SECS);
+            }
+            VoiceMt => {
+                u.voice_mt = 1;
+                u.voice_secs = event.voice_seconds();
+            }
+            SmsMo => u.sms_mo = 1,
+            SmsMt => u.sms_mt = 1,
+            Data => u.data_bytes = event.bytes(),
+        }
+        if event.event_type.is_originating() {
+            u.risky_mo = u32::from(is_risky_destination(event));
+            if let Some(called) = event.called_country {
+                u.intl_mo = u32::from(called != event.visited_country && Some(called) != home);
+            }
+        }
+        u.night_events = u32::from(local_hour(event) < NIGHT_END_HOUR as f32);
+        u.forwarded_calls = u32::from(event.call_forwarded == Some(true));
+        u
+    }
+}
+
+/// Usage of one 10-minute bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageBucket {
+    /// Bucket start, unix seconds (multiple of [`BUCKET_SECS`]).
+    pub start: i64,
+    pub usage: UsageCounts,
 }
 
 /// A called number (hashed: the state never stores raw numbers) and when it was last called.
@@ -98,53 +151,6 @@ pub struct LiveState {
     pub applied: Vec<CalledNumber>,
 }
 
-/// What one event adds to the usage counters. Shared by [`LiveState::apply`] and the feature
-/// code (which counts the current event into its windows), so both always agree.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EventUsage {
-    pub voice_secs: u64,
-    pub voice_mo: u32,
-    pub voice_mt: u32,
-    pub short_mo_calls: u32,
-    pub sms_mo: u32,
-    pub sms_mt: u32,
-    pub data_bytes: u64,
-    pub risky_mo: u32,
-    pub intl_mo: u32,
-    pub night_events: u32,
-    pub forwarded_calls: u32,
-}
-
-impl EventUsage {
-    pub fn of(event: &RoamingEvent, home: Option<CountryCode>) -> EventUsage {
-        use crate::events::EventType::*;
-        let mut u = EventUsage::default();
-        match event.event_type {
-            VoiceMo => {
-                u.voice_mo = 1;
-                u.voice_secs = event.voice_seconds();
-                u.short_mo_calls = u32::from(event.voice_seconds() < SHORT_CALL_SECS);
-            }
-            VoiceMt => {
-                u.voice_mt = 1;
-                u.voice_secs = event.voice_seconds();
-            }
-            SmsMo => u.sms_mo = 1,
-            SmsMt => u.sms_mt = 1,
-            Data => u.data_bytes = event.bytes(),
-        }
-        if event.event_type.is_originating() {
-            u.risky_mo = u32::from(is_risky_destination(event));
-            if let Some(called) = event.called_country {
-                u.intl_mo = u32::from(called != event.visited_country && Some(called) != home);
-            }
-        }
-        u.night_events = u32::from(local_hour(event) < NIGHT_END_HOUR as f32);
-        u.forwarded_calls = u32::from(event.call_forwarded == Some(true));
-        u
-    }
-}
-
 /// Premium, satellite or hot range, or a high-risk destination country.
 pub fn is_risky_destination(event: &RoamingEvent) -> bool {
     let range = event.called_number.as_deref().and_then(countries::destination_range).is_some();
@@ -176,67 +182,18 @@ pub fn stable_hash(text: &str) -> u64 {
     h
 }
 
-/// Totals over a window, including the current event.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WindowTotals {
-    pub events: u32,
-    pub voice_secs: u64,
-    pub voice_mo: u32,
-    pub voice_mt: u32,
-    pub short_mo_calls: u32,
-    pub sms_mo: u32,
-    pub sms_mt: u32,
-    pub data_bytes: u64,
-    pub risky_mo: u32,
-    pub intl_mo: u32,
-    pub night_events: u32,
-    pub forwarded_calls: u32,
-}
-
-impl WindowTotals {
-    fn add_bucket(&mut self, b: &UsageBucket) {
-        self.events += b.events;
-        self.voice_secs += b.voice_secs;
-        self.voice_mo += b.voice_mo;
-        self.voice_mt += b.voice_mt;
-        self.short_mo_calls += b.short_mo_calls;
-        self.sms_mo += b.sms_mo;
-        self.sms_mt += b.sms_mt;
-        self.data_bytes += b.data_bytes;
-        self.risky_mo += b.risky_mo;
-        self.intl_mo += b.intl_mo;
-        self.night_events += b.night_events;
-        self.forwarded_calls += b.forwarded_calls;
-    }
-    fn add_usage(&mut self, u: &EventUsage) {
-        self.events += 1;
-        self.voice_secs += u.voice_secs;
-        self.voice_mo += u.voice_mo;
-        self.voice_mt += u.voice_mt;
-        self.short_mo_calls += u.short_mo_calls;
-        self.sms_mo += u.sms_mo;
-        self.sms_mt += u.sms_mt;
-        self.data_bytes += u.data_bytes;
-        self.risky_mo += u.risky_mo;
-        self.intl_mo += u.intl_mo;
-        self.night_events += u.night_events;
-        self.forwarded_calls += u.forwarded_calls;
-    }
-}
-
 fn bucket_start(t: i64) -> i64 {
     t.div_euclid(BUCKET_SECS) * BUCKET_SECS
 }
 
 impl LiveState {
     /// Usage over the window of `window_secs` ending at `now` (whole buckets), plus `current`.
-    pub fn window(&self, now: i64, window_secs: i64, current: &EventUsage) -> WindowTotals {
+    pub fn window(&self, now: i64, window_secs: i64, current: &UsageCounts) -> UsageCounts {
         let from = bucket_start(now) - window_secs + BUCKET_SECS;
-        let mut w = WindowTotals::default();
+        let mut w = *current;
         for b in self.buckets.iter().filter(|b| b.start >= from && b.start <= now) {
-            w.add_bucket(b);
+            w.add(&b.usage);
         }
-        w.add_usage(current);
         w
     }
 
@@ -289,7 +246,7 @@ impl LiveState {
         }
         let t = event.event_time.timestamp();
         self.applied.push(CalledNumber { hash: stable_hash(&event.event_id), last_seen: t });
-        let usage = EventUsage::of(event, home);
+        let usage = UsageCounts::of(event, home);
         let newest = self.last_event_time.map_or(t, |last| last.max(t));
         self.version += 1;
 
@@ -302,18 +259,7 @@ impl LiveState {
                 &mut self.buckets[at]
             }
         };
-        bucket.events += 1;
-        bucket.voice_secs += usage.voice_secs;
-        bucket.voice_mo += usage.voice_mo;
-        bucket.voice_mt += usage.voice_mt;
-        bucket.short_mo_calls += usage.short_mo_calls;
-        bucket.sms_mo += usage.sms_mo;
-        bucket.sms_mt += usage.sms_mt;
-        bucket.data_bytes += usage.data_bytes;
-        bucket.risky_mo += usage.risky_mo;
-        bucket.intl_mo += usage.intl_mo;
-        bucket.night_events += usage.night_events;
-        bucket.forwarded_calls += usage.forwarded_calls;
+        bucket.usage.add(&usage);
 
         if event.event_type.is_originating()
             && let Some(number) = &event.called_number
@@ -411,7 +357,7 @@ mod tests {
         s.apply(&call("a", "2026-05-01T10:00:00Z", "34911234567", 60), None);
         s.apply(&call("b", "2026-05-01T11:20:00Z", "34911234568", 5), None);
         let now = call("c", "2026-05-01T11:30:00Z", "34911234569", 30);
-        let u = EventUsage::of(&now, None);
+        let u = UsageCounts::of(&now, None);
         let w1 = s.window(now.event_time.timestamp(), WINDOW_1H_SECS, &u);
         let w24 = s.window(now.event_time.timestamp(), WINDOW_24H_SECS, &u);
         assert_eq!((w1.voice_mo, w1.voice_secs, w1.short_mo_calls), (2, 35, 1));

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use roamguard::decision::Thresholds;
 use roamguard::embedded::sqlite::SqliteVerdictStore;
 use roamguard::embedded::{Discard, JsonlFile, MemorySubscriberStore, MemoryVerdictStore, ModelScorer};
 use roamguard::model::FraudModel;
@@ -71,13 +70,7 @@ impl ModelArgs {
             }
             None => FraudModel::embedded().context("loading the built-in model")?,
         };
-        let t = model.thresholds();
-        let wanted = Thresholds {
-            review: self.review_threshold.unwrap_or(t.review),
-            block: self.block_threshold.unwrap_or(t.block),
-        };
-        wanted.check()?;
-        Ok(Arc::new(model.with_thresholds(wanted)))
+        Ok(Arc::new(model.with_threshold_overrides(self.review_threshold, self.block_threshold)?))
     }
 }
 

@@ -5,35 +5,22 @@ use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
 use roamguard::api::{Api, ApiPorts};
-use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, sdk_config};
-use roamguard::decision::Thresholds;
-use roamguard::embedded::{Discard, ModelScorer};
+use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, scorers, sdk_config};
+use roamguard::embedded::Discard;
 use roamguard::model::FraudModel;
-use roamguard::ports::{Scorer, VerdictSink};
-use score_api::config::{Config, ScorerChoice};
+use roamguard::ports::VerdictSink;
+use score_api::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-
-    let model = FraudModel::embedded()?;
-    let defaults = model.thresholds();
-    let thresholds = Thresholds::new(
-        config.review_threshold.unwrap_or(defaults.review),
-        config.block_threshold.unwrap_or(defaults.block),
-    )?;
-    let model = Arc::new(model.with_thresholds(thresholds));
+    let s = &config.scoring;
+    let model = Arc::new(FraudModel::embedded()?.with_threshold_overrides(s.review_threshold, s.block_threshold)?);
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    let in_process: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model.clone()));
-    let (scorer, fallback) = match &config.scorer {
-        ScorerChoice::Embedded => (in_process, None),
-        ScorerChoice::SageMaker { endpoint } => {
-            (Arc::new(SageMakerScorer::new(&sdk, endpoint.clone())) as Arc<dyn Scorer>, Some(in_process))
-        }
-    };
+    let (scorer, fallback) = scorers(&sdk, &s.scorer, model.clone());
     let verdict_sink: Arc<dyn VerdictSink> = match &config.results_stream {
         Some(stream) => Arc::new(KinesisVerdictSink::new(&sdk, stream.clone())),
         None => Arc::new(Discard),
@@ -46,7 +33,7 @@ async fn main() -> Result<(), Error> {
         verdict_sink,
     };
     let api = Arc::new(Api::new(model.clone(), ports));
-    tracing::info!(model_version = model.version(), scorer = ?config.scorer, "score-api ready");
+    tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-api ready");
 
     lambda_http::run(service_fn(move |req: Request| {
         let api = api.clone();

@@ -6,37 +6,22 @@ use std::sync::Arc;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use roamguard::aws::{
-    DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters, sdk_config,
+    DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SqsDeadLetters, scorers, sdk_config,
 };
-use roamguard::decision::Thresholds;
-use roamguard::embedded::ModelScorer;
 use roamguard::model::FraudModel;
 use roamguard::pipeline::{Pipeline, Ports};
-use roamguard::ports::Scorer;
-use score_stream::config::{Config, ScorerChoice};
+use score_stream::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-
-    let model = FraudModel::embedded()?;
-    let defaults = model.thresholds();
-    let thresholds = Thresholds::new(
-        config.review_threshold.unwrap_or(defaults.review),
-        config.block_threshold.unwrap_or(defaults.block),
-    )?;
-    let model = Arc::new(model.with_thresholds(thresholds));
+    let s = &config.scoring;
+    let model = Arc::new(FraudModel::embedded()?.with_threshold_overrides(s.review_threshold, s.block_threshold)?);
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    let in_process: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model.clone()));
-    let (scorer, fallback) = match &config.scorer {
-        ScorerChoice::Embedded => (in_process, None),
-        ScorerChoice::SageMaker { endpoint } => {
-            (Arc::new(SageMakerScorer::new(&sdk, endpoint.clone())) as Arc<dyn Scorer>, Some(in_process))
-        }
-    };
+    let (scorer, fallback) = scorers(&sdk, &s.scorer, model.clone());
     let ports = Ports {
         subscribers: Arc::new(DynamoSubscriberStore::new(&sdk, config.profiles_table.clone())),
         scorer,
@@ -46,7 +31,7 @@ async fn main() -> Result<(), Error> {
         dead_letters: Arc::new(SqsDeadLetters::new(&sdk, config.dead_letter_queue_url.clone())),
     };
     let pipeline = Pipeline::new(model.clone(), ports);
-    tracing::info!(model_version = model.version(), scorer = ?config.scorer, "score-stream ready");
+    tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-stream ready");
 
     let pipeline = &pipeline;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-stream".into());

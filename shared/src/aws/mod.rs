@@ -22,6 +22,7 @@ mod sqs_dead_letters;
 mod subscriber_store;
 mod verdict_store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -36,7 +37,10 @@ pub use sqs_dead_letters::SqsDeadLetters;
 pub use subscriber_store::{DynamoSubscriberStore, load_profiles};
 pub use verdict_store::DynamoVerdictStore;
 
-use crate::ports::PortError;
+use crate::config::ScorerChoice;
+use crate::embedded::ModelScorer;
+use crate::model::FraudModel;
+use crate::ports::{PortError, Scorer};
 
 /// Shared SDK configuration: region and credentials from the standard chain (environment,
 /// Lambda role), `BehaviorVersion::latest()`, and `endpoint_url` for emulators (moto, LocalStack).
@@ -149,6 +153,22 @@ impl Backoff {
 pub fn redact(id: &str) -> String {
     let prefix: String = id.chars().take(5).collect();
     format!("{prefix}…({} digits)", id.chars().count())
+}
+
+/// The primary scorer and its fallback for a configuration: the in-process model alone, or
+/// SageMaker with the in-process model as the fallback (its verdicts are marked degraded).
+pub fn scorers(
+    config: &SdkConfig,
+    choice: &ScorerChoice,
+    model: Arc<FraudModel>,
+) -> (Arc<dyn Scorer>, Option<Arc<dyn Scorer>>) {
+    let in_process: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model));
+    match choice {
+        ScorerChoice::Embedded => (in_process, None),
+        ScorerChoice::SageMaker { endpoint } => {
+            (Arc::new(SageMakerScorer::new(config, endpoint.clone())), Some(in_process))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,17 @@ impl FraudModel {
         self
     }
 
+    /// Overrides either threshold (None keeps the metadata's), checking the result is consistent.
+    pub fn with_threshold_overrides(
+        self,
+        review: Option<f32>,
+        block: Option<f32>,
+    ) -> Result<FraudModel, crate::decision::ThresholdError> {
+        let t = self.thresholds;
+        let wanted = Thresholds::new(review.unwrap_or(t.review), block.unwrap_or(t.block))?;
+        Ok(self.with_thresholds(wanted))
+    }
+
     pub fn version(&self) -> &str {
         &self.metadata.model_version
     }

@@ -1,0 +1,123 @@
+//! Environment configuration shared by the Lambda functions: typed parsing that fails fast with
+//! the variable's name and what to set. No AWS types here; the functions wire the result.
+
+use std::collections::HashMap;
+
+/// Which scorer is primary. The in-process model is the default and needs no endpoint; with
+/// SageMaker primary, the in-process model is the fallback (verdicts then marked degraded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScorerChoice {
+    Embedded,
+    SageMaker { endpoint: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required ({1})")]
+    Missing(&'static str, &'static str),
+    #[error("environment variable {name} has an invalid value {value:?}: {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+}
+
+/// The scoring settings every function reads: `SCORER`, `SAGEMAKER_ENDPOINT`,
+/// `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoringConfig {
+    pub scorer: ScorerChoice,
+    pub review_threshold: Option<f32>,
+    pub block_threshold: Option<f32>,
+}
+
+/// A snapshot of environment variables with typed accessors.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env { vars: std::env::vars().collect() }
+    }
+
+    pub fn from_vars(vars: HashMap<String, String>) -> Env {
+        Env { vars }
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
+    /// `what` tells the operator what the variable is for.
+    pub fn required(&self, name: &'static str, what: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name, what))
+    }
+
+    /// A decision threshold override (0–1).
+    pub fn threshold(&self, name: &'static str) -> Result<Option<f32>, ConfigError> {
+        match self.optional(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<f32>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => Ok(Some(x)),
+                _ => Err(ConfigError::Invalid { name, value: v, expected: "a number between 0 and 1" }),
+            },
+        }
+    }
+
+    pub fn scoring(&self) -> Result<ScoringConfig, ConfigError> {
+        let scorer = match self.optional("SCORER").map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("embedded") => ScorerChoice::Embedded,
+            Some("sagemaker") => ScorerChoice::SageMaker {
+                endpoint: self
+                    .required("SAGEMAKER_ENDPOINT", "the SageMaker endpoint name, needed with SCORER=sagemaker")?,
+            },
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "SCORER",
+                    value: self.optional("SCORER").unwrap_or_default(),
+                    expected: "embedded or sagemaker",
+                });
+            }
+        };
+        Ok(ScoringConfig {
+            scorer,
+            review_threshold: self.threshold("REVIEW_THRESHOLD")?,
+            block_threshold: self.threshold("BLOCK_THRESHOLD")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn when_nothing_is_set_should_default_to_embedded_scorer_and_model_thresholds() {
+        let s = env(&[]).scoring().unwrap();
+        assert_eq!(s, ScoringConfig { scorer: ScorerChoice::Embedded, review_threshold: None, block_threshold: None });
+        assert_eq!(env(&[("X", "  ")]).optional("X"), None);
+    }
+
+    #[test]
+    fn when_sagemaker_is_chosen_should_require_the_endpoint() {
+        assert_eq!(
+            env(&[("SCORER", "sagemaker")]).scoring().unwrap_err(),
+            ConfigError::Missing("SAGEMAKER_ENDPOINT", "the SageMaker endpoint name, needed with SCORER=sagemaker")
+        );
+        let s = env(&[("SCORER", "SageMaker"), ("SAGEMAKER_ENDPOINT", "roamguard-xgb")]).scoring().unwrap();
+        assert_eq!(s.scorer, ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() });
+    }
+
+    #[test]
+    fn when_values_are_invalid_should_name_the_variable_and_say_what_is_expected() {
+        assert!(env(&[("SCORER", "gpu")]).scoring().unwrap_err().to_string().contains("embedded or sagemaker"));
+        for bad in ["1.5", "-0.1", "high"] {
+            let err = env(&[("BLOCK_THRESHOLD", bad)]).scoring().unwrap_err().to_string();
+            assert!(err.contains("BLOCK_THRESHOLD") && err.contains("between 0 and 1"), "{err}");
+        }
+        assert_eq!(env(&[("REVIEW_THRESHOLD", "0.2")]).scoring().unwrap().review_threshold, Some(0.2));
+    }
+}
