@@ -45,8 +45,9 @@ $(VENV)/.installed: training/requirements.txt
 	touch $@
 
 python-test: $(VENV)/.installed
-	# The workspace's feature set, as `cargo test --workspace` builds it: no second build.
-	$(CARGO) build --quiet --workspace --bins
+	# Builds the binaries exactly as `cargo test --workspace` does (same features, dev-dependencies
+	# included), so after unit-test this compiles nothing.
+	$(CARGO) test --quiet --workspace --no-run
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 
