@@ -17,10 +17,25 @@ pub fn to_api_request(req: &Request) -> ApiRequest {
     let path = if raw.is_empty() { req.uri().path() } else { raw };
     ApiRequest {
         method: req.method().as_str().to_string(),
-        path: path.to_string(),
+        path: without_http_api_stage(req, path).to_string(),
         query: req.uri().query().unwrap_or("").to_string(),
         content_type: req.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         body: req.body().as_ref().to_vec(),
+    }
+}
+
+/// An HTTP API (v2) on a named stage keeps the stage in `rawPath` ("/prod/v1/score"); the API's
+/// routes start at "/v1", so the stage is dropped. `$default` stages have no prefix.
+fn without_http_api_stage<'a>(req: &Request, path: &'a str) -> &'a str {
+    use lambda_http::request::RequestContext;
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else { return path };
+    match ctx.stage.as_deref() {
+        Some(stage) if stage != "$default" => path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+            .filter(|rest| rest.starts_with('/'))
+            .unwrap_or(path),
+        _ => path,
     }
 }
 

@@ -118,3 +118,16 @@ fn when_rest_event_has_a_stage_should_route_on_the_path_without_it() {
     assert_eq!(req.method, "GET");
     assert!(req.body.is_empty());
 }
+
+#[tokio::test]
+async fn when_http_api_runs_on_a_named_stage_should_route_without_the_stage_prefix() {
+    let path = format!("{}/tests/fixtures/http-health.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["rawPath"] = "/prod/v1/health".into();
+    event["requestContext"]["stage"] = "prod".into();
+    event["requestContext"]["http"]["path"] = "/prod/v1/health".into();
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(score_api::to_api_request(&req).path, "/v1/health");
+    let (api, _) = api();
+    assert_eq!(score_api::handle(&api, req).await.status(), 200);
+}
