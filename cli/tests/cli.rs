@@ -141,6 +141,27 @@ fn when_predict_gets_rows_should_print_one_probability_each_and_reject_bad_rows(
 }
 
 #[test]
+fn when_predict_gets_a_ubj_model_should_score_like_json() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/xgb_small/model");
+    let rows = "1,2,3,4,5,6,7,8,9,10\n,,,,,,,,,\n0.5,,3,,1,,0,,2,\n";
+    let predict = |ext: &str| {
+        let mut child = bin()
+            .args(["predict", "--model", &format!("{fixture}.{ext}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(rows.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = predict("json");
+    assert_eq!(json.lines().count(), 3);
+    assert_eq!(predict("ubj"), json);
+}
+
+#[test]
 fn when_asking_for_help_should_explain_inputs_and_outputs() {
     for (cmd, needle) in [
         ("score", "dead letter"),

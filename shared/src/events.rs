@@ -110,6 +110,11 @@ struct WireEvent {
 impl RoamingEvent {
     /// Decodes and validates one JSON record.
     pub fn from_json(bytes: &[u8]) -> Result<RoamingEvent, ValidationError> {
+        // Fast path: plain serde. Only a record that fails is decoded again with path tracking,
+        // to name the field at fault.
+        if let Ok(wire) = serde_json::from_slice::<WireEvent>(bytes) {
+            return Self::from_wire(wire);
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let wire: WireEvent = match serde_path_to_error::deserialize(&mut de) {
             Ok(w) => w,

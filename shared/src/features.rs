@@ -8,7 +8,7 @@
 use crate::countries::{self, CountryCode, RangeKind};
 use crate::events::{EventType, RoamingEvent};
 use crate::profile::{Plan, SubscriberProfile};
-use crate::state::{self, LiveState, UsageCounts, WINDOW_1H_SECS, WINDOW_24H_SECS};
+use crate::state::{self, LiveState, UsageCounts};
 
 /// Floors for the baselines used as denominators, so a near-zero baseline does not turn one
 /// ordinary call into an extreme ratio.
@@ -110,12 +110,12 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
     let now = event.event_time.timestamp();
     let home: Option<CountryCode> = profile.map(|p| p.home_country);
     let usage = UsageCounts::of(event, home);
-    let w1 = state.window(now, WINDOW_1H_SECS, &usage);
-    let w24 = state.window(now, WINDOW_24H_SECS, &usage);
+    let (w1, w24) = state.hour_and_day(now, &usage);
 
     let is_call = event.event_type.is_voice();
     let called_number = event.called_number.as_deref().filter(|_| event.event_type.is_originating());
     let called_hash = called_number.map(state::stable_hash);
+    let (distinct_called_1h, distinct_called_24h) = state.distinct_called_hour_and_day(now, called_hash);
     let called_country = event.called_country.filter(|_| event.event_type.is_originating());
 
     let called_range_kind = called_number.map(|n| match countries::destination_range(n).map(|r| r.kind) {
@@ -203,8 +203,8 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         w24.voice_mo as f32,
         share(w24.voice_mo, w24.voice_mo + w24.voice_mt),
         share(w24.short_mo_calls, w24.voice_mo),
-        state.distinct_called(now, WINDOW_1H_SECS, called_hash) as f32,
-        state.distinct_called(now, WINDOW_24H_SECS, called_hash) as f32,
+        distinct_called_1h as f32,
+        distinct_called_24h as f32,
         state.distinct_called_countries(now, called_country) as f32,
         w24.risky_mo as f32,
         w24.intl_mo as f32,

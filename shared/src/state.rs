@@ -197,11 +197,31 @@ impl LiveState {
         w
     }
 
-    /// Distinct numbers called within the window, counting `current` (a number hash) too.
-    pub fn distinct_called(&self, now: i64, window_secs: i64, current: Option<u64>) -> u32 {
-        let from = now - window_secs;
-        let seen = self.called_numbers.iter().filter(|n| n.last_seen > from && Some(n.hash) != current).count();
-        seen as u32 + u32::from(current.is_some())
+    /// The last hour's and the last 24 hours' usage (as [`LiveState::window`]) in one pass.
+    pub fn hour_and_day(&self, now: i64, current: &UsageCounts) -> (UsageCounts, UsageCounts) {
+        let end = bucket_start(now);
+        let (from_1h, from_24h) = (end - WINDOW_1H_SECS + BUCKET_SECS, end - WINDOW_24H_SECS + BUCKET_SECS);
+        let (mut hour, mut day) = (*current, *current);
+        for b in self.buckets.iter().filter(|b| b.start >= from_24h && b.start <= now) {
+            day.add(&b.usage);
+            if b.start >= from_1h {
+                hour.add(&b.usage);
+            }
+        }
+        (hour, day)
+    }
+
+    /// Distinct numbers called over the last hour and the last 24 h, counting `current` (a
+    /// number hash) too.
+    pub fn distinct_called_hour_and_day(&self, now: i64, current: Option<u64>) -> (u32, u32) {
+        let (from_1h, from_24h) = (now - WINDOW_1H_SECS, now - WINDOW_24H_SECS);
+        let (mut hour, mut day) = (0u32, 0u32);
+        for n in self.called_numbers.iter().filter(|n| n.last_seen > from_24h && Some(n.hash) != current) {
+            day += 1;
+            hour += u32::from(n.last_seen > from_1h);
+        }
+        let current = u32::from(current.is_some());
+        (hour + current, day + current)
     }
 
     /// Distinct countries called within 24 h, counting `current` too.
@@ -362,6 +382,8 @@ mod tests {
         let w24 = s.window(now.event_time.timestamp(), WINDOW_24H_SECS, &u);
         assert_eq!((w1.voice_mo, w1.voice_secs, w1.short_mo_calls), (2, 35, 1));
         assert_eq!((w24.voice_mo, w24.voice_secs), (3, 95));
+        let (h, d) = s.hour_and_day(now.event_time.timestamp(), &u);
+        assert_eq!((h, d), (w1, w24));
     }
 
     #[test]

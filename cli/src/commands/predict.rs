@@ -12,14 +12,16 @@ use roamguard::model::XgbModel;
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// XGBoost model in JSON format (e.g. models/model.json).
+    /// XGBoost model file: JSON (e.g. models/model.json) or UBJSON (a name ending in .ubj).
     #[arg(long)]
     model: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let model = XgbModel::from_json_slice(&bytes).with_context(|| format!("loading {}", args.model.display()))?;
+    let is_ubj = args.model.extension().is_some_and(|e| e.eq_ignore_ascii_case("ubj"));
+    let model = if is_ubj { XgbModel::from_ubj_slice(&bytes) } else { XgbModel::from_json_slice(&bytes) }
+        .with_context(|| format!("loading {}", args.model.display()))?;
     let n = model.num_features();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
