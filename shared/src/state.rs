@@ -149,6 +149,9 @@ pub struct LiveState {
     /// Recently applied events (hashed event ids), so a redelivered event is not counted twice.
     #[serde(default)]
     pub applied: Vec<CalledNumber>,
+    /// Event time (unix seconds) of the last pruning.
+    #[serde(default)]
+    pub pruned_at: i64,
 }
 
 /// Premium, satellite or hot range, or a high-risk destination country.
@@ -311,12 +314,22 @@ impl LiveState {
                 self.last_imei = Some(device_id(imei).to_string());
             }
         }
-        self.prune(newest);
+        // Pruning walks every list: do it once per bucket of event time, or when a cap is hit.
+        // Windows filter by time themselves, so entries a few minutes past the horizon are inert.
+        if newest - self.pruned_at >= BUCKET_SECS
+            || self.called_numbers.len() > MAX_CALLED_NUMBERS
+            || self.applied.len() > MAX_APPLIED
+            || self.devices.len() > MAX_DEVICES
+            || self.visited.len() > MAX_COUNTRIES
+        {
+            self.prune(newest);
+        }
         true
     }
 
     /// Drops what no window can see any more and caps the lists (keeping the most recent).
     fn prune(&mut self, now: i64) {
+        self.pruned_at = now;
         let horizon = now - WINDOW_24H_SECS;
         self.buckets.retain(|b| b.start + BUCKET_SECS > horizon);
         self.called_numbers.retain(|n| n.last_seen > horizon);
