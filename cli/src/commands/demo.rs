@@ -96,10 +96,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print_report(&stats.verdicts, &truth);
 
     println!();
+    // Show the command as it can be pasted: this binary, relative to the working directory.
+    let exe = std::env::current_exe().ok();
+    let cwd = std::env::current_dir().ok();
+    let me = match (&exe, &cwd) {
+        (Some(exe), Some(cwd)) => exe.strip_prefix(cwd).unwrap_or(exe).display().to_string(),
+        _ => "roamguard".to_string(),
+    };
     println!("Explore the verdict table:");
-    println!("   roamguard verdicts --db {} --decision BLOCK --limit 10", db.display());
+    println!("   {me} verdicts --db {} --decision BLOCK --limit 10", db.display());
     if let Some(v) = stats.verdicts.iter().find(|v| v.decision == Decision::Block) {
-        println!("   roamguard verdicts --db {} --imsi {}", db.display(), v.imsi);
+        println!("   {me} verdicts --db {} --imsi {}", db.display(), v.imsi);
     }
     Ok(())
 }

@@ -107,15 +107,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Format::Table => {
+            // Column as wide as the longest id shown, so rows line up whatever the producer's ids.
+            let id_width = verdicts.iter().map(|v| v.event_id.chars().count()).max().unwrap_or(0).max(8);
             writeln!(
                 out,
-                "{:<20}  {:<24}  {:<15}  {:<8}  {:>6}  reasons",
+                "{:<20}  {:<id_width$}  {:<15}  {:<8}  {:>6}  reasons",
                 "event_time", "event_id", "imsi", "decision", "score"
             )?;
             for v in &verdicts {
                 writeln!(
                     out,
-                    "{:<20}  {:<24}  {:<15}  {:<8}  {:>6.3}  {}{}",
+                    "{:<20}  {:<id_width$}  {:<15}  {:<8}  {:>6.3}  {}{}",
                     roamguard::events::rfc3339::format(&v.event_time),
                     v.event_id,
                     v.imsi,
