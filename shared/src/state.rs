@@ -190,17 +190,8 @@ fn bucket_start(t: i64) -> i64 {
 }
 
 impl LiveState {
-    /// Usage over the window of `window_secs` ending at `now` (whole buckets), plus `current`.
-    pub fn window(&self, now: i64, window_secs: i64, current: &UsageCounts) -> UsageCounts {
-        let from = bucket_start(now) - window_secs + BUCKET_SECS;
-        let mut w = *current;
-        for b in self.buckets.iter().filter(|b| b.start >= from && b.start <= now) {
-            w.add(&b.usage);
-        }
-        w
-    }
-
-    /// The last hour's and the last 24 hours' usage (as [`LiveState::window`]) in one pass.
+    /// Usage over the last hour and the last 24 hours ending at `now` (whole 10-minute buckets),
+    /// plus `current`, in one pass.
     pub fn hour_and_day(&self, now: i64, current: &UsageCounts) -> (UsageCounts, UsageCounts) {
         let end = bucket_start(now);
         let (from_1h, from_24h) = (end - WINDOW_1H_SECS + BUCKET_SECS, end - WINDOW_24H_SECS + BUCKET_SECS);
@@ -391,12 +382,9 @@ mod tests {
         s.apply(&call("b", "2026-05-01T11:20:00Z", "34911234568", 5), None);
         let now = call("c", "2026-05-01T11:30:00Z", "34911234569", 30);
         let u = UsageCounts::of(&now, None);
-        let w1 = s.window(now.event_time.timestamp(), WINDOW_1H_SECS, &u);
-        let w24 = s.window(now.event_time.timestamp(), WINDOW_24H_SECS, &u);
+        let (w1, w24) = s.hour_and_day(now.event_time.timestamp(), &u);
         assert_eq!((w1.voice_mo, w1.voice_secs, w1.short_mo_calls), (2, 35, 1));
         assert_eq!((w24.voice_mo, w24.voice_secs), (3, 95));
-        let (h, d) = s.hour_and_day(now.event_time.timestamp(), &u);
-        assert_eq!((h, d), (w1, w24));
     }
 
     #[test]
