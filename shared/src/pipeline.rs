@@ -370,6 +370,7 @@ impl Pipeline {
                 subscribers.remove(imsi).map(|s| StateUpdate {
                     imsi: imsi.to_string(),
                     expected_version: loaded_versions.get(imsi).copied().unwrap_or(0),
+                    has_profile: s.profile.is_some(),
                     state: s.state,
                 })
             })

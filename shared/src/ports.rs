@@ -48,6 +48,9 @@ pub struct StateUpdate {
     pub imsi: String,
     pub expected_version: u64,
     pub state: LiveState,
+    /// The subscriber has a profile. A store may let the state of an unknown subscriber (a
+    /// state-only record) expire once its windows are empty; a profile never expires.
+    pub has_profile: bool,
 }
 
 /// Profiles and live state, keyed by IMSI.

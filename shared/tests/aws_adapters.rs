@@ -230,7 +230,12 @@ async fn when_loading_more_than_100_subscribers_should_page_and_round_trip_saved
 
     // 230 subscribers get a saved state (three BatchGetItem pages later), 20 keep none.
     let updates: Vec<StateUpdate> = (0..230)
-        .map(|i| StateUpdate { imsi: imsi(i), expected_version: 0, state: state_after_call(&imsi(i), "e1", 0) })
+        .map(|i| StateUpdate {
+            imsi: imsi(i),
+            expected_version: 0,
+            state: state_after_call(&imsi(i), "e1", 0),
+            has_profile: true,
+        })
         .collect();
     store.save(updates).await.expect("save");
 
@@ -261,14 +266,22 @@ async fn when_saved_version_is_stale_should_fail_with_a_transient_error() {
     let (_moto, config) = moto().await;
     let store = subscriber_store(&config).await;
     let first = state_after_call(A, "e1", 0);
-    store.save(vec![StateUpdate { imsi: A.into(), expected_version: 0, state: first.clone() }]).await.expect("save");
+    store
+        .save(vec![StateUpdate { imsi: A.into(), expected_version: 0, state: first.clone(), has_profile: false }])
+        .await
+        .expect("save");
 
     // A second writer that loaded version 0 too (the API Lambda, say) must not overwrite it.
     let other = state_after_call(A, "e2", 1);
     let err = store
         .save(vec![
-            StateUpdate { imsi: A.into(), expected_version: 0, state: other },
-            StateUpdate { imsi: B.into(), expected_version: 0, state: state_after_call(B, "e3", 2) },
+            StateUpdate { imsi: A.into(), expected_version: 0, state: other, has_profile: false },
+            StateUpdate {
+                imsi: B.into(),
+                expected_version: 0,
+                state: state_after_call(B, "e3", 2),
+                has_profile: false,
+            },
         ])
         .await
         .expect_err("version conflict");
@@ -283,9 +296,52 @@ async fn when_saved_version_is_stale_should_fail_with_a_transient_error() {
     let mut next = loaded[A].state.clone();
     let event = RoamingEvent::from_json(call("e2", A, 1, "34911234567", 60).as_bytes()).unwrap();
     assert!(next.apply(&event, Some(CountryCode::from_static("FR"))));
-    store.save(vec![StateUpdate { imsi: A.into(), expected_version: 1, state: next.clone() }]).await.expect("save");
+    store
+        .save(vec![StateUpdate { imsi: A.into(), expected_version: 1, state: next.clone(), has_profile: false }])
+        .await
+        .expect("save");
     assert_eq!(store.load(&[A]).await.unwrap()[A].state, next);
     assert_eq!(next.version, 2);
+}
+
+#[tokio::test]
+async fn when_a_subscriber_has_no_profile_should_its_state_item_carry_a_ttl_and_never_a_profile_item() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    load_profiles(&client, PROFILES, &[profile(A)], |_| {}).await.expect("profile");
+    let update = |imsi: &str, has_profile| StateUpdate {
+        imsi: imsi.into(),
+        expected_version: 0,
+        state: state_after_call(imsi, "e1", 0),
+        has_profile,
+    };
+    store.save(vec![update(A, true), update(UNKNOWN, false)]).await.expect("save");
+    let expires_at = |imsi: &'static str| {
+        let client = client.clone();
+        async move {
+            let item = client
+                .get_item()
+                .table_name(PROFILES)
+                .key("imsi", AttributeValue::S(imsi.into()))
+                .send()
+                .await
+                .expect("get item")
+                .item
+                .expect("item");
+            item.get("expires_at").map(|v| v.as_n().expect("a number").parse::<i64>().expect("epoch seconds"))
+        }
+    };
+    assert_eq!(expires_at(A).await, None, "a profile item never expires");
+    let ttl = expires_at(UNKNOWN).await.expect("state-only items expire") - Utc::now().timestamp();
+    assert!((47 * 3600..=48 * 3600).contains(&ttl), "48 h after the save, got {ttl} s");
+
+    // A profile loaded after the pipeline read the subscriber as unknown: the state-only save
+    // must not put a TTL on it, so it fails like a version conflict (the retry re-reads).
+    load_profiles(&client, PROFILES, &[profile(B)], |_| {}).await.expect("profile");
+    let err = store.save(vec![update(B, false)]).await.expect_err("profile appeared");
+    assert!(err.is_retriable(), "{err}");
+    assert_eq!(expires_at(B).await, None);
 }
 
 #[tokio::test]

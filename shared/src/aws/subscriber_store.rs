@@ -21,6 +21,11 @@ const STATE: &str = "state";
 const STATE_VERSION: &str = "state_version";
 /// Present on every profile item: tells a subscriber with a profile from a state-only item.
 const PROFILE_MARKER: &str = "home_country";
+/// The table's TTL attribute (epoch seconds), set on state-only items only.
+pub const EXPIRES_AT: &str = "expires_at";
+/// A state-only item outlives its last save by this long: twice the 24 h feature window, so
+/// late events still find their state, after which DynamoDB's TTL deletes it.
+const STATE_ONLY_TTL_SECS: u64 = 48 * 3600;
 
 /// The subscriber table: partition key `imsi` (S), no sort key, no index.
 ///
@@ -32,16 +37,20 @@ const PROFILE_MARKER: &str = "home_country";
 /// | `usual_countries`, `known_imeis` | L of S | [`load_profiles`] |
 /// | `state` | S | the pipeline: the JSON of [`LiveState`] |
 /// | `state_version` | N | the pipeline: `LiveState::version`, for optimistic concurrency |
+/// | `expires_at` | N | the pipeline, on state-only items: the TTL attribute (epoch seconds) |
 ///
 /// `state` is a JSON *string* rather than a map or binary: the pipeline always reads and writes
 /// it whole (no attribute-level updates), a string costs the same bytes as its binary form,
 /// stays readable in the console, and needs no conversion code of its own. It stays far below
 /// the 400 KB item limit: [`LiveState`] is capped (512 called numbers, 2048 applied event ids)
 /// and prunes everything older than 24 h on every update, so old window data expires by
-/// pruning and the table needs no TTL.
+/// pruning.
 ///
 /// IMSIs without a profile item get a state-only item on their first save (unknown
-/// subscribers still have live state).
+/// subscribers still have live state). Those items carry `expires_at`, the table's TTL
+/// attribute, 48 h after their last save: unknown IMSIs (test SIMs, SIM-box churn, typos
+/// upstream) would otherwise pile up forever. A profile item never has it: saves of a known
+/// subscriber remove it, and a state-only save is conditional on the item having no profile.
 pub struct DynamoSubscriberStore {
     client: Client,
     table: String,
@@ -95,7 +104,7 @@ impl DynamoSubscriberStore {
     }
 
     async fn save_one(&self, update: StateUpdate) -> Result<(), SaveError> {
-        let StateUpdate { imsi, expected_version, mut state } = update;
+        let StateUpdate { imsi, expected_version, mut state, has_profile } = update;
         // The pipeline bumps the version on every applied event; never write one that a
         // concurrent reader could mistake for the version it loaded.
         state.version = state.version.max(expected_version + 1);
@@ -108,26 +117,38 @@ impl DynamoSubscriberStore {
         // its events lost from the windows. A conflict fails the batch with a transient error:
         // the retry re-reads the newer state, and its applied-event set keeps the events that
         // were already folded in from counting twice.
-        let condition = if expected_version == 0 {
-            "attribute_not_exists(#version) OR #version = :expected"
+        let version_condition = if expected_version == 0 {
+            "(attribute_not_exists(#version) OR #version = :expected)"
         } else {
             "#version = :expected"
         };
-        let result = self
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(IMSI, s(imsi.as_str()))
-            .update_expression("SET #state = :state, #version = :version")
-            .condition_expression(condition)
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#version", STATE_VERSION)
+            .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_values(":state", s(json))
             .expression_attribute_values(":version", n(state.version))
-            .expression_attribute_values(":expected", n(expected_version))
-            .return_values(ReturnValue::None)
-            .send()
-            .await;
+            .expression_attribute_values(":expected", n(expected_version));
+        request = if has_profile {
+            request
+                .update_expression("SET #state = :state, #version = :version REMOVE #expires")
+                .condition_expression(version_condition)
+        } else {
+            // A profile loaded since our read fails the condition like a version conflict: the
+            // retry re-reads the subscriber with its profile, and no TTL lands on a profile.
+            let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+                + STATE_ONLY_TTL_SECS;
+            request
+                .update_expression("SET #state = :state, #version = :version, #expires = :expires")
+                .condition_expression(format!("{version_condition} AND attribute_not_exists(#profile)"))
+                .expression_attribute_names("#profile", PROFILE_MARKER)
+                .expression_attribute_values(":expires", n(expires))
+        };
+        let result = request.return_values(ReturnValue::None).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
@@ -154,7 +175,8 @@ fn parse_item(item: &Item) -> Result<(String, Subscriber), PortError> {
         PortError::permanent(DEPENDENCY, format!("subscriber {}: unreadable {what}: {e}", redact(imsi)))
     };
     let profile = if item.contains_key(PROFILE_MARKER) {
-        let json = dynamo::item_to_json(item, &[STATE, STATE_VERSION]).map_err(|e| corrupt("profile", e))?;
+        let json =
+            dynamo::item_to_json(item, &[STATE, STATE_VERSION, EXPIRES_AT]).map_err(|e| corrupt("profile", e))?;
         Some(serde_json::from_value::<SubscriberProfile>(json).map_err(|e| corrupt("profile", e.to_string()))?)
     } else {
         None
