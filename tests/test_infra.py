@@ -1,0 +1,147 @@
+"""infra/template.yaml after the SAM transform, checked for what the linters cannot know: the
+API Gateway form of the OpenAPI file is valid OpenAPI 3.0 with every operation integrated, the
+roles are least-privilege, and the stream mapping keeps the no-loss settings. (The template's
+names, keys and indexes are checked against the code by deploying it into moto: the Rust tests
+functions/*/tests/deployed_stack.rs.)"""
+
+import copy
+import os
+import sys
+import unittest
+
+from openapi_spec_validator import validate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "infra"))
+
+import stack  # noqa: E402  (infra/stack.py)
+
+PARAMETER_DEFAULTS_WITH_ENDPOINT = {"DeploySageMakerEndpoint": "true", "ModelArtifactBucket": "models"}
+
+
+def without_intrinsics(node):
+    """The document as API Gateway sees it once CloudFormation resolved the intrinsics."""
+    if isinstance(node, dict):
+        if "Fn::If" in node:
+            return without_intrinsics(node["Fn::If"][1])
+        if "Fn::Sub" in node:
+            return "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn/invocations"
+        return {k: without_intrinsics(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_intrinsics(v) for v in node]
+    return node
+
+
+class ApiGatewayOpenApiTest(unittest.TestCase):
+    def test_when_converted_for_api_gateway_should_be_valid_openapi_30_with_every_operation(self):
+        source = stack.load_yaml(stack.OPENAPI)
+        converted = stack.apigw_openapi()
+        self.assertEqual(converted["openapi"], "3.0.1")
+        validate(without_intrinsics(converted))
+        methods = lambda spec: {(p, m) for p, item in spec["paths"].items() for m in item if m != "parameters"}
+        self.assertEqual(methods(converted), methods(source))
+        self.assertEqual(converted["security"], {"Fn::If": ["ApiUsesIam", [{"sigv4": []}], []]})
+
+    def test_when_a_type_is_nullable_should_become_nullable_in_30_and_reject_unions(self):
+        self.assertEqual(
+            stack.to_openapi_30({"properties": {"x": {"type": ["number", "null"]}}}),
+            {"properties": {"x": {"type": "number", "nullable": True}}},
+        )
+        with self.assertRaises(ValueError):
+            stack.to_openapi_30({"type": ["string", "number"]})
+
+    def test_when_a_schema_uses_2020_12_keywords_should_rewrite_or_drop_them(self):
+        schema = {
+            "allOf": [{"if": {"required": ["a"]}, "then": {"required": ["b"]}}],
+            "properties": {"kind": {"const": "data"}},
+            "examples": [{"a": 1}, {"a": 2}],
+        }
+        self.assertEqual(
+            stack.to_openapi_30(schema), {"properties": {"kind": {"enum": ["data"]}}, "example": {"a": 1}}
+        )
+
+
+class TransformedTemplateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.template = stack.transform()
+        cls.resources = cls.template["Resources"]
+
+    def of_type(self, kind):
+        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
+
+    def test_when_transformed_should_give_each_function_a_role_of_its_own_without_wildcards(self):
+        functions = self.of_type("AWS::Lambda::Function")
+        self.assertEqual(set(functions), {"ScoreStreamFunction", "ScoreApiFunction"})
+        roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+        self.assertEqual(len(roles), 2)
+        for name, role in self.of_type("AWS::IAM::Role").items():
+            self.assertNotIn("ManagedPolicyArns", role["Properties"], name)
+            for policy in role["Properties"]["Policies"]:
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    if "Fn::If" in statement:
+                        statement = statement["Fn::If"][1]
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    for action in actions:
+                        self.assertNotIn("*", action, f"{name}: {action}")
+                    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    self.assertNotIn("*", resources, f"{name}: {statement}")
+
+    def test_when_transformed_should_map_the_stream_with_partial_failures_bisect_and_a_failure_destination(self):
+        (mapping,) = self.of_type("AWS::Lambda::EventSourceMapping").values()
+        p = mapping["Properties"]
+        self.assertEqual(p["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertTrue(p["BisectBatchOnFunctionError"])
+        self.assertEqual(p["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["BatchFailureQueue", "Arn"]})
+        self.assertEqual(p["EventSourceArn"], {"Fn::GetAtt": ["InputStream", "Arn"]})
+        for setting in ["BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor",
+                        "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"]:
+            self.assertIn("Ref", p[setting], f"{setting} is a parameter")
+
+    def test_when_transformed_should_encrypt_every_store_with_the_stack_key_and_retain_the_tables(self):
+        key = {"Fn::GetAtt": ["DataKey", "Arn"]}
+        for name, table in self.of_type("AWS::DynamoDB::Table").items():
+            self.assertEqual(table["DeletionPolicy"], "Retain", name)
+            self.assertEqual(table["Properties"]["SSESpecification"]["KMSMasterKeyId"], key, name)
+            self.assertTrue(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+            self.assertEqual(table["Properties"]["BillingMode"], "PAY_PER_REQUEST")
+        for name, s in self.of_type("AWS::Kinesis::Stream").items():
+            self.assertEqual(s["Properties"]["StreamEncryption"], {"EncryptionType": "KMS", "KeyId": key}, name)
+        for name, q in self.of_type("AWS::SQS::Queue").items():
+            self.assertEqual(q["Properties"]["KmsMasterKeyId"], {"Ref": "DataKey"}, name)
+        for name, group in self.of_type("AWS::Logs::LogGroup").items():
+            self.assertEqual(group["Properties"]["KmsKeyId"], key, name)
+
+    def test_when_the_endpoint_is_off_should_score_in_process_and_when_on_use_it(self):
+        env = self.resources["ScoreStreamFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["SCORER"], {"Fn::If": ["DeploySageMaker", "sagemaker", "embedded"]})
+        self.assertEqual(env["SAGEMAKER_ENDPOINT"]["Fn::If"][0], "DeploySageMaker")
+        for name in ["ScoringModel", "ScoringEndpointConfig", "ScoringEndpoint", "DataCaptureBucket"]:
+            self.assertEqual(self.resources[name]["Condition"], "DeploySageMaker", name)
+        capture = self.resources["ScoringEndpointConfig"]["Properties"]["DataCaptureConfig"]
+        self.assertTrue(capture["EnableCapture"])
+
+    def test_when_emulated_should_keep_only_what_moto_creates_and_its_outputs(self):
+        subset = stack.emulated_subset(copy.deepcopy(self.template))
+        self.assertEqual(
+            {v["Type"] for v in subset["Resources"].values()},
+            {"AWS::KMS::Key", "AWS::Kinesis::Stream", "AWS::DynamoDB::Table", "AWS::SQS::Queue"},
+        )
+        self.assertIn("VerdictsTableName", subset["Outputs"])
+        self.assertNotIn("ApiUrl", subset["Outputs"])
+
+
+class ReferencesTest(unittest.TestCase):
+    def test_when_a_fragment_refers_to_resources_should_find_them_all_but_pseudo_parameters(self):
+        fragment = {
+            "A": {"Ref": "Table"},
+            "B": {"Fn::GetAtt": ["Queue", "Arn"]},
+            "C": {"Fn::Sub": "arn:${AWS::Partition}:x:${Stream.Arn}/${Local}"},
+            "D": {"Fn::Sub": ["${Local}", {"Local": {"Ref": "Key"}}]},
+            "E": {"Ref": "AWS::NoValue"},
+        }
+        self.assertEqual(stack.references(fragment), {"Table", "Queue", "Stream", "Local", "Key"})
+
+
+if __name__ == "__main__":
+    unittest.main()
