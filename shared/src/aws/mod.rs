@@ -34,7 +34,7 @@ pub use aws_sdk_dynamodb::Client as DynamoDbClient;
 pub use kinesis_sink::KinesisVerdictSink;
 pub use sagemaker_scorer::{SageMakerScorer, SageMakerSettings};
 pub use sqs_dead_letters::SqsDeadLetters;
-pub use subscriber_store::{DynamoSubscriberStore, load_profiles};
+pub use subscriber_store::{DynamoSubscriberStore, EXPIRES_AT, load_profiles};
 pub use verdict_store::DynamoVerdictStore;
 
 use crate::config::ScorerChoice;

@@ -28,11 +28,12 @@ fn find_moto_server() -> Result<PathBuf, String> {
             Err(format!("MOTO_SERVER={} is not a file: {HINT}", path.display()))
         };
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
+    // The workspace's .venv, from whichever package's tests include this file.
+    let venvs = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().map(|dir| dir.join(".venv/bin"));
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
-        .chain(std::iter::once(venv))
+        .chain(venvs)
         .map(|dir| dir.join("moto_server"))
         .find(|p| p.is_file())
         .ok_or_else(|| format!("moto_server not found (looked in the PATH and .venv/bin): {HINT}"))

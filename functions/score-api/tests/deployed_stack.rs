@@ -1,0 +1,60 @@
+//! infra/template.yaml deployed into moto (its streams, tables, queues and key, after the SAM
+//! transform), then the built `score-api` binary, with the environment the template gives it,
+//! answers API Gateway events against what the stack created: a posted event is scored and
+//! stored, read back by id, and listed through the verdict table's by_subscriber index.
+
+#[path = "../../../shared/tests/support/lambda_runtime.rs"]
+mod lambda_runtime;
+#[path = "../../../shared/tests/support/moto.rs"]
+#[allow(dead_code)]
+mod moto;
+#[path = "../../../shared/tests/support/stack.rs"]
+mod stack;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// One invocation of the binary; returns the status code and the JSON body it answered.
+fn invoke(env: &[(String, String)], event: String) -> (u64, Value) {
+    let run = lambda_runtime::invoke_once(Path::new(env!("CARGO_BIN_EXE_score-api")), "score-api", env, event);
+    let response = run
+        .response
+        .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr));
+    let response: Value = serde_json::from_str(&response).expect("API Gateway proxy response");
+    let body = serde_json::from_str(response["body"].as_str().unwrap_or_default()).expect("JSON body");
+    (response["statusCode"].as_u64().unwrap_or_default(), body)
+}
+
+#[test]
+fn when_the_template_is_deployed_should_score_store_and_list_verdicts_through_the_api_function() {
+    let moto = moto::Moto::start();
+    let stack = stack::deploy(&moto.endpoint, "roamguard");
+    let mut env = stack.env_of("ScoreApiFunction");
+    for (name, output) in [
+        ("PROFILES_TABLE", "ProfilesTableName"),
+        ("VERDICTS_TABLE", "VerdictsTableName"),
+        ("RESULTS_STREAM", "ResultsStreamName"),
+    ] {
+        let value = env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(value, Some(stack.output(output)), "{name}");
+    }
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+
+    let (status, scored) = invoke(&env, fixture("rest-score.json"));
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(scored["event_id"], "gw-1");
+
+    let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored, scored, "read back from the deployed verdict table");
+
+    let (status, page) = invoke(&env, fixture("http-list.json"));
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["verdicts"][0], scored, "listed through the by_subscriber index: {page}");
+}
