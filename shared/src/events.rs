@@ -3,7 +3,7 @@
 //! Decoding is strict about the fields it knows and ignores the others, so newer producers can
 //! add fields without breaking us. Every violation names the offending field.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::countries::{self, CountryCode};
@@ -159,6 +159,14 @@ impl RoamingEvent {
                 )
             })?
             .with_timezone(&Utc);
+        // "0000-01-01T00:00:00+01:00" is year -1 in UTC: stored and written back as UTC, it
+        // would no longer be RFC 3339.
+        if !(0..=9999).contains(&event_time.year()) {
+            return Err(ValidationError::new(
+                "event_time",
+                format!("must fall within the years 0000–9999 in UTC, got {time:?}"),
+            ));
+        }
         let imsi = required(w.imsi, "imsi")?;
         check_digits(&imsi, "imsi", 6, 15)?;
         let msisdn = w.msisdn.map(|m| normalize_e164(m, "msisdn")).transpose()?;
@@ -371,6 +379,19 @@ mod tests {
         let mut v = valid();
         v["event_time"] = json!("2026-05-01T14:00:00.250+02:00");
         assert_eq!(decode(&v).unwrap().event_time.to_rfc3339(), "2026-05-01T12:00:00.250+00:00");
+    }
+
+    #[test]
+    fn when_event_time_leaves_years_0000_to_9999_in_utc_should_reject() {
+        for bad in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+            assert_eq!(field_error(valid(), "event_time", json!(bad)).field, "event_time");
+        }
+        for good in ["0000-01-01T00:00:00Z", "0000-01-01T00:00:00-23:59", "9999-12-31T23:59:59+23:59"] {
+            let mut v = valid();
+            v["event_time"] = json!(good);
+            let e = decode(&v).unwrap();
+            assert_eq!(RoamingEvent::from_json(&serde_json::to_vec(&e).unwrap()).unwrap(), e);
+        }
     }
 
     #[test]

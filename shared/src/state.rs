@@ -44,19 +44,21 @@ pub struct UsageCounts {
 }
 
 impl UsageCounts {
+    /// Saturating: `duration_s` and `data_bytes` may be any integer up to `i64::MAX`, so a few
+    /// extreme events of one window would overflow a plain sum.
     pub fn add(&mut self, o: &UsageCounts) {
-        self.events += o.events;
-        self.voice_secs += o.voice_secs;
-        self.voice_mo += o.voice_mo;
-        self.voice_mt += o.voice_mt;
-        self.short_mo_calls += o.short_mo_calls;
-        self.sms_mo += o.sms_mo;
-        self.sms_mt += o.sms_mt;
-        self.data_bytes += o.data_bytes;
-        self.risky_mo += o.risky_mo;
-        self.intl_mo += o.intl_mo;
-        self.night_events += o.night_events;
-        self.forwarded_calls += o.forwarded_calls;
+        self.events = self.events.saturating_add(o.events);
+        self.voice_secs = self.voice_secs.saturating_add(o.voice_secs);
+        self.voice_mo = self.voice_mo.saturating_add(o.voice_mo);
+        self.voice_mt = self.voice_mt.saturating_add(o.voice_mt);
+        self.short_mo_calls = self.short_mo_calls.saturating_add(o.short_mo_calls);
+        self.sms_mo = self.sms_mo.saturating_add(o.sms_mo);
+        self.sms_mt = self.sms_mt.saturating_add(o.sms_mt);
+        self.data_bytes = self.data_bytes.saturating_add(o.data_bytes);
+        self.risky_mo = self.risky_mo.saturating_add(o.risky_mo);
+        self.intl_mo = self.intl_mo.saturating_add(o.intl_mo);
+        self.night_events = self.night_events.saturating_add(o.night_events);
+        self.forwarded_calls = self.forwarded_calls.saturating_add(o.forwarded_calls);
     }
 
     /// What one event adds. Shared by [`LiveState::apply`] and the feature code (which counts

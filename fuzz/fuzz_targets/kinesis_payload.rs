@@ -1,0 +1,13 @@
+//! The score-stream Lambda's payload: arbitrary bytes deserialised as lambda_runtime does
+//! (serde_json into a KinesisEvent; an error fails the invocation before the handler), then
+//! handled.
+#![no_main]
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(event) = serde_json::from_slice::<KinesisEvent>(data) {
+        roamguard_fuzz::check_kinesis(&event);
+    }
+});
