@@ -3,17 +3,27 @@
 //! A batch of raw records in → exactly one [`Outcome`] per record: a verdict, a dead letter
 //! (permanent: the record can never be scored) or a retry (transient: a dependency failed).
 //!
-//! Stages: decode + validate → look up already-stored verdicts (replays) → load profiles and
-//! live state for the batch's subscribers in one call → features (per subscriber, in record
-//! order) → score the batch in one call → decide → store verdicts (idempotent) → publish them →
-//! persist live state → send dead letters.
+//! Stages: decode + validate → look up already-stored verdicts (replays), load profiles and
+//! live state for the batch's subscribers and send dead letters, the three at once → features
+//! (per subscriber, in record order) → score the batch in one call → decide → store verdicts
+//! (idempotent) → publish them and persist live state, the two at once.
+//!
+//! So a batch costs three dependent rounds of calls to its dependencies (plus one when the
+//! scorer is remote), whatever its size: the reads, the verdict store, then the stream and the
+//! state. The verdict store comes before both on purpose: a live state never holds an event
+//! whose verdict is not stored (a retry would otherwise score the event on a state that already
+//! counts it), and the stream only ever carries stored verdicts (on a conflict the stored one,
+//! not ours).
 //!
 //! Replays are safe at every step: the verdict table keeps the first verdict per event_id and the
 //! live state remembers which events it has applied, so reprocessing a batch after a partial
 //! failure neither duplicates rows nor double-counts usage.
 
 use std::collections::{HashMap, HashSet};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -43,7 +53,8 @@ pub enum Outcome {
     Retry(String),
 }
 
-/// Wall time spent per stage over a batch.
+/// Wall time spent per stage over a batch. Stages that run at once (replay lookup, state load
+/// and dead letters; verdict stream and state save) each count their own time: they overlap.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimings {
     pub decode: Duration,
@@ -188,16 +199,34 @@ impl Pipeline {
 
         // Already-scored events (redeliveries) answer with their stored verdict. The first
         // occurrence of an event_id in the batch is the one processed; later copies share it.
-        let started = Instant::now();
+        // The lookup, the load of profiles + live state (one call for the whole batch) and the
+        // dead letters go out together: none needs another's answer.
         let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             first_of.entry(e.event_id.as_str()).or_insert(i);
         }
         let ids: Vec<&str> = first_of.keys().copied().collect();
+        let mut imsis: Vec<&str> = events.iter().map(|e| e.imsi.as_str()).collect();
+        imsis.sort_unstable();
+        imsis.dedup();
+        let letters: Vec<DeadLetter> =
+            slots.iter().filter_map(|s| if let Slot::Dead(d) = s { Some(d.clone()) } else { None }).collect();
+        let (lookup, load, sent) = join3(
+            timed(async {
+                if ids.is_empty() { Ok(HashMap::new()) } else { self.ports.verdict_store.get_many(&ids).await }
+            }),
+            timed(async {
+                if imsis.is_empty() { Ok(HashMap::new()) } else { self.ports.subscribers.load(&imsis).await }
+            }),
+            timed(async { if letters.is_empty() { Ok(()) } else { self.ports.dead_letters.send(&letters).await } }),
+        )
+        .await;
+        (t.replay_lookup, t.state_load, t.dead_letters) = (lookup.1, load.1, sent.1);
+
         let mut event_verdicts: Vec<Option<Verdict>> = vec![None; events.len()];
         let mut event_retry: Vec<Option<String>> = vec![None; events.len()];
         let mut replayed = 0usize;
-        match self.ports.verdict_store.get_many(&ids).await {
+        match lookup.0 {
             Ok(stored) => {
                 for (i, e) in events.iter().enumerate() {
                     if let Some(v) = stored.get(&e.event_id) {
@@ -208,17 +237,10 @@ impl Pipeline {
             }
             Err(err) => fail_all(&mut event_retry, &err),
         }
-        t.replay_lookup = started.elapsed();
-
-        // Profiles + live state, one call for the whole batch.
-        let started = Instant::now();
-        let mut imsis: Vec<&str> = events.iter().map(|e| e.imsi.as_str()).collect();
-        imsis.sort_unstable();
-        imsis.dedup();
         let mut subscribers: HashMap<String, Subscriber> = HashMap::new();
         let mut loaded_versions: HashMap<String, u64> = HashMap::new();
-        if !imsis.is_empty() && event_retry.iter().all(Option::is_none) {
-            match self.ports.subscribers.load(&imsis).await {
+        if event_retry.iter().all(Option::is_none) {
+            match load.0 {
                 Ok(map) => {
                     loaded_versions = map.iter().map(|(k, s)| (k.clone(), s.state.version)).collect();
                     subscribers = map;
@@ -226,7 +248,14 @@ impl Pipeline {
                 Err(err) => fail_all(&mut event_retry, &err),
             }
         }
-        t.state_load = started.elapsed();
+        // Dead letters that could not be sent are retried rather than lost.
+        if let Err(err) = sent.0 {
+            for s in slots.iter_mut() {
+                if matches!(s, Slot::Dead(_)) {
+                    *s = Slot::Retry(err.to_string());
+                }
+            }
+        }
 
         // Features, per subscriber in record order; each event is folded into the state after its
         // features are taken. Events that already have a verdict only update the state (if a
@@ -327,35 +356,18 @@ impl Pipeline {
         }
         t.verdict_store = started.elapsed();
 
-        // Publish every verdict of the batch (replays included: the stream is at-least-once).
-        let started = Instant::now();
+        // Publish every verdict of the batch (replays included: the stream is at-least-once) and
+        // persist live state, at once. The state of a subscriber with a record that must be
+        // retried already (its verdict is not stored) is not saved: the retry re-applies the
+        // record, and the applied-event set keeps the others from counting twice. A record whose
+        // publishing fails is retried with its subscriber's state saved: the retry finds its
+        // verdict stored and the event applied, and only publishes it again.
         let publish_idx: Vec<usize> = (0..events.len())
             .filter(|&i| {
                 event_retry[i].is_none() && event_verdicts[i].is_some() && first_of[events[i].event_id.as_str()] == i
             })
             .collect();
         let to_publish: Vec<Verdict> = publish_idx.iter().filter_map(|&i| event_verdicts[i].clone()).collect();
-        if !to_publish.is_empty() {
-            match self.ports.verdict_sink.publish(&to_publish).await {
-                Ok(failed) => {
-                    for k in failed {
-                        if let Some(&i) = publish_idx.get(k) {
-                            event_retry[i] = Some("verdict stream: delivery failed after retries".into());
-                        }
-                    }
-                }
-                Err(err) => {
-                    for &i in &publish_idx {
-                        event_retry[i] = Some(err.to_string());
-                    }
-                }
-            }
-        }
-        t.verdict_sink = started.elapsed();
-
-        // Persist live state. Skipped when a record of the subscriber must be retried: the retry
-        // re-applies it, and the applied-event set keeps the others from counting twice.
-        let started = Instant::now();
         let retry_imsis: HashSet<&str> = events
             .iter()
             .enumerate()
@@ -375,31 +387,37 @@ impl Pipeline {
                 })
             })
             .collect();
-        if !updates.is_empty()
-            && let Err(err) = self.ports.subscribers.save(updates).await
-        {
-            for (i, e) in events.iter().enumerate() {
-                if touched.contains(e.imsi.as_str()) && !retry_imsis.contains(e.imsi.as_str()) {
+        let saving: HashSet<String> = updates.iter().map(|u| u.imsi.clone()).collect();
+        let ((published, publish_time), (saved, save_time), _) = join3(
+            timed(async {
+                if to_publish.is_empty() { Ok(Vec::new()) } else { self.ports.verdict_sink.publish(&to_publish).await }
+            }),
+            timed(async { if updates.is_empty() { Ok(()) } else { self.ports.subscribers.save(updates).await } }),
+            std::future::ready(()),
+        )
+        .await;
+        (t.verdict_sink, t.state_save) = (publish_time, save_time);
+        match published {
+            Ok(failed) => {
+                for k in failed {
+                    if let Some(&i) = publish_idx.get(k) {
+                        event_retry[i] = Some("verdict stream: delivery failed after retries".into());
+                    }
+                }
+            }
+            Err(err) => {
+                for &i in &publish_idx {
                     event_retry[i] = Some(err.to_string());
                 }
             }
         }
-        t.state_save = started.elapsed();
-
-        // Dead letters; if they cannot be sent, the records are retried rather than lost.
-        let started = Instant::now();
-        let letters: Vec<DeadLetter> =
-            slots.iter().filter_map(|s| if let Slot::Dead(d) = s { Some(d.clone()) } else { None }).collect();
-        if !letters.is_empty()
-            && let Err(err) = self.ports.dead_letters.send(&letters).await
-        {
-            for s in slots.iter_mut() {
-                if matches!(s, Slot::Dead(_)) {
-                    *s = Slot::Retry(err.to_string());
+        if let Err(err) = saved {
+            for (i, e) in events.iter().enumerate() {
+                if saving.contains(e.imsi.as_str()) {
+                    event_retry[i] = Some(err.to_string());
                 }
             }
         }
-        t.dead_letters = started.elapsed();
 
         // Outcomes, in input order. Later copies of an event_id share the first one's outcome.
         let mut counts = Counts { records: records.len(), replayed, ..Counts::default() };
@@ -434,6 +452,45 @@ impl Pipeline {
         }
         BatchReport { outcomes, timings: t, counts }
     }
+}
+
+/// Runs a future and measures its wall time (stages that run at once each get their own).
+async fn timed<F: Future>(f: F) -> (F::Output, Duration) {
+    let started = Instant::now();
+    let out = f.await;
+    (out, started.elapsed())
+}
+
+/// Polls three futures at once until all are done (the domain crate has no async runtime or
+/// futures crate of its own).
+async fn join3<A: Future, B: Future, C: Future>(a: A, b: B, c: C) -> (A::Output, B::Output, C::Output) {
+    let (mut a, mut b, mut c) = (pin!(a), pin!(b), pin!(c));
+    let (mut ra, mut rb, mut rc) = (None, None, None);
+    poll_fn(move |cx| {
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if rc.is_none()
+            && let Poll::Ready(v) = c.as_mut().poll(cx)
+        {
+            rc = Some(v);
+        }
+        match (ra.take(), rb.take(), rc.take()) {
+            (Some(x), Some(y), Some(z)) => Poll::Ready((x, y, z)),
+            (x, y, z) => {
+                (ra, rb, rc) = (x, y, z);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 fn fail_all(retry: &mut [Option<String>], err: &PortError) {

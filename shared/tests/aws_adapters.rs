@@ -179,7 +179,8 @@ async fn read_stream(config: &SdkConfig) -> Vec<(String, Vec<u8>)> {
     records
 }
 
-/// Every message on the queue, as JSON.
+/// Every message on the queue, as JSON. Messages are deleted once read: a FIFO queue holds back
+/// a group's next messages while earlier ones are in flight.
 async fn drain_queue(config: &SdkConfig, url: &str) -> Vec<serde_json::Value> {
     let client = aws_sdk_sqs::Client::new(config);
     let mut bodies = Vec::new();
@@ -198,6 +199,9 @@ async fn drain_queue(config: &SdkConfig, url: &str) -> Vec<serde_json::Value> {
         }
         for m in messages {
             bodies.push(serde_json::from_str(m.body.as_deref().unwrap_or_default()).expect("JSON body"));
+            if let Some(handle) = m.receipt_handle {
+                client.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete");
+            }
         }
     }
 }
@@ -345,6 +349,54 @@ async fn when_a_subscriber_has_no_profile_should_its_state_item_carry_a_ttl_and_
 }
 
 #[tokio::test]
+async fn when_some_subscribers_of_a_multi_transaction_save_conflict_should_save_every_other_one() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let first: Vec<StateUpdate> = (0..250)
+        .map(|i| StateUpdate {
+            imsi: imsi(i),
+            expected_version: 0,
+            state: state_after_call(&imsi(i), "e1", 0),
+            has_profile: false,
+        })
+        .collect();
+    store.save(first).await.expect("first save: three transactions");
+
+    // The second save: three subscribers (in two of the three 100-item transactions) carry a
+    // stale version, as if another writer had saved them since our load.
+    let stale = [5, 150, 151];
+    let second: Vec<StateUpdate> = (0..250)
+        .map(|i| {
+            let mut state = state_after_call(&imsi(i), "e1", 0);
+            let event = RoamingEvent::from_json(call("e2", &imsi(i), 1, "34911234567", 60).as_bytes()).unwrap();
+            assert!(state.apply(&event, Some(CountryCode::from_static("FR"))));
+            StateUpdate {
+                imsi: imsi(i),
+                expected_version: if stale.contains(&i) { 0 } else { 1 },
+                state,
+                has_profile: false,
+            }
+        })
+        .collect();
+    // One transaction at a time: moto rolls a cancelled transaction back by restoring a copy of
+    // the whole table taken when it began, which would undo (or resurrect) the writes of
+    // transactions running beside it. DynamoDB isolates transactions; the adapter's default
+    // sends all of a batch's transactions at once.
+    let store = DynamoSubscriberStore::new(&config, PROFILES).with_concurrency(1);
+    let err = store.save(second).await.expect_err("three conflicts");
+    assert!(err.is_retriable(), "{err}");
+    assert!(err.to_string().contains("3 of 250 subscribers changed concurrently"), "{err}");
+
+    let wanted: Vec<String> = (0..250).map(imsi).collect();
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let loaded = store.load(&refs).await.expect("load");
+    for i in 0..250 {
+        let expected = if stale.contains(&i) { 1 } else { 2 };
+        assert_eq!(loaded[&imsi(i)].state.version, expected, "subscriber {i}");
+    }
+}
+
+#[tokio::test]
 async fn when_bulk_loading_profiles_should_write_each_once_and_report_progress() {
     let (_moto, config) = moto().await;
     let _store = subscriber_store(&config).await;
@@ -386,6 +438,43 @@ async fn when_the_same_event_is_put_twice_should_keep_one_item_and_return_the_st
     let read = store.get_many(&["e1", "missing"]).await.unwrap();
     assert_eq!(read.len(), 1);
     assert_eq!(read["e1"], first, "read-back equals what was written, nanoseconds included");
+}
+
+#[tokio::test]
+async fn when_a_transaction_mixes_stored_and_new_verdicts_should_write_the_new_ones_and_keep_the_stored_ones() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    // Two verdicts stored by an earlier writer, one in each of the first two 100-item calls.
+    let earlier: Vec<Verdict> = ["e010", "e120"].iter().map(|id| verdict(id, B, at(1, 1), Decision::Block)).collect();
+    store.put_if_absent(&earlier).await.expect("earlier writer");
+
+    let mut ours: Vec<Verdict> =
+        (0..230).map(|i| verdict(&format!("e{i:03}"), A, at(1, 0) + TimeDelta::seconds(i), Decision::Allow)).collect();
+    // An event_id listed twice is written once, and both copies answer with the stored verdict.
+    let mut copy = ours[7].clone();
+    copy.score = 0.5;
+    ours.push(copy);
+    // One transaction at a time: moto's rollback of a cancelled transaction is not isolated
+    // from transactions running beside it (see the subscriber store's conflict test).
+    let serial = DynamoVerdictStore::new(&config, VERDICTS).with_concurrency(1);
+    let stored = serial.put_if_absent(&ours).await.expect("put");
+    assert_eq!(stored.len(), ours.len());
+    for (i, (got, sent)) in stored.iter().zip(&ours).enumerate() {
+        match sent.event_id.as_str() {
+            "e010" => assert_eq!(got, &earlier[0], "the first verdict wins"),
+            "e120" => assert_eq!(got, &earlier[1], "the first verdict wins"),
+            "e007" => assert_eq!(got, &ours[7], "copy {i}: the first copy is the one written"),
+            _ => assert_eq!(got, sent),
+        }
+    }
+    assert_eq!(scan_all(&config, VERDICTS).await.len(), 230, "one item per event_id");
+    let ids: Vec<String> = (0..230).map(|i| format!("e{i:03}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let read = store.get_many(&refs).await.expect("read back");
+    assert_eq!(read["e010"], earlier[0]);
+    assert_eq!(read["e120"], earlier[1]);
+    assert_eq!(read["e121"], ours[121], "the other verdicts of a cancelled transaction were written");
+    assert_eq!(read["e007"], ours[7]);
 }
 
 #[tokio::test]
@@ -627,6 +716,41 @@ async fn when_sending_dead_letters_should_land_in_the_queue_with_the_expected_bo
             assert!(body.get("shard").is_none() && body.get("sequence_number").is_none());
         }
     }
+}
+
+#[tokio::test]
+async fn when_dead_letters_are_sent_twice_to_a_fifo_queue_should_keep_one_message_per_record() {
+    let (_moto, config) = moto().await;
+    let url = aws_sdk_sqs::Client::new(&config)
+        .create_queue()
+        .queue_name("roamguard-dead-letters.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("create FIFO queue")
+        .queue_url
+        .expect("queue url");
+    let sink = SqsDeadLetters::new(&config, &url);
+    let letters: Vec<DeadLetter> = (0..12)
+        .map(|i| DeadLetter {
+            source_position: format!("shardId-00000000000{}/4959{i:020}", i % 3),
+            raw: Some(format!("bad {i}")),
+            raw_base64: None,
+            field: "imsi".into(),
+            reason: "must be 6–15 digits".into(),
+            failed_at: Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap(),
+        })
+        .collect();
+    // A redelivered batch dead-letters the same records again.
+    sink.send(&letters).await.expect("send");
+    sink.send(&letters[..5]).await.expect("send again");
+
+    let bodies = drain_queue(&config, &url).await;
+    let mut positions: Vec<&str> = bodies.iter().map(|b| b["source_position"].as_str().unwrap()).collect();
+    positions.sort_unstable();
+    let mut expected: Vec<&str> = letters.iter().map(|l| l.source_position.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(positions, expected, "one message per record");
 }
 
 // ---- the whole pipeline on AWS adapters -------------------------------------------------------

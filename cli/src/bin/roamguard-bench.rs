@@ -366,9 +366,32 @@ median {:.1} ms, min {:.1} ms, max {:.1} ms. This is an upper bound: it includes
     md.push_str(&format!("| ≥ 300,000 events/s/core (no SQLite) | best {best:.0} events/s |\n"));
     md.push_str(&format!("| peak RSS ≤ 64 MiB at batch 10,000 | {:.1} MiB |\n", rss10k as f64 / 1024.0));
     md.push_str(&format!("| start → first verdict ≤ 20 ms | median {:.1} ms |\n", q(0.5)));
+    // The sections of `make bench-serve` (wrk against `roamguard serve`) and `make bench-aws`
+    // (functions/score-stream/benches/aws.rs: moto and a release SDK build) come from their own
+    // commands: keep them as they are.
+    let previous = std::fs::read_to_string(out).unwrap_or_default();
+    for name in KEPT_SECTIONS {
+        if let Some(section) = kept_section(&previous, name) {
+            md.push('\n');
+            md.push_str(section);
+            md.push('\n');
+        }
+    }
     std::fs::File::create(out)?.write_all(md.as_bytes())?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// Sections other commands write into BENCHMARKS.md between `<!-- bench-NAME:begin -->` and
+/// `<!-- bench-NAME:end -->`.
+const KEPT_SECTIONS: [&str; 2] = ["serve", "aws"];
+
+/// The section `make bench-NAME` wrote, markers included.
+fn kept_section<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
+    let (begin_marker, end_marker) = (format!("<!-- bench-{name}:begin -->"), format!("<!-- bench-{name}:end -->"));
+    let begin = doc.find(&begin_marker)?;
+    let end = doc[begin..].find(&end_marker)? + begin + end_marker.len();
+    Some(&doc[begin..end])
 }
 
 fn fmt_ns(ns: f64) -> String {
@@ -378,5 +401,23 @@ fn fmt_ns(ns: f64) -> String {
         format!("{:.2} µs", ns / 1e3)
     } else {
         format!("{ns:.0} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_the_report_has_a_kept_section_should_find_it_with_its_markers() {
+        let doc =
+            "# Benchmarks\n\nold figures\n\n<!-- bench-aws:begin -->\n## AWS path\n| a | b |\n<!-- bench-aws:end -->\n";
+        assert_eq!(
+            kept_section(doc, "aws"),
+            Some("<!-- bench-aws:begin -->\n## AWS path\n| a | b |\n<!-- bench-aws:end -->")
+        );
+        assert_eq!(kept_section(doc, "serve"), None);
+        assert_eq!(kept_section("# Benchmarks\n", "aws"), None);
+        assert_eq!(kept_section("<!-- bench-aws:begin -->\nunterminated", "aws"), None);
     }
 }

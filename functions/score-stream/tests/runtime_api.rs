@@ -49,7 +49,7 @@ async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_r
         .response
         .as_ref()
         .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
-    let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
+    let response: serde_json::Value = serde_json::from_str(response).expect("JSON response");
     assert_eq!(response["batchItemFailures"], serde_json::json!([]), "poison records must not be reported");
 
     let stored = verdicts.get_many(&["fx-1", "fx-2", "fx-3", "fx-4"]).await.expect("read verdicts");

@@ -45,7 +45,7 @@ impl KinesisVerdictSink {
             client: Client::new(config),
             stream: stream.into(),
             backoff: Backoff::default(),
-            concurrency: 4,
+            concurrency: super::ALL_AT_ONCE,
         }
     }
 
@@ -54,7 +54,8 @@ impl KinesisVerdictSink {
         self
     }
 
-    /// PutRecords calls in flight at once (default 4).
+    /// PutRecords calls in flight at once (default [`ALL_AT_ONCE`](super::ALL_AT_ONCE): a batch
+    /// of 10,000 verdicts is one round of 20 calls).
     pub fn with_concurrency(mut self, concurrency: usize) -> KinesisVerdictSink {
         self.concurrency = concurrency.max(1);
         self

@@ -42,6 +42,12 @@ use crate::embedded::ModelScorer;
 use crate::model::FraudModel;
 use crate::ports::{PortError, Scorer};
 
+/// Default calls in flight at once per adapter call: every chunk of a Lambda batch (10,000
+/// records = 100 DynamoDB calls of 100 keys or actions) goes out in the same round, so a batch
+/// costs the same number of dependent round trips whatever its size. The SDK's connection pool
+/// opens a connection per call in flight and keeps them for the next invocation.
+pub const ALL_AT_ONCE: usize = 128;
+
 /// Shared SDK configuration: region and credentials from the standard chain (environment,
 /// Lambda role), `BehaviorVersion::latest()`, and `endpoint_url` for emulators (moto, LocalStack).
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {

@@ -39,22 +39,30 @@ struct Body<'a> {
     failed_at: String,
 }
 
-/// Sends dead letters with SendMessageBatch (≤ 10 messages and ≤ 256 KiB a call, 4 calls in
-/// flight). Entries SQS reports as failed are retried with backoff unless the fault is ours
+/// Sends dead letters with SendMessageBatch (≤ 10 messages and ≤ 256 KiB a call, all calls at
+/// once). Entries SQS reports as failed are retried with backoff unless the fault is ours
 /// (`SenderFault`); any that still fail make `send` fail, so the pipeline retries those records
-/// instead of losing them. Standard queues only (no FIFO group ids).
+/// instead of losing them.
+///
+/// A FIFO queue (URL ending in `.fifo`, as the template deploys) gets each record's source
+/// position as its deduplication id and its shard as the message group: Kinesis delivers at
+/// least once and Lambda redelivers whole batches, and SQS then keeps one message per bad
+/// record (within its 5-minute deduplication window) instead of one per delivery.
 pub struct SqsDeadLetters {
     client: Client,
     queue_url: String,
+    fifo: bool,
     backoff: Backoff,
     max_batch_bytes: usize,
 }
 
 impl SqsDeadLetters {
     pub fn new(config: &SdkConfig, queue_url: impl Into<String>) -> SqsDeadLetters {
+        let queue_url = queue_url.into();
         SqsDeadLetters {
             client: Client::new(config),
-            queue_url: queue_url.into(),
+            fifo: queue_url.ends_with(".fifo"),
+            queue_url,
             backoff: Backoff::default(),
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
         }
@@ -72,18 +80,20 @@ impl SqsDeadLetters {
     }
 
     /// Sends one batch; on failure, how many entries were not sent and why.
-    async fn send_batch(&self, batch: &[(usize, String)]) -> Result<(), (usize, PortError)> {
-        let mut pending: Vec<&(usize, String)> = batch.iter().collect();
+    async fn send_batch(&self, batch: &[Message]) -> Result<(), (usize, PortError)> {
+        let mut pending: Vec<&Message> = batch.iter().collect();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut entries = Vec::with_capacity(pending.len());
-            for (i, body) in &pending {
-                let entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body.as_str())
-                    .build()
-                    .map_err(|e| (pending.len(), PortError::permanent(DEPENDENCY, e.to_string())))?;
+            for message in &pending {
+                let mut entry =
+                    SendMessageBatchRequestEntry::builder().id(message.index.to_string()).message_body(&message.body);
+                if let Some((group, deduplication)) = &message.fifo_ids {
+                    entry = entry.message_group_id(group).message_deduplication_id(deduplication);
+                }
+                let entry =
+                    entry.build().map_err(|e| (pending.len(), PortError::permanent(DEPENDENCY, e.to_string())))?;
                 entries.push(entry);
             }
             let result =
@@ -97,7 +107,7 @@ impl SqsDeadLetters {
                     }
                     let failed: Vec<&str> = out.failed.iter().map(|f| f.id.as_str()).collect();
                     let code = out.failed.first().map(|f| f.code.clone()).unwrap_or_default();
-                    pending.retain(|(i, _)| failed.contains(&i.to_string().as_str()));
+                    pending.retain(|m| failed.contains(&m.index.to_string().as_str()));
                     PortError::transient(DEPENDENCY, format!("{} messages not accepted ({code})", pending.len()))
                 }
                 Err(e) if is_retriable(&e) => classify(DEPENDENCY, &e),
@@ -110,6 +120,24 @@ impl SqsDeadLetters {
             self.backoff.sleep(attempt).await;
         }
     }
+}
+
+/// One message to send: the letter's index in the call, its body, and on a FIFO queue its
+/// message group and deduplication ids.
+struct Message {
+    index: usize,
+    body: String,
+    fifo_ids: Option<(String, String)>,
+}
+
+/// A FIFO id (≤ 128 printable ASCII characters): the text itself when it fits, else a 128-bit
+/// hash of it (two FNV-1a variants), so that long positions stay distinct.
+fn fifo_id(text: &str) -> String {
+    if !text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_graphic()) {
+        return text.to_string();
+    }
+    let fnv = |seed: u64| text.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("fnv-{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4))
 }
 
 fn split_position(position: &str) -> (Option<&str>, Option<&str>) {
@@ -192,24 +220,28 @@ fn message_body(letter: &DeadLetter, max_bytes: usize) -> Result<String, PortErr
 #[async_trait]
 impl DeadLetterSink for SqsDeadLetters {
     async fn send(&self, letters: &[DeadLetter]) -> Result<(), PortError> {
-        let mut batches: Vec<Vec<(usize, String)>> = Vec::new();
-        let mut current: Vec<(usize, String)> = Vec::new();
+        let mut batches: Vec<Vec<Message>> = Vec::new();
+        let mut current: Vec<Message> = Vec::new();
         let mut bytes = 0;
-        for (i, letter) in letters.iter().enumerate() {
+        for (index, letter) in letters.iter().enumerate() {
             let body = message_body(letter, self.max_batch_bytes)?;
             if current.len() == MAX_ENTRIES || bytes + body.len() > self.max_batch_bytes {
                 batches.push(std::mem::take(&mut current));
                 bytes = 0;
             }
             bytes += body.len();
-            current.push((i, body));
+            let fifo_ids = self.fifo.then(|| {
+                let group = split_position(&letter.source_position).0.unwrap_or("dead-letters");
+                (fifo_id(group), fifo_id(&letter.source_position))
+            });
+            current.push(Message { index, body, fifo_ids });
         }
         if !current.is_empty() {
             batches.push(current);
         }
         let results: Vec<Result<(), (usize, PortError)>> = futures_util::stream::iter(0..batches.len())
             .map(|i| self.send_batch(&batches[i]))
-            .buffer_unordered(4)
+            .buffer_unordered(super::ALL_AT_ONCE)
             .collect()
             .await;
         let mut unsent = 0;
@@ -251,6 +283,17 @@ mod tests {
             reason: "field `imsi`: must be 6–15 digits".into(),
             failed_at: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn when_a_fifo_id_is_too_long_or_not_printable_should_hash_it_apart() {
+        assert_eq!(fifo_id("shardId-000000000001/4959"), "shardId-000000000001/4959");
+        let long_a = format!("{}a", "x".repeat(200));
+        let long_b = format!("{}b", "x".repeat(200));
+        for id in [fifo_id(&long_a), fifo_id("line 12"), fifo_id("")] {
+            assert!(id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()), "{id}");
+        }
+        assert_ne!(fifo_id(&long_a), fifo_id(&long_b));
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! Profiles and live state in one DynamoDB table, one item per subscriber.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TransactWriteItem, Update,
 };
-use futures_util::StreamExt;
 
-use super::dynamo::{self, Item, get_n, get_s, n, s};
+use super::dynamo::{self, Item, TxOutcome, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify, redact};
 use crate::ports::{PortError, StateUpdate, Subscriber, SubscriberStore};
 use crate::profile::SubscriberProfile;
@@ -64,11 +63,16 @@ impl DynamoSubscriberStore {
     }
 
     pub fn from_client(client: DynamoDbClient, table: impl Into<String>) -> DynamoSubscriberStore {
-        DynamoSubscriberStore { client, table: table.into(), backoff: Backoff::default(), concurrency: 8 }
+        DynamoSubscriberStore {
+            client,
+            table: table.into(),
+            backoff: Backoff::default(),
+            concurrency: super::ALL_AT_ONCE,
+        }
     }
 
-    /// Calls in flight at once per `load` / `save` (default 8: a Lambda batch of 10,000 records
-    /// loads in ~13 rounds of 100 keys without starving the SDK's connection pool).
+    /// Calls in flight at once per `load` / `save` (default [`ALL_AT_ONCE`](super::ALL_AT_ONCE):
+    /// a Lambda batch of 10,000 records loads in one round of 100 calls of 100 keys).
     pub fn with_concurrency(mut self, concurrency: usize) -> DynamoSubscriberStore {
         self.concurrency = concurrency.max(1);
         self
@@ -103,13 +107,15 @@ impl DynamoSubscriberStore {
         Ok(())
     }
 
-    async fn save_one(&self, update: StateUpdate) -> Result<(), SaveError> {
+    /// The conditional Update of one subscriber's state, for a transaction, with its estimated
+    /// size in bytes.
+    fn update_action(&self, update: StateUpdate) -> Result<(TransactWriteItem, usize), PortError> {
         let StateUpdate { imsi, expected_version, mut state, has_profile } = update;
         // The pipeline bumps the version on every applied event; never write one that a
         // concurrent reader could mistake for the version it loaded.
         state.version = state.version.max(expected_version + 1);
-        let json = serde_json::to_string(&state)
-            .map_err(|e| SaveError::Port(PortError::permanent(DEPENDENCY, e.to_string())))?;
+        let json = serde_json::to_string(&state).map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
+        let size = imsi.len() + json.len() + 64;
         // Optimistic concurrency: the API Lambda (or an overlapping Kinesis retry) may update
         // the same subscriber between our load and this write. The condition makes the write
         // succeed only if the stored version is still the one we loaded (absent = 0, a
@@ -122,9 +128,7 @@ impl DynamoSubscriberStore {
         } else {
             "#version = :expected"
         };
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(&self.table)
             .key(IMSI, s(imsi.as_str()))
             .expression_attribute_names("#state", STATE)
@@ -148,21 +152,9 @@ impl DynamoSubscriberStore {
                 .expression_attribute_names("#profile", PROFILE_MARKER)
                 .expression_attribute_values(":expires", n(expires))
         };
-        let result = request.return_values(ReturnValue::None).send().await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                tracing::info!(subscriber = %redact(&imsi), expected_version, "live state changed concurrently");
-                Err(SaveError::Conflict)
-            }
-            Err(e) => Err(SaveError::Port(classify(DEPENDENCY, &e))),
-        }
+        let update = request.build().map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
+        Ok((TransactWriteItem::builder().update(update).build(), size))
     }
-}
-
-enum SaveError {
-    Conflict,
-    Port(PortError),
 }
 
 fn key(imsi: &str) -> Item {
@@ -211,23 +203,37 @@ impl SubscriberStore for DynamoSubscriberStore {
         Ok(out)
     }
 
-    /// One conditional UpdateItem per subscriber, in parallel. Not atomic across subscribers
-    /// (a transaction would double the write cost): after a conflict the others are saved, and
-    /// the retried batch finds their events already applied.
+    /// The conditional updates (one per subscriber) in TransactWriteItems calls of up to 100,
+    /// all calls at once: one round trip for a whole Lambda batch. BatchWriteItem cannot carry
+    /// the version condition. Not atomic across subscribers: a transaction with a conflicting
+    /// subscriber is cancelled whole, and its other subscribers are sent again at once without
+    /// it (see `dynamo::transact_write`); the retried batch finds their events already applied.
+    /// A subscriber listed twice is saved once (the first update); the other counts as a
+    /// conflict.
     async fn save(&self, updates: Vec<StateUpdate>) -> Result<(), PortError> {
         let total = updates.len();
-        let results: Vec<Result<(), SaveError>> = futures_util::stream::iter(updates)
-            .map(|u| self.save_one(u))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        let mut seen: HashSet<String> = HashSet::with_capacity(total);
+        let mut subscribers: Vec<(String, u64)> = Vec::with_capacity(total);
+        let mut actions = Vec::with_capacity(total);
         let mut conflicts = 0;
+        for update in updates {
+            if !seen.insert(update.imsi.clone()) {
+                conflicts += 1;
+                continue;
+            }
+            subscribers.push((update.imsi.clone(), update.expected_version));
+            actions.push(self.update_action(update)?);
+        }
+        let outcomes = dynamo::transact_write(&self.client, actions, self.backoff, self.concurrency, DEPENDENCY).await;
         let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(()) => {}
-                Err(SaveError::Conflict) => conflicts += 1,
-                Err(SaveError::Port(e)) => {
+        for ((imsi, expected_version), outcome) in subscribers.iter().zip(outcomes) {
+            match outcome {
+                TxOutcome::Written => {}
+                TxOutcome::ConditionFailed(_) => {
+                    tracing::info!(subscriber = %redact(imsi), expected_version, "live state changed concurrently");
+                    conflicts += 1;
+                }
+                TxOutcome::Failed(e) => {
                     first_error.get_or_insert(e);
                 }
             }

@@ -4,15 +4,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
 };
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
 use futures_util::StreamExt;
 
-use super::dynamo::{self, Item, get_n, get_s, n, s};
+use super::dynamo::{self, Item, TxOutcome, estimated_size, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify};
 use crate::ports::{PortError, VerdictQuery, VerdictStore};
 use crate::verdict::{Decision, Reason, Verdict};
@@ -39,6 +38,8 @@ pub const BY_DECISION_DAY: &str = "by_decision_day";
 /// ALLOW is ~99 % of the traffic: its day is split over this many index partitions so the
 /// index never throttles writes (≈1,000 writes/s per partition). REVIEW and BLOCK use one.
 const ALLOW_SHARDS: u64 = 16;
+/// Index partitions queried at once by a decision query.
+const QUERY_CONCURRENCY: usize = 16;
 
 /// The verdict table. Infrastructure must create the same schema (on-demand capacity):
 ///
@@ -76,12 +77,14 @@ impl DynamoVerdictStore {
             client,
             table: table.into(),
             backoff: Backoff::default(),
-            concurrency: 16,
+            concurrency: super::ALL_AT_ONCE,
             lookback_days: 90,
         }
     }
 
-    /// Calls in flight at once (default 16: PutItem is one item a call).
+    /// Calls in flight at once per `get_many` / `put_if_absent` (default
+    /// [`ALL_AT_ONCE`](super::ALL_AT_ONCE): a batch of 10,000 verdicts is one round of 100
+    /// calls). Queries use at most 16.
     pub fn with_concurrency(mut self, concurrency: usize) -> DynamoVerdictStore {
         self.concurrency = concurrency.max(1);
         self
@@ -131,48 +134,21 @@ impl DynamoVerdictStore {
         Ok(())
     }
 
-    /// Inserts one verdict unless its event_id is stored; returns the stored verdict.
-    async fn put_one(&self, verdict: &Verdict) -> Result<Verdict, PortError> {
-        let result = self
-            .client
-            .put_item()
+    /// A conditional Put of one verdict for a transaction: written only if its event_id is not
+    /// stored yet; a conflict returns the stored item. With its estimated size in bytes.
+    fn put_action(&self, verdict: &Verdict) -> Result<(TransactWriteItem, usize), PortError> {
+        let item = to_item(verdict)?;
+        let size = estimated_size(&item);
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(verdict)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", EVENT_ID)
             // The existing item comes back with the conflict: no second read in the common case.
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(verdict.clone()),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(conflict)) => match conflict.item() {
-                    Some(item) => from_item(item),
-                    // Emulators without ReturnValuesOnConditionCheckFailure: read it.
-                    None => self.get_consistent(&verdict.event_id).await,
-                },
-                _ => Err(classify(DEPENDENCY, &e)),
-            },
-        }
-    }
-
-    async fn get_consistent(&self, event_id: &str) -> Result<Verdict, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(EVENT_ID, s(event_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify(DEPENDENCY, &e))?;
-        match out.item {
-            Some(item) => from_item(&item),
-            None => {
-                Err(PortError::transient(DEPENDENCY, format!("verdict {event_id} vanished after a write conflict")))
-            }
-        }
+            .build()
+            .map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
+        Ok((TransactWriteItem::builder().put(put).build(), size))
     }
 
     /// Newest-first verdicts of one index partition, at most `limit`, paging as needed.
@@ -339,17 +315,63 @@ impl VerdictStore for DynamoVerdictStore {
         items.iter().map(|item| from_item(item).map(|v| (v.event_id.clone(), v))).collect()
     }
 
-    /// One conditional PutItem per verdict (`attribute_not_exists(event_id)`), `concurrency`
-    /// at a time. BatchWriteItem cannot carry a condition, and a transaction would cost twice
-    /// the writes; per-item conditions make every insert independently idempotent: a replay,
-    /// or a concurrent writer, gets the stored verdict back and never creates a second item.
+    /// Conditional Puts (`attribute_not_exists(event_id)`) in TransactWriteItems calls of up to
+    /// 100, all calls at once: one round trip for a whole Lambda batch. BatchWriteItem would be
+    /// cheaper (a transactional write costs two write units) but cannot carry a condition: a
+    /// replay missed by the eventually consistent lookup, or a concurrent writer, would replace
+    /// the first verdict. With the condition every insert stays independently idempotent: a
+    /// replay or a concurrent writer gets the stored verdict back and never a second item. A
+    /// conflict cancels its whole transaction; the other verdicts of that call are sent again
+    /// without it (see `dynamo::transact_write`), so only the conflicting ones cost a second
+    /// round. An event_id listed twice is written once, and both answer with the stored verdict.
     async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
-        let results: Vec<Result<Verdict, PortError>> = futures_util::stream::iter(0..verdicts.len())
-            .map(|i| self.put_one(&verdicts[i]))
-            .buffered(self.concurrency)
+        let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(verdicts.len());
+        let mut written: Vec<usize> = Vec::with_capacity(verdicts.len());
+        let mut actions = Vec::with_capacity(verdicts.len());
+        for (i, v) in verdicts.iter().enumerate() {
+            if let std::collections::hash_map::Entry::Vacant(e) = first_of.entry(v.event_id.as_str()) {
+                e.insert(i);
+                written.push(i);
+                actions.push(self.put_action(v)?);
+            }
+        }
+        let outcomes = dynamo::transact_write(&self.client, actions, self.backoff, self.concurrency, DEPENDENCY).await;
+        let mut stored: HashMap<&str, Verdict> = HashMap::with_capacity(written.len());
+        let mut unreturned: Vec<&str> = Vec::new();
+        for (&i, outcome) in written.iter().zip(outcomes) {
+            let id = verdicts[i].event_id.as_str();
+            match outcome {
+                TxOutcome::Written => {
+                    stored.insert(id, verdicts[i].clone());
+                }
+                TxOutcome::ConditionFailed(Some(item)) => {
+                    stored.insert(id, from_item(&item)?);
+                }
+                // Emulators without ReturnValuesOnConditionCheckFailure: read them below.
+                TxOutcome::ConditionFailed(None) => unreturned.push(id),
+                TxOutcome::Failed(e) => return Err(e),
+            }
+        }
+        if !unreturned.is_empty() {
+            let keys = unreturned.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
+            let items =
+                dynamo::batch_get(&self.client, &self.table, keys, true, self.backoff, self.concurrency, DEPENDENCY)
+                    .await?;
+            for item in &items {
+                let v = from_item(item)?;
+                if let Some(&i) = first_of.get(v.event_id.as_str()) {
+                    stored.insert(verdicts[i].event_id.as_str(), v);
+                }
+            }
+        }
+        verdicts
+            .iter()
+            .map(|v| {
+                stored.get(v.event_id.as_str()).cloned().ok_or_else(|| {
+                    PortError::transient(DEPENDENCY, format!("verdict {} vanished after a write conflict", v.event_id))
+                })
+            })
             .collect()
-            .await;
-        results.into_iter().collect()
     }
 
     /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
@@ -413,7 +435,7 @@ impl VerdictStore for DynamoVerdictStore {
                         limit: q.limit,
                     })
                 })
-                .buffer_unordered(self.concurrency)
+                .buffer_unordered(self.concurrency.min(QUERY_CONCURRENCY))
                 .collect()
                 .await;
             for r in results {

@@ -1,6 +1,8 @@
 //! A moto server (AWS emulator) of a test's own: started on a free port on 127.0.0.1, killed by
 //! PID when dropped. One process per test keeps tests independent (moto's SageMaker answer
-//! queue, for one, is global) and lets them run in parallel.
+//! queue, for one, is global) and lets them run in parallel. moto runs with isolated
+//! TransactWriteItems (moto_server.py): plain moto 5.x lets concurrent transactions undo each
+//! other, which DynamoDB never does.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,28 +17,36 @@ pub struct Moto {
     log: PathBuf,
 }
 
-/// `moto_server` from `$MOTO_SERVER`, the PATH, or the project's `.venv` (where `make test`
-/// installs it).
-fn find_moto_server() -> Result<PathBuf, String> {
+/// How to start moto: `$MOTO_SERVER` as given, else moto_server.py (moto with isolated
+/// transactions) run by the Python next to `moto_server` in the PATH or the project's `.venv`
+/// (where `make test` installs it).
+fn moto_command() -> Result<Command, String> {
     const HINT: &str =
         "run `make test` (or `make aws-test`), which installs moto into .venv from training/requirements.txt";
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         let path = PathBuf::from(path);
         return if path.is_file() {
-            Ok(path)
+            Ok(Command::new(path))
         } else {
             Err(format!("MOTO_SERVER={} is not a file: {HINT}", path.display()))
         };
     }
     // The workspace's .venv, from whichever package's tests include this file.
     let venvs = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().map(|dir| dir.join(".venv/bin"));
-    std::env::var_os("PATH")
+    let bin = std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .chain(venvs)
-        .map(|dir| dir.join("moto_server"))
+        .find(|dir| dir.join("moto_server").is_file() && dir.join("python3").is_file())
+        .ok_or_else(|| format!("moto_server not found (looked in the PATH and .venv/bin): {HINT}"))?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/tests/support/moto_server.py"))
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("moto_server not found (looked in the PATH and .venv/bin): {HINT}"))
+        .ok_or("shared/tests/support/moto_server.py not found")?;
+    let mut command = Command::new(bin.join("python3"));
+    command.arg(script);
+    Ok(command)
 }
 
 fn free_port() -> u16 {
@@ -45,7 +55,6 @@ fn free_port() -> u16 {
 
 impl Moto {
     pub fn start() -> Moto {
-        let bin = find_moto_server().unwrap_or_else(|e| panic!("{e}"));
         // A port picked now may be taken by the time moto binds it: try a few.
         let mut last_log = String::new();
         for _ in 0..3 {
@@ -53,13 +62,14 @@ impl Moto {
             let log = std::env::temp_dir().join(format!("roamguard-moto-{port}.log"));
             let out = std::fs::File::create(&log).expect("moto log file");
             let err = out.try_clone().expect("moto log file");
-            let child = Command::new(&bin)
+            let mut command = moto_command().unwrap_or_else(|e| panic!("{e}"));
+            let child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+                .unwrap_or_else(|e| panic!("cannot start moto ({:?}): {e}", command.get_program()));
             let mut moto = Moto { child, port, endpoint: format!("http://127.0.0.1:{port}"), log };
             match moto.wait_ready(Duration::from_secs(60)) {
                 Ok(()) => return moto,
