@@ -19,7 +19,7 @@ TRAIN_SUBSCRIBERS ?= 8000
 TRAIN_DAYS ?= 7
 VALID_SUBSCRIBERS ?= 4000
 
-.PHONY: run test lint lint-infra unit-test aws-test python-test train bench package deploy seed-profiles clean help
+.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train bench bench-aws bench-serve package deploy seed-profiles clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,14 +66,14 @@ $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
 
 # Lambda artifacts: `sam build` runs `cargo lambda build --release --arm64 --bin <function>` for
 # each function (BuildMethod rust-cargolambda), and the SageMaker model artifact is packed from
-# models/model.json. cargo-lambda cross-links with zig (the ziglang wheel in .venv-infra).
+# models/model.json. cargo-lambda and its cross linker zig come as prebuilt wheels from PyPI into
+# .venv-infra (seconds, instead of 15-30 min for `cargo install cargo-lambda`); cargo-lambda adds
+# the aarch64 Rust target through rustup on first use.
 package: $(INFRA_VENV)/.installed $(VENV)/.installed ## build the Lambda zips (cargo-lambda, arm64) and the SageMaker model artifact
-	@command -v cargo-lambda >/dev/null 2>&1 || { \
-		echo "warning: cargo-lambda is not installed; installing it now takes 15-30 minutes on 2 cores" >&2; \
-		$(CARGO) install cargo-lambda --locked; }
-	@$(INFRA_VENV)/bin/python -c 'import ziglang' 2>/dev/null || { \
-		echo "installing ziglang (the linker cargo-lambda uses for arm64)" >&2; \
-		$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check ziglang; }
+	@$(INFRA_VENV)/bin/python -c 'import ziglang' 2>/dev/null && test -x $(INFRA_VENV)/bin/cargo-lambda || { \
+		echo "installing cargo-lambda and ziglang into $(INFRA_VENV)" >&2; \
+		$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-package.txt; }
+	@echo "building both functions for arm64 in release mode: a cold build takes 10-15 minutes on 2 cores" >&2
 	$(INFRA_VENV)/bin/python infra/stack.py openapi
 	PATH=$(CURDIR)/$(INFRA_VENV)/bin:$$PATH $(SAM) build --beta-features \
 		--template-file infra/template.yaml --build-dir $(CURDIR)/.aws-sam/build
@@ -89,6 +89,15 @@ seed-profiles: $(INFRA_VENV)/.installed ## load PROFILES (JSON Lines) into the d
 	@test -n "$(PROFILES)" || { echo "usage: make seed-profiles PROFILES=profiles.jsonl [STACK=$(STACK)]" >&2; exit 2; }
 	table=$$($(INFRA_VENV)/bin/python infra/stack.py output --stack $(STACK) --key ProfilesTableName) && \
 	$(CARGO) run --release --quiet -p roamguard-cli --features aws -- load-profiles --table "$$table" --file $(PROFILES)
+
+# The fault run at full size (`make test` runs it with 2,000 events): 100,000 generated events
+# (1 % broken) through score-stream handler invocations against moto behind a fault-injecting
+# proxy, redelivered as Lambda does, then every record accounted for (the table it prints).
+CHAOS_EVENTS ?= 100000
+CHAOS_BATCH ?= 500
+chaos: $(VENV)/.installed ## fault run: 100,000 events, injected AWS faults and redeliveries, accounting table
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_BATCH=$(CHAOS_BATCH) \
+		$(CARGO) test -p score-stream --test chaos -- --nocapture
 
 # The Python virtualenv for training, rebuilt when the pinned requirements change.
 $(VENV)/.installed: training/requirements.txt
@@ -116,6 +125,42 @@ bench: ## criterion micro-benchmarks + pipeline measurements -> BENCHMARKS.md
 	$(CARGO) bench -p roamguard --bench core
 	$(CARGO) build --release --quiet -p roamguard-cli
 	target/release/roamguard-bench report --out BENCHMARKS.md
+
+# cargo-fuzz (libFuzzer + AddressSanitizer) on every input the services take from outside:
+# fuzz/fuzz_targets/*.rs, seeds in fuzz/seeds/, new corpus entries and crashes under out/fuzz/.
+# cargo-fuzz needs a nightly rustc flag; RUSTC_BOOTSTRAP=1 lets the stable toolchain take it.
+# `make test` covers the same properties with proptest (tests/input_robustness.rs in each crate).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := event_decoder kinesis_records kinesis_payload api_request apigw_event
+FUZZ_ENV := RUSTC_BOOTSTRAP=1
+FUZZ_DIR := --fuzz-dir fuzz --target-dir target/fuzz
+fuzz: ## cargo-fuzz every input target for FUZZ_SECONDS each (bounded; fails on any crash)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
+	$(FUZZ_ENV) $(CARGO) fuzz build $(FUZZ_DIR)
+	for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(OUT)/fuzz/corpus/$$t $(OUT)/fuzz/artifacts/$$t; \
+	  $(FUZZ_ENV) $(CARGO) fuzz run $(FUZZ_DIR) $$t $(OUT)/fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(OUT)/fuzz/artifacts/$$t/ -print_final_stats=1 \
+	    2>&1 | grep -E '^(stat::|Done|INFO: seed corpus|==[0-9]+==|SUMMARY|thread .* panicked)|Test unit written' \
+	    || { echo "fuzz target $$t failed: see above; reproduce with: $(FUZZ_ENV) cargo fuzz run $(FUZZ_DIR) $$t <artifact>"; exit 1; }; \
+	done
+
+# Load test of `roamguard serve` with wrk (Debian package) from a second process on loopback:
+# distinct generated events to POST /v1/score, then GETs of their verdicts. Writes
+# $(OUT)/bench/serve.md and its section of BENCHMARKS.md; fails on any non-2xx answer or socket error.
+bench-serve: ## wrk load test of `roamguard serve` on 127.0.0.1 -> BENCHMARKS.md
+	command -v wrk >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y wrk \
+	  || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y wrk; }; }
+	$(CARGO) build --release --quiet -p roamguard-cli
+	OUT=$(OUT)/bench tests/load/serve_wrk.sh
+	$(PYTHON) tests/load/splice_section.py serve $(OUT)/bench/serve.md BENCHMARKS.md
+
+# AWS-path figures with moto behind a counting, latency-injecting proxy: calls by operation,
+# calls per event, bytes, dependent round trips and handler time per batch size; cold start and
+# peak RSS of the release score-stream binary. Writes its section of BENCHMARKS.md (`make bench`
+# keeps it). The first run builds the AWS SDK in release mode (~6-8 min on 2 cores).
+bench-aws: $(VENV)/.installed ## AWS-path figures against moto (calls, round trips, cold start) -> BENCHMARKS.md
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) bench -p score-stream --bench aws -- --out BENCHMARKS.md
 
 clean:
 	rm -rf $(OUT) target infra/build .aws-sam

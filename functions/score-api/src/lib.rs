@@ -4,10 +4,13 @@
 
 pub mod config;
 
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::{HeaderName, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use roamguard::api::{Api, ApiRequest, ApiResponse, Route};
+use roamguard::api::{Api, ApiRequest, ApiResponse, ProblemKind, Route, problem};
+use serde_json::Value;
 
 /// The API's view of an API Gateway request. The path is the one the client called, without the
 /// stage prefix lambda_http adds for REST APIs; the query is the raw query string (lambda_http
@@ -52,6 +55,55 @@ pub fn to_lambda_response(r: ApiResponse) -> Response<Body> {
         }
     }
     response
+}
+
+/// The Lambda entry point: one API Gateway event (REST v1 or HTTP v2 proxy) in, its proxy
+/// response out. lambda_http's own conversion panics on some malformed events (a character not
+/// legal in a URI in the path or `rawQueryString`, a body flagged base64 that is not,
+/// an empty multi-value query list); under `lambda_http::run` that panic fails the invocation
+/// and the client gets a 502. Here the conversion is guarded and such an event gets a 400
+/// problem, like any other bad request.
+pub async fn handle_event(api: &Api, payload: Value) -> Value {
+    let v2 = payload.get("version").and_then(Value::as_str) == Some("2.0");
+    let text = payload.to_string();
+    let parsed = std::panic::catch_unwind(|| lambda_http::request::from_str(&text));
+    let (response, v2) = match parsed {
+        Ok(Ok(req)) => {
+            let v2 = matches!(req.request_context_ref(), Some(RequestContext::ApiGatewayV2(_)));
+            (handle(api, req).await, v2)
+        }
+        Ok(Err(e)) => (unbuildable(&format!("not an API Gateway proxy event: {e}")), v2),
+        Err(_) => (unbuildable("the request's path, query or body cannot be read"), v2),
+    };
+    proxy_response(response, v2)
+}
+
+fn unbuildable(detail: &str) -> Response<Body> {
+    tracing::warn!(%detail, "request rejected before routing");
+    to_lambda_response(problem(ProblemKind::InvalidParameter, detail, &[]))
+}
+
+/// The proxy response API Gateway expects for the event's payload version.
+fn proxy_response(response: Response<Body>, v2: bool) -> Value {
+    let (parts, body) = response.into_parts();
+    let (body, is_base64_encoded) = match body {
+        Body::Empty => (None, false),
+        b @ Body::Text(_) => (Some(b), false),
+        b => (Some(b), true),
+    };
+    let status_code = i64::from(parts.status.as_u16());
+    let answer = if v2 {
+        let mut r = ApiGatewayV2httpResponse::default();
+        (r.status_code, r.headers, r.body, r.is_base64_encoded) = (status_code, parts.headers, body, is_base64_encoded);
+        serde_json::to_value(r)
+    } else {
+        let mut r = ApiGatewayProxyResponse::default();
+        (r.status_code, r.multi_value_headers, r.body, r.is_base64_encoded) =
+            (status_code, parts.headers.clone(), body, is_base64_encoded);
+        r.headers = parts.headers;
+        serde_json::to_value(r)
+    };
+    answer.unwrap_or_else(|_| serde_json::json!({"statusCode": 500}))
 }
 
 /// Handles one API Gateway request; logs one line (route template, never the IMSI or event id).

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Error, LambdaEvent, service_fn};
 use roamguard::api::{Api, ApiPorts};
 use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, scorers, sdk_config};
 use roamguard::embedded::Discard;
@@ -35,9 +35,11 @@ async fn main() -> Result<(), Error> {
     let api = Arc::new(Api::new(model.clone(), ports));
     tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-api ready");
 
-    lambda_http::run(service_fn(move |req: Request| {
-        let api = api.clone();
-        async move { Ok::<_, Error>(score_api::handle(&api, req).await) }
+    // The raw event, not lambda_http::run: score_api::handle_event guards lambda_http's request
+    // conversion, which panics on some malformed events.
+    let api = api.as_ref();
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        Ok::<_, Error>(score_api::handle_event(api, event.payload).await)
     }))
     .await
 }

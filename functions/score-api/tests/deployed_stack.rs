@@ -9,6 +9,7 @@ mod lambda_runtime;
 #[allow(dead_code)]
 mod moto;
 #[path = "../../../shared/tests/support/stack.rs"]
+#[allow(dead_code)]
 mod stack;
 
 use std::path::Path;

@@ -131,3 +131,35 @@ async fn when_http_api_runs_on_a_named_stage_should_route_without_the_stage_pref
     let (api, _) = api();
     assert_eq!(score_api::handle(&api, req).await.status(), 200);
 }
+
+/// Events lambda_http cannot turn into a request (it panics on them): the Lambda entry point
+/// answers a 400 problem in the event's own response format instead of failing the invocation.
+#[tokio::test]
+async fn when_lambda_http_cannot_build_the_request_should_answer_a_400_problem() {
+    let (api, _) = api();
+    let read = |name: &str| -> Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let mut illegal_query = read("http-list.json");
+    illegal_query["rawQueryString"] = "since=<".into();
+    let mut bad_base64 = read("rest-score.json");
+    bad_base64["isBase64Encoded"] = true.into();
+    bad_base64["body"] = "not base64 at all!".into();
+    let mut empty_multi_value = read("rest-list.json");
+    empty_multi_value["multiValueQueryStringParameters"] = serde_json::json!({"limit": []});
+    for (payload, v2) in [(illegal_query, true), (bad_base64, false), (empty_multi_value, false)] {
+        let answer = score_api::handle_event(&api, payload).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        assert_eq!(answer["headers"]["content-type"], "application/problem+json", "{answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["status"], 400);
+        assert_eq!(answer.get("cookies").is_some(), v2, "the response format follows the event's: {answer}");
+    }
+
+    // A well-formed event takes the normal path.
+    let answer = score_api::handle_event(&api, read("http-score.json")).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let verdict: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(verdict["event_id"], "gw-1");
+}
