@@ -384,7 +384,7 @@ median {:.1} ms, min {:.1} ms, max {:.1} ms. This is an upper bound: it includes
 
 /// Sections other commands write into BENCHMARKS.md between `<!-- bench-NAME:begin -->` and
 /// `<!-- bench-NAME:end -->`.
-const KEPT_SECTIONS: [&str; 2] = ["serve", "aws"];
+const KEPT_SECTIONS: [&str; 3] = ["chaos", "serve", "aws"];
 
 /// The section `make bench-NAME` wrote, markers included.
 fn kept_section<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
