@@ -91,11 +91,11 @@ class TransformedTemplateTest(unittest.TestCase):
         (mapping,) = self.of_type("AWS::Lambda::EventSourceMapping").values()
         p = mapping["Properties"]
         self.assertEqual(p["FunctionResponseTypes"], ["ReportBatchItemFailures"])
-        self.assertTrue(p["BisectBatchOnFunctionError"])
+        self.assertEqual(self.template["Parameters"]["StreamBisectBatchOnError"]["Default"], "true")
         self.assertEqual(p["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["BatchFailureQueue", "Arn"]})
         self.assertEqual(p["EventSourceArn"], {"Fn::GetAtt": ["InputStream", "Arn"]})
         for setting in ["BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor",
-                        "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"]:
+                        "BisectBatchOnFunctionError", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"]:
             self.assertIn("Ref", p[setting], f"{setting} is a parameter")
 
     def test_when_transformed_should_encrypt_every_store_with_the_stack_key_and_retain_the_tables(self):
