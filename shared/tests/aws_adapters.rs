@@ -28,7 +28,7 @@ use roamguard::ports::{
 use roamguard::profile::{Plan, SubscriberProfile};
 use roamguard::state::LiveState;
 use roamguard::verdict::{Decision, Reason, Verdict};
-use support::fault_proxy::FaultProxy;
+use support::fault_proxy::{FaultProxy, Faults};
 use support::moto::Moto;
 
 const REGION: &str = "us-east-1";
@@ -654,7 +654,8 @@ async fn when_put_records_partially_fails_should_retry_only_the_failed_entries()
     let moto_config = emulator_config(&moto.endpoint, REGION).await;
     create_stream(&moto_config, 1).await;
     let failing = vec![1, 4, 7, 20];
-    let proxy = FaultProxy::start(([127, 0, 0, 1], moto.port).into(), failing.clone()).await;
+    let faults = Faults { put_records_fail_first_call: failing.clone(), ..Faults::none() };
+    let proxy = FaultProxy::start(([127, 0, 0, 1], moto.port).into(), faults).await;
     let config = emulator_config(&proxy.endpoint, REGION).await;
     let sink = KinesisVerdictSink::new(&config, STREAM);
     let verdicts: Vec<Verdict> = (0..30)

@@ -11,8 +11,9 @@
 //! Size: CHAOS_EVENTS (default 2,000) events in batches of CHAOS_BATCH (default 100);
 //! `make chaos` runs 100,000 events in batches of 500 and prints the accounting table.
 
-#[path = "../../../shared/tests/support/chaos_proxy.rs"]
-mod chaos_proxy;
+#[path = "../../../shared/tests/support/fault_proxy.rs"]
+#[allow(dead_code)]
+mod fault_proxy;
 #[path = "../../../shared/tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use chaos_proxy::{ChaosProxy, Faults};
+use fault_proxy::{FaultProxy, Faults};
 use roamguard::aws::{
     DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SqsDeadLetters, emulator_config, load_profiles,
     scorers,
@@ -154,8 +155,9 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         throttle_burst: 6,
         put_records_entry_failure: 0.10,
         dropped_connection: 0.02,
+        put_records_fail_first_call: Vec::new(),
     };
-    let proxy = ChaosProxy::start(upstream, faults.clone()).await;
+    let proxy = FaultProxy::start(upstream, faults.clone()).await;
     let config = emulator_config(&proxy.endpoint, "us-east-1").await;
     let model = Arc::new(FraudModel::embedded().expect("model"));
     let (scorer, fallback) =

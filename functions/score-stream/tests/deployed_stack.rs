@@ -16,7 +16,7 @@ mod stack;
 use std::path::Path;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Record, ShardIteratorType};
 use chrono::{TimeZone, Utc};
 use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, emulator_config, load_profiles};
 use roamguard::countries::CountryCode;
@@ -53,6 +53,27 @@ fn profile() -> SubscriberProfile {
         avg_daily_data_mb: 150.0,
         known_imeis: vec!["35693803564380".into()],
     }
+}
+
+/// Every record of `stream` with its shard id, from the start of each shard.
+async fn read_stream(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Record)> {
+    let shards = kinesis.list_shards().stream_name(stream).send().await.expect("shards").shards.unwrap_or_default();
+    let mut records = Vec::new();
+    for s in &shards {
+        let iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(s.shard_id())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("iterator")
+            .shard_iterator
+            .expect("iterator");
+        let got = kinesis.get_records().shard_iterator(iterator).send().await.expect("get records");
+        records.extend(got.records.into_iter().map(|r| (s.shard_id().to_string(), r)));
+    }
+    records
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,22 +117,11 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert_eq!(out.failed_record_count(), Some(0));
 
     // What the event source mapping reads and hands to the function.
-    let shard = kinesis.list_shards().stream_name(input).send().await.expect("shards").shards.unwrap_or_default();
-    let mut records = Vec::new();
-    for s in &shard {
-        let iterator = kinesis
-            .get_shard_iterator()
-            .stream_name(input)
-            .shard_id(s.shard_id())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("iterator")
-            .shard_iterator
-            .expect("iterator");
-        let got = kinesis.get_records().shard_iterator(iterator).send().await.expect("get records");
-        for r in got.records() {
-            records.push(json!({
+    let records: Vec<_> = read_stream(&kinesis, input)
+        .await
+        .iter()
+        .map(|(shard, r)| {
+            json!({
                 "kinesis": {
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": r.partition_key(),
@@ -121,14 +131,14 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
                 },
                 "eventSource": "aws:kinesis",
                 "eventVersion": "1.0",
-                "eventID": format!("{}:{}", s.shard_id(), r.sequence_number()),
+                "eventID": format!("{shard}:{}", r.sequence_number()),
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": "arn:aws:iam::123456789012:role/score-stream",
                 "awsRegion": "us-east-1",
                 "eventSourceARN": stack.output("InputStreamArn"),
-            }));
-        }
-    }
+            })
+        })
+        .collect();
     assert_eq!(records.len(), payloads.len());
     let event = json!({ "Records": records }).to_string();
 
@@ -184,25 +194,14 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert!(item.contains_key(EXPIRES_AT));
 
     // The results stream carries both verdicts.
-    let results = stack.output("ResultsStreamName");
-    let shards = kinesis.list_shards().stream_name(results).send().await.expect("shards").shards.unwrap_or_default();
-    let mut published = Vec::new();
-    for s in &shards {
-        let iterator = kinesis
-            .get_shard_iterator()
-            .stream_name(results)
-            .shard_id(s.shard_id())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("iterator")
-            .shard_iterator
-            .expect("iterator");
-        for r in kinesis.get_records().shard_iterator(iterator).send().await.expect("records").records() {
+    let mut published: Vec<String> = read_stream(&kinesis, stack.output("ResultsStreamName"))
+        .await
+        .iter()
+        .map(|(_, r)| {
             let v: serde_json::Value = serde_json::from_slice(r.data().as_ref()).expect("verdict JSON");
-            published.push(v["event_id"].as_str().unwrap_or_default().to_string());
-        }
-    }
+            v["event_id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
     published.sort();
     assert_eq!(published, ["dep-1", "dep-2"]);
 
