@@ -5,22 +5,16 @@
 #[path = "support/inputs.rs"]
 mod inputs;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use proptest::prelude::*;
-use roamguard::api::{Api, ApiPorts, ApiRequest, PROBLEM_BASE};
+use roamguard::api::{ApiRequest, PROBLEM_BASE};
 use roamguard::embedded::{
     MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer,
 };
 use roamguard::events::RoamingEvent;
-use roamguard::model::FraudModel;
 use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
 use serde_json::Value;
-
-fn model() -> Arc<FraudModel> {
-    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
-    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("embedded model loads"))).clone()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().build().expect("runtime")
@@ -33,7 +27,7 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let model = model();
+    let model = inputs::model();
     let dead = Arc::new(MemoryDeadLetters::default());
     let sink = Arc::new(MemoryVerdictSink::default());
     let ports = Ports {
@@ -45,18 +39,6 @@ fn harness() -> Harness {
         dead_letters: dead.clone(),
     };
     Harness { pipeline: Pipeline::new(model, ports), dead, sink }
-}
-
-fn api() -> Api {
-    let model = model();
-    let ports = ApiPorts {
-        subscribers: Arc::new(MemorySubscriberStore::default()),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store: Arc::new(MemoryVerdictStore::default()),
-        verdict_sink: Arc::new(MemoryVerdictSink::default()),
-    };
-    Api::new(model, ports)
 }
 
 /// Every record ends as exactly one outcome, consistent with what the decoder says of it; with
@@ -241,7 +223,7 @@ proptest! {
 
     #[test]
     fn when_the_api_gets_an_arbitrary_request_should_answer_json_below_500(requests in prop::collection::vec(request(), 1..4)) {
-        let api = api();
+        let api = inputs::in_memory_api();
         let rt = runtime();
         for req in requests {
             let r = rt.block_on(api.handle(req));

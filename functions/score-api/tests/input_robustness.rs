@@ -6,31 +6,12 @@
 #[path = "../../../shared/tests/support/inputs.rs"]
 mod inputs;
 
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::Once;
 
 use proptest::prelude::*;
-use roamguard::api::{Api, ApiPorts, PROBLEM_BASE};
+use roamguard::api::{Api, PROBLEM_BASE};
 use roamguard::base64;
-use roamguard::embedded::{MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer};
-use roamguard::model::FraudModel;
 use serde_json::{Map, Value, json};
-
-fn model() -> Arc<FraudModel> {
-    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
-    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("embedded model loads"))).clone()
-}
-
-fn api() -> Api {
-    let model = model();
-    let ports = ApiPorts {
-        subscribers: Arc::new(MemorySubscriberStore::default()),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store: Arc::new(MemoryVerdictStore::default()),
-        verdict_sink: Arc::new(MemoryVerdictSink::default()),
-    };
-    Api::new(model, ports)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().build().expect("runtime")
@@ -237,7 +218,7 @@ proptest! {
     fn when_rest_v1_or_http_v2_events_carry_arbitrary_requests_should_answer_json_below_500(
         calls in prop::collection::vec((call(), any::<bool>()), 1..4),
     ) {
-        let api = api();
+        let api = inputs::in_memory_api();
         for (c, v2) in calls {
             check(&api, &if v2 { http_v2(&c) } else { rest_v1(&c) })?;
         }
@@ -247,14 +228,14 @@ proptest! {
     fn when_the_lambda_payload_is_arbitrary_json_should_answer_json_below_500(
         payload in inputs::json_value(),
     ) {
-        check(&api(), &payload)?;
+        check(&inputs::in_memory_api(), &payload)?;
     }
 }
 
 #[test]
 fn when_the_generated_events_reach_the_handler_should_most_be_routed_and_scored() {
     // The strategies must reach the scoring path, not only the error answers.
-    let api = api();
+    let api = inputs::in_memory_api();
     let rt = runtime();
     let event = br#"{"event_id":"gw-9","event_time":"2026-06-01T12:00:00Z","imsi":"208011234567890","event_type":"data","visited_country":"ES","data_bytes":10}"#;
     for v2 in [false, true] {

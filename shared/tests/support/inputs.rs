@@ -8,8 +8,32 @@
 
 #![allow(dead_code)]
 
+use std::sync::{Arc, OnceLock};
+
 use proptest::prelude::*;
+use roamguard::api::{Api, ApiPorts};
+use roamguard::embedded::{MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer};
+use roamguard::model::FraudModel;
 use serde_json::{Map, Value};
+
+/// The built-in model, loaded once per test binary.
+pub fn model() -> Arc<FraudModel> {
+    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
+    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("embedded model loads"))).clone()
+}
+
+/// The API on fresh in-memory ports and the built-in model.
+pub fn in_memory_api() -> Api {
+    let model = model();
+    let ports = ApiPorts {
+        subscribers: Arc::new(MemorySubscriberStore::default()),
+        scorer: Arc::new(ModelScorer::new(model.clone())),
+        fallback: None,
+        verdict_store: Arc::new(MemoryVerdictStore::default()),
+        verdict_sink: Arc::new(MemoryVerdictSink::default()),
+    };
+    Api::new(model, ports)
+}
 
 /// Any JSON value, a few levels deep.
 pub fn json_value() -> impl Strategy<Value = Value> {
