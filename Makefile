@@ -34,9 +34,11 @@ lint:
 	$(CARGO) clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 # score-stream enables roamguard/aws, so the workspace build includes the moto-backed AWS
-# adapter tests: they need moto_server from the venv.
+# adapter tests: they need moto_server from the venv. The property tests run on a fixed seed so
+# a CI run is reproducible; `make test PROPTEST_RNG_SEED=random` explores new cases.
+PROPTEST_RNG_SEED ?= 20261127
 unit-test: $(VENV)/.installed
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) test --workspace
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace
 
 # Just the AWS adapters (real SDK clients against moto_server, one moto per test on a free
 # 127.0.0.1 port); `unit-test` runs them too. Same feature set as unit-test: reuses its build.

@@ -3,11 +3,10 @@
 //! handled.
 #![no_main]
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(event) = serde_json::from_slice::<KinesisEvent>(data) {
+    if let Some(event) = roamguard_fuzz::parse_kinesis_event(data) {
         roamguard_fuzz::check_kinesis(&event);
     }
 });
