@@ -97,9 +97,12 @@ seed-profiles: $(INFRA_VENV)/.installed ## load PROFILES (JSON Lines) into the d
 # proxy, redelivered as Lambda does, then every record accounted for (the table it prints).
 CHAOS_EVENTS ?= 100000
 CHAOS_BATCH ?= 500
-chaos: $(VENV)/.installed ## fault run: 100,000 events, injected AWS faults and redeliveries, accounting table
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_BATCH=$(CHAOS_BATCH) \
+chaos: $(VENV)/.installed ## fault run: 100,000 events, injected AWS faults and redeliveries, accounting table -> BENCHMARKS.md
+	$(CARGO) build --release --quiet -p xtask
+	mkdir -p $(OUT)/bench
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_BATCH=$(CHAOS_BATCH) CHAOS_REPORT=$(CURDIR)/$(OUT)/bench/chaos.md \
 		$(CARGO) test -p score-stream --test chaos -- --nocapture
+	target/release/xtask splice chaos $(OUT)/bench/chaos.md --out BENCHMARKS.md
 
 # The Python virtualenv for training, rebuilt when the pinned requirements change.
 $(VENV)/.installed: training/requirements.txt
@@ -125,8 +128,8 @@ train: $(VENV)/.installed ## generate data, export features with the Rust code, 
 
 bench: ## criterion micro-benchmarks + pipeline measurements -> BENCHMARKS.md
 	$(CARGO) bench -p roamguard --bench core
-	$(CARGO) build --release --quiet -p roamguard-cli
-	target/release/roamguard-bench report --out BENCHMARKS.md
+	$(CARGO) build --release --quiet -p roamguard-cli -p xtask
+	target/release/xtask bench --out BENCHMARKS.md
 
 # cargo-fuzz (libFuzzer + AddressSanitizer) on every input the services take from outside:
 # fuzz/fuzz_targets/*.rs, seeds in fuzz/seeds/, new corpus entries and crashes under out/fuzz/.
@@ -154,15 +157,17 @@ bench-serve: ## wrk load test of `roamguard serve` on 127.0.0.1 -> BENCHMARKS.md
 	command -v wrk >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y wrk \
 	  || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y wrk; }; }
 	$(CARGO) build --release --quiet -p roamguard-cli
+	$(CARGO) build --release --quiet -p xtask
 	OUT=$(OUT)/bench tests/load/serve_wrk.sh
-	$(PYTHON) tests/load/splice_section.py serve $(OUT)/bench/serve.md BENCHMARKS.md
+	target/release/xtask splice serve $(OUT)/bench/serve.md --out BENCHMARKS.md
 
 # AWS-path figures with moto behind a counting, latency-injecting proxy: calls by operation,
 # calls per event, bytes, dependent round trips and handler time per batch size; cold start and
 # peak RSS of the release score-stream binary. Writes its section of BENCHMARKS.md (`make bench`
 # keeps it). The first run builds the AWS SDK in release mode (~6-8 min on 2 cores).
 bench-aws: $(VENV)/.installed ## AWS-path figures against moto (calls, round trips, cold start) -> BENCHMARKS.md
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) bench -p score-stream --bench aws -- --out BENCHMARKS.md
+	$(CARGO) build --release --quiet -p score-stream -p xtask --features xtask/aws
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/release/xtask bench-aws --out BENCHMARKS.md --score-stream target/release/score-stream
 
 clean:
 	rm -rf $(OUT) target infra/build .aws-sam

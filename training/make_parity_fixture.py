@@ -1,4 +1,4 @@
-"""Build the small XGBoost parity fixture used by `shared/tests/xgboost_parity.rs`.
+"""Build the small XGBoost parity fixture used by `shared/core/tests/xgboost_parity.rs`.
 
 The Rust evaluator (`roamguard::model::xgboost`) must reproduce Python xgboost's
 probabilities (<= 1e-6) and exact TreeSHAP contributions (<= 1e-5). This script
@@ -19,7 +19,7 @@ entirely missing and rows whose values sit exactly on split thresholds.
 Usage (from the repo root)::
 
     .venv/bin/python training/make_parity_fixture.py \
-        --out shared/tests/fixtures/xgb_small
+        --out shared/core/tests/fixtures/xgb_small
 
 ``write_parity_csv`` is reusable for the production model (models/parity.csv).
 """
@@ -108,7 +108,7 @@ def write_parity_csv(booster: xgb.Booster, x: np.ndarray, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("shared/tests/fixtures/xgb_small"))
+    parser.add_argument("--out", type=Path, default=Path("shared/core/tests/fixtures/xgb_small"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 

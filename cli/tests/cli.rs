@@ -1,4 +1,5 @@
 //! End-to-end tests of the `roamguard` binary on a small generated data set.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,7 +79,7 @@ fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_ide
     assert!(String::from_utf8_lossy(&second.stderr).contains("already scored"));
     assert_eq!(table(&["--format", "json", "--limit", "1000000"]), all);
     let mut again = lines(&dir.join("verdicts-again.jsonl"));
-    let mut before = verdicts.clone();
+    let mut before = verdicts;
     again.sort();
     before.sort();
     assert_eq!(again, before, "a replay answers with the stored verdicts");
@@ -142,7 +143,7 @@ fn when_predict_gets_rows_should_print_one_probability_each_and_reject_bad_rows(
 
 #[test]
 fn when_predict_gets_a_ubj_model_should_score_like_json() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/fixtures/xgb_small/model");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/core/tests/fixtures/xgb_small/model");
     let rows = "1,2,3,4,5,6,7,8,9,10\n,,,,,,,,,\n0.5,,3,,1,,0,,2,\n";
     let predict = |ext: &str| {
         let mut child = bin()

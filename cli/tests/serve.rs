@@ -1,5 +1,6 @@
 //! `roamguard serve` over real HTTP/1.1 (a raw TcpStream client): scoring, idempotency, reads,
 //! paging, every error status as problem+json, the 16 KiB limit, logs and clean shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -2,22 +2,14 @@
 //! A broken invariant panics, which libFuzzer reports as a crash with the input saved.
 
 use std::cell::Cell;
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::Once;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use roamguard::api::{Api, ApiPorts, PROBLEM_BASE};
-use roamguard::embedded::{
-    MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer,
-};
+use roamguard::api::{Api, PROBLEM_BASE};
 use roamguard::events::RoamingEvent;
-use roamguard::model::FraudModel;
-use roamguard::pipeline::{Outcome, Pipeline, Ports};
+use roamguard::pipeline::{Outcome, Pipeline};
+use roamguard_testkit::fixtures::{InMemory, model};
 use serde_json::Value;
-
-pub fn model() -> Arc<FraudModel> {
-    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
-    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("embedded model loads"))).clone()
-}
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().build().expect("runtime")
@@ -25,28 +17,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// A pipeline on fresh in-memory ports (each input starts from empty state: reproducible).
 pub fn pipeline() -> Pipeline {
-    let model = model();
-    let ports = Ports {
-        subscribers: Arc::new(MemorySubscriberStore::default()),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store: Arc::new(MemoryVerdictStore::default()),
-        verdict_sink: Arc::new(MemoryVerdictSink::default()),
-        dead_letters: Arc::new(MemoryDeadLetters::default()),
-    };
-    Pipeline::new(model, ports)
+    InMemory::new(model()).pipeline()
 }
 
 pub fn api() -> Api {
-    let model = model();
-    let ports = ApiPorts {
-        subscribers: Arc::new(MemorySubscriberStore::default()),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store: Arc::new(MemoryVerdictStore::default()),
-        verdict_sink: Arc::new(MemoryVerdictSink::default()),
-    };
-    Api::new(model, ports)
+    InMemory::new(model()).api()
 }
 
 /// The decoder's contract: an accepted event is written back in a form it accepts again.

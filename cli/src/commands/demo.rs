@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use roamguard::generator::{self, FraudType, GeneratorConfig};
 use roamguard::verdict::{Decision, Verdict};
+use roamguard_sim::{self as generator, FraudType, GeneratorConfig};
 
 use super::score::{self, ModelArgs};
 
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let pipeline = score::embedded_pipeline(
-        model.clone(),
+        model,
         dataset.profiles.clone(),
         Some(&db),
         Some(&args.out.join("verdicts.jsonl")),

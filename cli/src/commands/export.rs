@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use roamguard::events::RoamingEvent;
 use roamguard::features::{self, Replay};
-use roamguard::generator::Label;
 use roamguard::profile::SubscriberProfile;
+use roamguard_sim::Label;
 
 /// Export model features for training, computed by the same code that scores online.
 ///

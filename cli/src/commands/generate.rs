@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use roamguard::generator::{self, GeneratorConfig};
+use roamguard_sim::{self as generator, GeneratorConfig};
 
 /// Generate labelled synthetic roaming traffic.
 ///

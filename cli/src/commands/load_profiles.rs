@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use roamguard::aws::{DynamoDbClient, load_profiles, sdk_config};
+use roamguard_aws::{DynamoDbClient, load_profiles, sdk_config};
 
 use super::score::read_profiles;
 

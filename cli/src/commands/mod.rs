@@ -3,6 +3,7 @@ pub mod export;
 pub mod generate;
 #[cfg(feature = "aws")]
 pub mod load_profiles;
+pub mod ports;
 pub mod predict;
 pub mod score;
 pub mod serve;

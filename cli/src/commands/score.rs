@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use roamguard::embedded::sqlite::SqliteVerdictStore;
-use roamguard::embedded::{Discard, JsonlFile, MemorySubscriberStore, MemoryVerdictStore, ModelScorer};
 use roamguard::model::FraudModel;
-use roamguard::pipeline::{Counts, Outcome, Pipeline, Ports, Record, StageTimings};
-use roamguard::ports::{DeadLetterSink, VerdictSink, VerdictStore};
+use roamguard::pipeline::{Counts, Outcome, Pipeline, Record, StageTimings};
 use roamguard::profile::SubscriberProfile;
 use roamguard::verdict::Verdict;
+
+use super::ports;
 
 /// Score a JSON Lines file of roaming events with the embedded pipeline.
 ///
@@ -215,29 +214,7 @@ pub fn embedded_pipeline(
     out: Option<&Path>,
     dead_letter: &Path,
 ) -> anyhow::Result<Pipeline> {
-    let verdict_store: Arc<dyn VerdictStore> = match db {
-        Some(path) => Arc::new(SqliteVerdictStore::open(path).with_context(|| format!("opening {}", path.display()))?),
-        None => Arc::new(MemoryVerdictStore::default()),
-    };
-    let verdict_sink: Arc<dyn VerdictSink> = match out {
-        Some(path) => {
-            Arc::new(JsonlFile::create(path, "verdict stream").with_context(|| format!("creating {}", path.display()))?)
-        }
-        None => Arc::new(Discard),
-    };
-    let dead_letters: Arc<dyn DeadLetterSink> = Arc::new(
-        JsonlFile::create(dead_letter, "dead letters")
-            .with_context(|| format!("creating {}", dead_letter.display()))?,
-    );
-    let ports = Ports {
-        subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store,
-        verdict_sink,
-        dead_letters,
-    };
-    Ok(Pipeline::new(model, ports))
+    Ok(Pipeline::new(model.clone(), ports::pipeline_ports(model, profiles, db, out, dead_letter)?))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -11,14 +11,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use roamguard::api::{Api, ApiPorts, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
-use roamguard::embedded::sqlite::SqliteVerdictStore;
-use roamguard::embedded::{Discard, JsonlFile, MemorySubscriberStore, MemoryVerdictStore, ModelScorer};
-use roamguard::ports::{VerdictSink, VerdictStore};
+use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::ports;
 use super::score::{ModelArgs, read_profiles};
 
 /// Serve the scoring API over plain HTTP on 127.0.0.1, with the embedded defaults.
@@ -63,24 +61,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => read_profiles(path)?,
         None => Vec::new(),
     };
-    let verdict_store: Arc<dyn VerdictStore> = match &args.db {
-        Some(path) => Arc::new(SqliteVerdictStore::open(path).with_context(|| format!("opening {}", path.display()))?),
-        None => Arc::new(MemoryVerdictStore::default()),
-    };
-    let verdict_sink: Arc<dyn VerdictSink> = match &args.out {
-        Some(path) => {
-            Arc::new(JsonlFile::create(path, "verdict stream").with_context(|| format!("creating {}", path.display()))?)
-        }
-        None => Arc::new(Discard),
-    };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
-    let ports = ApiPorts {
-        subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store,
-        verdict_sink,
-    };
+    let ports = ports::api_ports(model.clone(), profiles, args.db.as_deref(), args.out.as_deref())?;
     let api = Arc::new(Api::new(model, ports));
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("starting the async runtime")?;

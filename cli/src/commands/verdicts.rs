@@ -3,9 +3,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use roamguard::embedded::sqlite::SqliteVerdictStore;
 use roamguard::ports::{VerdictQuery, VerdictStore};
 use roamguard::verdict::{Decision, Verdict};
+use roamguard_local::sqlite::SqliteVerdictStore;
 
 /// Read the verdict table: what a fraud analyst uses to review decisions.
 ///

@@ -1,7 +1,7 @@
 //! Configuration from environment variables, validated once at start-up (fail fast with a
 //! message that names the variable and says what to set).
 
-use roamguard::config::{ConfigError, Env, ScoringConfig};
+use roamguard_aws::config::{ConfigError, Env, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -32,7 +32,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roamguard::config::ScorerChoice;
+    use roamguard_aws::config::ScorerChoice;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 
 use lambda_http::{Error, LambdaEvent, service_fn};
-use roamguard::api::{Api, ApiPorts};
-use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, scorers, sdk_config};
-use roamguard::embedded::Discard;
+use roamguard::api::Api;
 use roamguard::model::FraudModel;
-use roamguard::ports::VerdictSink;
+use roamguard_aws::{api_ports, sdk_config};
 use score_api::config::Config;
 
 #[tokio::main]
@@ -20,18 +18,14 @@ async fn main() -> Result<(), Error> {
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    let (scorer, fallback) = scorers(&sdk, &s.scorer, model.clone());
-    let verdict_sink: Arc<dyn VerdictSink> = match &config.results_stream {
-        Some(stream) => Arc::new(KinesisVerdictSink::new(&sdk, stream.clone())),
-        None => Arc::new(Discard),
-    };
-    let ports = ApiPorts {
-        subscribers: Arc::new(DynamoSubscriberStore::new(&sdk, config.profiles_table.clone())),
-        scorer,
-        fallback,
-        verdict_store: Arc::new(DynamoVerdictStore::new(&sdk, config.verdicts_table.clone())),
-        verdict_sink,
-    };
+    let ports = api_ports(
+        &sdk,
+        &config.profiles_table,
+        &config.verdicts_table,
+        config.results_stream.as_deref(),
+        &s.scorer,
+        model.clone(),
+    );
     let api = Arc::new(Api::new(model.clone(), ports));
     tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-api ready");
 

@@ -2,18 +2,13 @@
 //! transform), then the built `score-api` binary, with the environment the template gives it,
 //! answers API Gateway events against what the stack created: a posted event is scored and
 //! stored, read back by id, and listed through the verdict table's by_subscriber index.
-
-#[path = "../../../shared/tests/support/lambda_runtime.rs"]
-mod lambda_runtime;
-#[path = "../../../shared/tests/support/moto.rs"]
-#[allow(dead_code)]
-mod moto;
-#[path = "../../../shared/tests/support/stack.rs"]
-#[allow(dead_code)]
-mod stack;
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
 
+use roamguard_testkit::moto;
+use roamguard_testkit::runtime_api as lambda_runtime;
+use roamguard_testkit::stack;
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {

@@ -2,15 +2,14 @@
 //! proxy events with arbitrary method, path, query, headers, stage and body (plain or base64),
 //! and on arbitrary JSON as the Lambda payload. Answers are well-formed: below 500 and JSON, an
 //! RFC 9457 problem for every error. In-memory ports.
-
-#[path = "../../../shared/tests/support/inputs.rs"]
-mod inputs;
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::sync::Once;
 
 use proptest::prelude::*;
 use roamguard::api::{Api, PROBLEM_BASE};
 use roamguard::base64;
+use roamguard_testkit::inputs;
 use serde_json::{Map, Value, json};
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -1,14 +1,13 @@
 //! Configuration from environment variables, validated once at start-up (fail fast with a
 //! message that names the variable and says what to set).
 
-use roamguard::config::{ConfigError, Env, ScoringConfig};
+use roamguard_aws::StreamResources;
+use roamguard_aws::config::{ConfigError, Env, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub profiles_table: String,
-    pub verdicts_table: String,
-    pub results_stream: String,
-    pub dead_letter_queue_url: String,
+    /// `PROFILES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM`, `DEAD_LETTER_QUEUE_URL`.
+    pub resources: StreamResources,
     /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`.
     pub scoring: ScoringConfig,
 }
@@ -19,21 +18,21 @@ impl Config {
     }
 
     pub fn from(env: &Env) -> Result<Config, ConfigError> {
-        Ok(Config {
+        let resources = StreamResources {
             profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles and live state")?,
             verdicts_table: env.required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: env.required("RESULTS_STREAM", "Kinesis stream the verdicts are written to")?,
             dead_letter_queue_url: env
                 .required("DEAD_LETTER_QUEUE_URL", "SQS queue URL for records that cannot be scored")?,
-            scoring: env.scoring()?,
-        })
+        };
+        Ok(Config { resources, scoring: env.scoring()? })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roamguard::config::ScorerChoice;
+    use roamguard_aws::config::ScorerChoice;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
@@ -50,7 +49,7 @@ mod tests {
     fn when_required_variables_are_set_should_default_to_embedded_scorer() {
         let c = Config::from(&env(&BASE)).unwrap();
         assert_eq!(c.scoring.scorer, ScorerChoice::Embedded);
-        assert_eq!(c.dead_letter_queue_url, "http://sqs/dlq");
+        assert_eq!(c.resources.dead_letter_queue_url, "http://sqs/dlq");
     }
 
     #[test]

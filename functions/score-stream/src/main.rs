@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use roamguard::aws::{
-    DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SqsDeadLetters, scorers, sdk_config,
-};
 use roamguard::model::FraudModel;
-use roamguard::pipeline::{Pipeline, Ports};
+use roamguard::pipeline::Pipeline;
+use roamguard_aws::{sdk_config, stream_ports};
 use score_stream::config::Config;
 
 #[tokio::main]
@@ -21,16 +19,7 @@ async fn main() -> Result<(), Error> {
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    let (scorer, fallback) = scorers(&sdk, &s.scorer, model.clone());
-    let ports = Ports {
-        subscribers: Arc::new(DynamoSubscriberStore::new(&sdk, config.profiles_table.clone())),
-        scorer,
-        fallback,
-        verdict_store: Arc::new(DynamoVerdictStore::new(&sdk, config.verdicts_table.clone())),
-        verdict_sink: Arc::new(KinesisVerdictSink::new(&sdk, config.results_stream.clone())),
-        dead_letters: Arc::new(SqsDeadLetters::new(&sdk, config.dead_letter_queue_url.clone())),
-    };
-    let pipeline = Pipeline::new(model.clone(), ports);
+    let pipeline = Pipeline::new(model.clone(), stream_ports(&sdk, &config.resources, &s.scorer, model.clone()));
     tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-stream ready");
 
     let pipeline = &pipeline;

@@ -9,17 +9,9 @@
 //! subscriber's live state equal to applying each of its events exactly once.
 //!
 //! Size: CHAOS_EVENTS (default 2,000) events in batches of CHAOS_BATCH (default 100);
-//! `make chaos` runs 100,000 events in batches of 500 and prints the accounting table.
-
-#[path = "../../../shared/tests/support/fault_proxy.rs"]
-#[allow(dead_code)]
-mod fault_proxy;
-#[path = "../../../shared/tests/support/moto.rs"]
-#[allow(dead_code)]
-mod moto;
-#[path = "../../../shared/tests/support/stack.rs"]
-#[allow(dead_code)]
-mod stack;
+//! `make chaos` runs 100,000 events in batches of 500 and puts the accounting table (written to
+//! `CHAOS_REPORT`) into BENCHMARKS.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -28,17 +20,17 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use fault_proxy::{FaultProxy, Faults};
-use roamguard::aws::{
-    DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SqsDeadLetters, emulator_config, load_profiles,
-    scorers,
-};
-use roamguard::config::ScorerChoice;
-use roamguard::generator::{GeneratorConfig, generate};
 use roamguard::model::FraudModel;
-use roamguard::pipeline::{Pipeline, Ports};
+use roamguard::pipeline::Pipeline;
 use roamguard::ports::SubscriberStore;
 use roamguard::state::LiveState;
+use roamguard_aws::config::ScorerChoice;
+use roamguard_aws::{DynamoSubscriberStore, StreamResources, load_profiles, stream_ports};
+use roamguard_sim::{GeneratorConfig, generate};
+use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::moto;
+use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
+use roamguard_testkit::stack;
 use serde_json::json;
 
 const SHARDS: usize = 4;
@@ -142,7 +134,7 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
     let deployed = stack::deploy(&moto.endpoint, "roamguard");
     let env: HashMap<String, String> = deployed.env_of("ScoreStreamFunction").into_iter().collect();
     let direct = emulator_config(&moto.endpoint, "us-east-1").await;
-    let dynamo = roamguard::aws::DynamoDbClient::new(&direct);
+    let dynamo = roamguard_aws::DynamoDbClient::new(&direct);
     load_profiles(&dynamo, &env["PROFILES_TABLE"], &dataset.profiles, |_| {}).await.expect("profiles");
 
     let upstream: SocketAddr = format!("127.0.0.1:{}", moto.port).parse().expect("moto address");
@@ -157,22 +149,19 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         dropped_connection: 0.02,
         put_records_fail_first_call: Vec::new(),
     };
-    let proxy = FaultProxy::start(upstream, faults.clone()).await;
-    let config = emulator_config(&proxy.endpoint, "us-east-1").await;
     let model = Arc::new(FraudModel::embedded().expect("model"));
-    let (scorer, fallback) =
-        scorers(&config, &ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() }, model.clone());
-    let pipeline = Pipeline::new(
-        model,
-        Ports {
-            subscribers: Arc::new(DynamoSubscriberStore::new(&config, env["PROFILES_TABLE"].clone())),
-            scorer,
-            fallback,
-            verdict_store: Arc::new(DynamoVerdictStore::new(&config, env["VERDICTS_TABLE"].clone())),
-            verdict_sink: Arc::new(KinesisVerdictSink::new(&config, env["RESULTS_STREAM"].clone())),
-            dead_letters: Arc::new(SqsDeadLetters::new(&config, env["DEAD_LETTER_QUEUE_URL"].clone())),
-        },
-    );
+    let options =
+        ProxyOptions { faults: faults.clone(), sagemaker_model: Some(model.clone()), ..ProxyOptions::default() };
+    let proxy = Proxy::start(upstream, options).await;
+    let config = emulator_config(&proxy.endpoint, "us-east-1").await;
+    let resources = StreamResources {
+        profiles_table: env["PROFILES_TABLE"].clone(),
+        verdicts_table: env["VERDICTS_TABLE"].clone(),
+        results_stream: env["RESULTS_STREAM"].clone(),
+        dead_letter_queue_url: env["DEAD_LETTER_QUEUE_URL"].clone(),
+    };
+    let sagemaker = ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() };
+    let pipeline = Pipeline::new(model.clone(), stream_ports(&config, &resources, &sagemaker, model));
 
     // Lambda: one batch per shard at a time, checkpointed; a reported failure restarts the
     // batch at its lowest failed sequence number; a lost response redelivers it whole.
@@ -321,7 +310,7 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         let mut got = stored[*imsi].state.clone();
         got.version = want.version;
         if &got != want {
-            state_mismatches.push(roamguard::aws::redact(imsi));
+            state_mismatches.push(roamguard_aws::redact(imsi));
         }
     }
 
@@ -333,10 +322,11 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
     let duplicate_letter_messages: u32 = letters.values().map(|n| n - 1).sum();
     let unpublished = valid.iter().filter(|id| !published.contains_key(**id)).count();
     let republished: u32 = published.values().map(|n| n - 1).sum();
-    let injected = proxy.injected.lock().expect("injected").clone();
+    let injected = proxy.injected();
 
-    println!("\nchaos run: {total} records in {SHARDS} shards, batches of {batch_size}, scored in {scoring_time:.1?}");
-    println!("| | count |\n|---|---:|");
+    let mut table = format!(
+        "chaos run: {total} records in {SHARDS} shards, batches of {batch_size}, scored in {scoring_time:.1?}\n\n| | count |\n|---|---:|\n"
+    );
     for (what, n) in [
         ("input records", total as u64),
         ("valid events", valid.len() as u64),
@@ -364,9 +354,24 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         ("injected: connections dropped before moto", injected.dropped_before),
         ("injected: connections dropped after moto", injected.dropped_after),
     ] {
-        println!("| {what} | {n} |");
+        table.push_str(&format!("| {what} | {n} |\n"));
     }
-    println!("calls through the proxy: {:?}", injected.calls);
+    table.push_str(&format!("\nCalls through the proxy: `{:?}`.\n", proxy.calls_by_operation()));
+    println!("\n{table}");
+    // `make chaos` puts the table into BENCHMARKS.md.
+    if let Ok(path) = std::env::var("CHAOS_REPORT") {
+        let section = format!(
+            "## Fault run: nothing lost (`make chaos`)\n\nFrom `make chaos` (`CHAOS_EVENTS={events_wanted} CHAOS_BATCH={batch_size} \
+             cargo test -p score-stream --test chaos -- --nocapture`, debug build, moto with isolated transactions, fault \
+             proxy seed {}) on {}. The test fails on any mismatch; this is the table it printed. \"Verdicts published more \
+             than once\" are stored verdicts published again when their batch was redelivered (from the lowest failed \
+             sequence number, or whole), and PutRecords calls whose answer was dropped after moto had them: the results \
+             stream is at least once, consumers deduplicate by `event_id`.\n\n{table}",
+            faults.seed,
+            chrono::Utc::now().format("%Y-%m-%d")
+        );
+        std::fs::write(&path, section).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+    }
 
     assert_eq!(lost_verdicts + lost_letters, 0, "records lost");
     assert_eq!(unexpected_rows + unexpected_letters, 0, "outcomes of records that were not sent");

@@ -4,24 +4,21 @@
 //! binary with the environment the template gives it, and found in the verdict table (by id and
 //! through both indexes), on the results stream and in the dead-letter queue. So the names, keys
 //! and indexes of the template are the ones the code uses.
-
-#[path = "../../../shared/tests/support/lambda_runtime.rs"]
-mod lambda_runtime;
-#[path = "../../../shared/tests/support/moto.rs"]
-#[allow(dead_code)]
-mod moto;
-#[path = "../../../shared/tests/support/stack.rs"]
-mod stack;
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Record, ShardIteratorType};
 use chrono::{TimeZone, Utc};
-use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, emulator_config, load_profiles};
 use roamguard::countries::CountryCode;
 use roamguard::ports::{SubscriberStore, VerdictQuery, VerdictStore};
 use roamguard::profile::{Plan, SubscriberProfile};
+use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, load_profiles};
+use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::moto;
+use roamguard_testkit::runtime_api as lambda_runtime;
+use roamguard_testkit::stack;
 use serde_json::json;
 
 const KNOWN: &str = "208011234567890";
@@ -92,7 +89,7 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert_eq!(stack.ttl_attributes.get("ProfilesTable").map(String::as_str), Some(EXPIRES_AT));
 
     let config = emulator_config(&moto.endpoint, "us-east-1").await;
-    let dynamo = roamguard::aws::DynamoDbClient::new(&config);
+    let dynamo = roamguard_aws::DynamoDbClient::new(&config);
     load_profiles(&dynamo, &var("PROFILES_TABLE"), &[profile()], |_| {}).await.expect("seed the profile table");
 
     // The operator's producer: events on the input stream, partitioned by IMSI.

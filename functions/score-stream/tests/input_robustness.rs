@@ -1,40 +1,23 @@
 //! No panic on any input (issue 7, "Inputs"): the handler on Kinesis events whose records carry
 //! arbitrary bytes, and on arbitrary JSON given as the Lambda payload (deserialized the way
 //! lambda_runtime does, with serde_json, before the handler sees it). In-memory ports.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
-#[path = "../../../shared/tests/support/inputs.rs"]
-mod inputs;
-
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use proptest::prelude::*;
 use roamguard::base64;
-use roamguard::embedded::{
-    MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore, ModelScorer,
-};
 use roamguard::events::RoamingEvent;
-use roamguard::model::FraudModel;
-use roamguard::pipeline::{Outcome, Pipeline, Ports};
+use roamguard::pipeline::{Outcome, Pipeline};
+use roamguard_local::MemoryDeadLetters;
+use roamguard_testkit::fixtures::{InMemory, model};
+use roamguard_testkit::inputs;
 use serde_json::{Value, json};
 
-fn model() -> Arc<FraudModel> {
-    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
-    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("embedded model loads"))).clone()
-}
-
 fn pipeline() -> (Pipeline, Arc<MemoryDeadLetters>) {
-    let model = model();
-    let dead = Arc::new(MemoryDeadLetters::default());
-    let ports = Ports {
-        subscribers: Arc::new(MemorySubscriberStore::default()),
-        scorer: Arc::new(ModelScorer::new(model.clone())),
-        fallback: None,
-        verdict_store: Arc::new(MemoryVerdictStore::default()),
-        verdict_sink: Arc::new(MemoryVerdictSink::default()),
-        dead_letters: dead.clone(),
-    };
-    (Pipeline::new(model, ports), dead)
+    let memory = InMemory::new(model());
+    (memory.pipeline(), memory.dead_letters)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -1,17 +1,15 @@
 //! The built `score-stream` binary run as Lambda runs it: it polls a Lambda Runtime API (a small
 //! server of this test's own), scores the SAM-generated Kinesis batch against moto (DynamoDB,
 //! Kinesis, SQS) with the real SDK clients, and posts the partial-batch response back.
-
-#[path = "../../../shared/tests/support/lambda_runtime.rs"]
-mod lambda_runtime;
-#[path = "../../../shared/tests/support/moto.rs"]
-#[allow(dead_code)]
-mod moto;
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
 
-use roamguard::aws::{DynamoSubscriberStore, DynamoVerdictStore, emulator_config};
 use roamguard::ports::VerdictStore;
+use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore};
+use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::moto;
+use roamguard_testkit::runtime_api as lambda_runtime;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_report_no_failures() {

@@ -1,0 +1,491 @@
+//! The verdict table in DynamoDB: one item per event_id, written once.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
+};
+use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
+use futures_util::StreamExt;
+use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
+use roamguard::verdict::{Decision, Reason, Verdict};
+
+use super::dynamo::{self, Item, TxOutcome, estimated_size, get_n, get_s, n, s};
+use super::{Backoff, DynamoDbClient, SdkConfig, classify};
+
+const DEPENDENCY: &str = "verdict store (dynamodb)";
+
+const EVENT_ID: &str = "event_id";
+const IMSI: &str = "imsi";
+const EVENT_TIME: &str = "event_time";
+const DECISION: &str = "decision";
+const SCORE: &str = "score";
+const REASONS: &str = "reasons";
+const MODEL_VERSION: &str = "model_version";
+const DEGRADED: &str = "degraded";
+const SCORED_AT: &str = "scored_at";
+const TIME_ID: &str = "time_id";
+const DECISION_DAY: &str = "decision_day";
+
+/// Index: a subscriber's verdicts in time order.
+pub const BY_SUBSCRIBER: &str = "by_subscriber";
+/// Index: verdicts of one decision on one (UTC) day, in time order.
+pub const BY_DECISION_DAY: &str = "by_decision_day";
+
+/// ALLOW is ~99 % of the traffic: its day is split over this many index partitions so the
+/// index never throttles writes (≈1,000 writes/s per partition). REVIEW and BLOCK use one.
+const ALLOW_SHARDS: u64 = 16;
+/// Index partitions queried at once by a decision query.
+const QUERY_CONCURRENCY: usize = 16;
+
+/// The verdict table. Infrastructure must create the same schema (on-demand capacity):
+///
+/// - table key: `event_id` (S, partition key) — one item per event, the idempotency key;
+/// - GSI `by_subscriber`: partition `imsi` (S), sort `time_id` (S), projection ALL;
+/// - GSI `by_decision_day`: partition `decision_day` (S), sort `time_id` (S), projection ALL.
+///
+/// Attributes: `event_id`, `imsi`, `decision` (`ALLOW`/`REVIEW`/`BLOCK`), `model_version` (S);
+/// `score` (N, the f32's shortest round-trip text); `degraded` (BOOL); `reasons` (S, the JSON
+/// array of reasons: always read whole, never filtered on, and JSON keeps `null` values and
+/// f32 contributions exact); `event_time`, `scored_at` (S, RFC 3339 UTC with a fixed nine-digit
+/// fraction: lossless, so a read-back verdict equals the written one, and fixed width, so text
+/// order is time order); `time_id` = `event_time` + `#` + `event_id` (unique and time-ordered:
+/// ties keep a stable order); `decision_day` = `BLOCK#2026-06-01`, `REVIEW#2026-06-01`, or for
+/// ALLOW `ALLOW#2026-06-01#07` (one of 16 shards by a stable hash of the event_id, so the
+/// busiest decision does not make one hot index partition).
+///
+/// Projection ALL lets both queries answer from the index alone; a verdict is ~0.5 KB, so the
+/// extra storage is cheap next to a second round trip per page.
+pub struct DynamoVerdictStore {
+    client: Client,
+    table: String,
+    backoff: Backoff,
+    concurrency: usize,
+    lookback_days: u32,
+}
+
+impl DynamoVerdictStore {
+    pub fn new(config: &SdkConfig, table: impl Into<String>) -> DynamoVerdictStore {
+        DynamoVerdictStore::from_client(Client::new(config), table)
+    }
+
+    pub fn from_client(client: DynamoDbClient, table: impl Into<String>) -> DynamoVerdictStore {
+        DynamoVerdictStore {
+            client,
+            table: table.into(),
+            backoff: Backoff::default(),
+            concurrency: super::ALL_AT_ONCE,
+            lookback_days: 90,
+        }
+    }
+
+    /// Calls in flight at once per `get_many` / `put_if_absent` (default
+    /// [`ALL_AT_ONCE`](super::ALL_AT_ONCE): a batch of 10,000 verdicts is one round of 100
+    /// calls). Queries use at most 16.
+    pub fn with_concurrency(mut self, concurrency: usize) -> DynamoVerdictStore {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> DynamoVerdictStore {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How many days back a decision query without `since` searches (default 90).
+    pub fn with_lookback_days(mut self, days: u32) -> DynamoVerdictStore {
+        self.lookback_days = days.max(1);
+        self
+    }
+
+    /// Creates the table as described on [`DynamoVerdictStore`]: for emulators and tests.
+    pub async fn create_table(&self) -> Result<(), PortError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| PortError::permanent(DEPENDENCY, e.to_string());
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let index = |name: &str, partition: &str| -> Result<GlobalSecondaryIndex, PortError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(partition, KeyType::Hash).map_err(build)?)
+                .key_schema(key(TIME_ID, KeyType::Range).map_err(build)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build)
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(EVENT_ID).map_err(build)?)
+            .attribute_definitions(attr(IMSI).map_err(build)?)
+            .attribute_definitions(attr(TIME_ID).map_err(build)?)
+            .attribute_definitions(attr(DECISION_DAY).map_err(build)?)
+            .key_schema(key(EVENT_ID, KeyType::Hash).map_err(build)?)
+            .global_secondary_indexes(index(BY_SUBSCRIBER, IMSI)?)
+            .global_secondary_indexes(index(BY_DECISION_DAY, DECISION_DAY)?)
+            .send()
+            .await
+            .map_err(|e| classify(DEPENDENCY, &e))?;
+        Ok(())
+    }
+
+    /// A conditional Put of one verdict for a transaction: written only if its event_id is not
+    /// stored yet; a conflict returns the stored item. With its estimated size in bytes.
+    fn put_action(&self, verdict: &Verdict) -> Result<(TransactWriteItem, usize), PortError> {
+        let item = to_item(verdict)?;
+        let size = estimated_size(&item);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", EVENT_ID)
+            // The existing item comes back with the conflict: no second read in the common case.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
+        Ok((TransactWriteItem::builder().put(put).build(), size))
+    }
+
+    /// Newest-first verdicts of one index partition, at most `limit`, paging as needed.
+    async fn query_partition(&self, p: PartitionQuery<'_>) -> Result<Vec<Verdict>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(p.index)
+                .scan_index_forward(false)
+                .expression_attribute_names("#pk", p.partition_attr)
+                .expression_attribute_values(":pk", s(p.partition))
+                .set_exclusive_start_key(start.take());
+            let mut condition = String::from("#pk = :pk");
+            if p.since.is_some() || p.upper.is_some() {
+                request = request.expression_attribute_names("#t", TIME_ID);
+            }
+            // Fixed-width times: "t#id" >= since ⇔ t >= since. A key condition takes one range
+            // on the sort key and BETWEEN is inclusive: the exclusive upper bound is enforced
+            // exactly below (only an item whose time_id *is* the cursor can hit it).
+            match (p.since, p.upper) {
+                (Some(since), Some(upper)) => {
+                    condition.push_str(" AND #t BETWEEN :since AND :upper");
+                    request = request
+                        .expression_attribute_values(":since", s(since))
+                        .expression_attribute_values(":upper", s(upper));
+                }
+                (Some(since), None) => {
+                    condition.push_str(" AND #t >= :since");
+                    request = request.expression_attribute_values(":since", s(since));
+                }
+                (None, Some(upper)) => {
+                    condition.push_str(" AND #t < :upper");
+                    request = request.expression_attribute_values(":upper", s(upper));
+                }
+                (None, None) => {}
+            }
+            request = request.key_condition_expression(condition);
+            if let Some(decision) = p.decision_filter {
+                // Limit counts items before the filter: read bigger pages.
+                request = request
+                    .filter_expression("#d = :d")
+                    .expression_attribute_names("#d", DECISION)
+                    .expression_attribute_values(":d", s(decision.as_str()))
+                    .limit(1000);
+            } else {
+                request = request.limit(i32::try_from(p.limit - out.len()).unwrap_or(i32::MAX).min(1000));
+            }
+            let page = request.send().await.map_err(|e| classify(DEPENDENCY, &e))?;
+            for item in page.items.unwrap_or_default() {
+                if p.upper.is_some_and(|upper| get_s(&item, TIME_ID).is_none_or(|t| t >= upper)) {
+                    continue;
+                }
+                out.push(from_item(&item)?);
+            }
+            start = page.last_evaluated_key.filter(|k| !k.is_empty());
+            if out.len() >= p.limit || start.is_none() {
+                out.truncate(p.limit);
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PartitionQuery<'a> {
+    index: &'static str,
+    partition_attr: &'static str,
+    partition: &'a str,
+    /// Inclusive lower bound on `time_id`.
+    since: Option<&'a str>,
+    /// Exclusive upper bound on `time_id`.
+    upper: Option<&'a str>,
+    decision_filter: Option<Decision>,
+    limit: usize,
+}
+
+/// Lossless, fixed-width RFC 3339 (as the SQLite table stores it).
+fn fmt_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn decision_partitions(decision: Decision, day: NaiveDate) -> Vec<String> {
+    let day = day.format("%Y-%m-%d");
+    match decision {
+        Decision::Allow => (0..ALLOW_SHARDS).map(|shard| format!("ALLOW#{day}#{shard:02}")).collect(),
+        other => vec![format!("{}#{day}", other.as_str())],
+    }
+}
+
+fn decision_day(v: &Verdict) -> String {
+    let day = v.event_time.date_naive().format("%Y-%m-%d");
+    match v.decision {
+        Decision::Allow => {
+            format!("ALLOW#{day}#{:02}", roamguard::state::stable_hash(&v.event_id) % ALLOW_SHARDS)
+        }
+        other => format!("{}#{day}", other.as_str()),
+    }
+}
+
+fn to_item(v: &Verdict) -> Result<Item, PortError> {
+    let reasons = serde_json::to_string(&v.reasons).map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
+    let event_time = fmt_time(&v.event_time);
+    Ok(HashMap::from([
+        (EVENT_ID.to_string(), s(v.event_id.as_str())),
+        (IMSI.to_string(), s(v.imsi.as_str())),
+        (TIME_ID.to_string(), s(format!("{event_time}#{}", v.event_id))),
+        (DECISION_DAY.to_string(), s(decision_day(v))),
+        (EVENT_TIME.to_string(), s(event_time)),
+        (DECISION.to_string(), s(v.decision.as_str())),
+        (SCORE.to_string(), n(v.score)),
+        (REASONS.to_string(), s(reasons)),
+        (MODEL_VERSION.to_string(), s(v.model_version.as_str())),
+        (DEGRADED.to_string(), AttributeValue::Bool(v.degraded)),
+        (SCORED_AT.to_string(), s(fmt_time(&v.scored_at))),
+    ]))
+}
+
+fn from_item(item: &Item) -> Result<Verdict, PortError> {
+    let event_id = get_s(item, EVENT_ID).unwrap_or("?");
+    let bad = |what: &str| PortError::permanent(DEPENDENCY, format!("verdict {event_id}: missing or invalid `{what}`"));
+    let text = |name: &'static str| get_s(item, name).ok_or_else(|| bad(name));
+    let time = |name: &'static str| {
+        DateTime::parse_from_rfc3339(text(name)?).map(|t| t.with_timezone(&Utc)).map_err(|_| bad(name))
+    };
+    let reasons: Vec<Reason> = serde_json::from_str(text(REASONS)?).map_err(|_| bad(REASONS))?;
+    Ok(Verdict {
+        event_id: text(EVENT_ID)?.to_string(),
+        imsi: text(IMSI)?.to_string(),
+        event_time: time(EVENT_TIME)?,
+        decision: Decision::parse(text(DECISION)?).ok_or_else(|| bad(DECISION))?,
+        score: get_n::<f32>(item, SCORE).ok_or_else(|| bad(SCORE))?,
+        reasons,
+        model_version: text(MODEL_VERSION)?.to_string(),
+        degraded: match item.get(DEGRADED) {
+            Some(AttributeValue::Bool(b)) => *b,
+            _ => return Err(bad(DEGRADED)),
+        },
+        scored_at: time(SCORED_AT)?,
+    })
+}
+
+/// Newest first, then event_id descending (the embedded stores' order).
+fn sort_newest_first(verdicts: &mut [Verdict]) {
+    verdicts.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
+}
+
+#[async_trait]
+impl VerdictStore for DynamoVerdictStore {
+    /// BatchGetItem, eventually consistent: a verdict written a moment ago and missed here is
+    /// scored again, and `put_if_absent` then answers with the stored one, so a stale read
+    /// costs a little work, never a second verdict.
+    async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
+        let mut unique: Vec<&str> = event_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let keys = unique.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
+        let items =
+            dynamo::batch_get(&self.client, &self.table, keys, false, self.backoff, self.concurrency, DEPENDENCY)
+                .await?;
+        items.iter().map(|item| from_item(item).map(|v| (v.event_id.clone(), v))).collect()
+    }
+
+    /// Conditional Puts (`attribute_not_exists(event_id)`) in TransactWriteItems calls of up to
+    /// 100, all calls at once: one round trip for a whole Lambda batch. BatchWriteItem would be
+    /// cheaper (a transactional write costs two write units) but cannot carry a condition: a
+    /// replay missed by the eventually consistent lookup, or a concurrent writer, would replace
+    /// the first verdict. With the condition every insert stays independently idempotent: a
+    /// replay or a concurrent writer gets the stored verdict back and never a second item. A
+    /// conflict cancels its whole transaction; the other verdicts of that call are sent again
+    /// without it (see `dynamo::transact_write`), so only the conflicting ones cost a second
+    /// round. An event_id listed twice is written once, and both answer with the stored verdict.
+    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+        let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(verdicts.len());
+        let mut written: Vec<usize> = Vec::with_capacity(verdicts.len());
+        let mut actions = Vec::with_capacity(verdicts.len());
+        for (i, v) in verdicts.iter().enumerate() {
+            if let std::collections::hash_map::Entry::Vacant(e) = first_of.entry(v.event_id.as_str()) {
+                e.insert(i);
+                written.push(i);
+                actions.push(self.put_action(v)?);
+            }
+        }
+        let outcomes = dynamo::transact_write(&self.client, actions, self.backoff, self.concurrency, DEPENDENCY).await;
+        let mut stored: HashMap<&str, Verdict> = HashMap::with_capacity(written.len());
+        let mut unreturned: Vec<&str> = Vec::new();
+        for (&i, outcome) in written.iter().zip(outcomes) {
+            let id = verdicts[i].event_id.as_str();
+            match outcome {
+                TxOutcome::Written => {
+                    stored.insert(id, verdicts[i].clone());
+                }
+                TxOutcome::ConditionFailed(Some(item)) => {
+                    stored.insert(id, from_item(&item)?);
+                }
+                // Emulators without ReturnValuesOnConditionCheckFailure: read them below.
+                TxOutcome::ConditionFailed(None) => unreturned.push(id),
+                TxOutcome::Failed(e) => return Err(e),
+            }
+        }
+        if !unreturned.is_empty() {
+            let keys = unreturned.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
+            let items =
+                dynamo::batch_get(&self.client, &self.table, keys, true, self.backoff, self.concurrency, DEPENDENCY)
+                    .await?;
+            for item in &items {
+                let v = from_item(item)?;
+                if let Some(&i) = first_of.get(v.event_id.as_str()) {
+                    stored.insert(verdicts[i].event_id.as_str(), v);
+                }
+            }
+        }
+        verdicts
+            .iter()
+            .map(|v| {
+                stored.get(v.event_id.as_str()).cloned().ok_or_else(|| {
+                    PortError::transient(DEPENDENCY, format!("verdict {} vanished after a write conflict", v.event_id))
+                })
+            })
+            .collect()
+    }
+
+    /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
+    /// filter). Otherwise: the `by_decision_day` index, day by day from the newest (8 days in
+    /// parallel), for the requested decision or all three, until `limit` verdicts are found or
+    /// `since` (default: 90 days back from `until`, the cursor, or now) is passed. `before`
+    /// (the last verdict of the previous page) pages through either.
+    async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
+        if q.limit == 0 || matches!((q.since, q.until), (Some(s), Some(u)) if s >= u) {
+            return Ok(Vec::new());
+        }
+        let since = q.since.as_ref().map(fmt_time);
+        // "t#id" < until ⇔ t < until (fixed width); "t#id" < cursor ⇔ (t, id) comes after the
+        // cursor in newest-first order. Both bound time_id from above: the lower one wins.
+        let cursor = q.before.as_ref().map(|(t, id)| format!("{}#{id}", fmt_time(t)));
+        let upper = match (q.until.as_ref().map(fmt_time), cursor) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(imsi) = &q.imsi {
+            return self
+                .query_partition(PartitionQuery {
+                    index: BY_SUBSCRIBER,
+                    partition_attr: IMSI,
+                    partition: imsi,
+                    since: since.as_deref(),
+                    upper: upper.as_deref(),
+                    decision_filter: q.decision,
+                    limit: q.limit,
+                })
+                .await;
+        }
+
+        let decisions: Vec<Decision> = q.decision.map_or_else(|| Decision::ALL.to_vec(), |d| vec![d]);
+        // Events may be stamped slightly ahead of our clock: start a day later when open-ended.
+        let last_day = match (q.until.map(|u| u - TimeDelta::nanoseconds(1)), q.before.as_ref().map(|b| b.0)) {
+            (Some(u), Some(b)) => u.min(b).date_naive(),
+            (Some(t), None) | (None, Some(t)) => t.date_naive(),
+            (None, None) => (Utc::now() + TimeDelta::days(1)).date_naive(),
+        };
+        let first_day = match q.since {
+            Some(s) => s.date_naive(),
+            None => last_day - TimeDelta::days(i64::from(self.lookback_days)),
+        };
+        let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
+        let mut found: Vec<Verdict> = Vec::new();
+        for window in days.chunks(8) {
+            let partitions: Vec<String> = window
+                .iter()
+                .flat_map(|&day| decisions.iter().flat_map(move |&d| decision_partitions(d, day)))
+                .collect();
+            let results: Vec<Result<Vec<Verdict>, PortError>> = futures_util::stream::iter(0..partitions.len())
+                .map(|i| {
+                    self.query_partition(PartitionQuery {
+                        index: BY_DECISION_DAY,
+                        partition_attr: DECISION_DAY,
+                        partition: &partitions[i],
+                        since: since.as_deref(),
+                        upper: upper.as_deref(),
+                        decision_filter: None,
+                        limit: q.limit,
+                    })
+                })
+                .buffer_unordered(self.concurrency.min(QUERY_CONCURRENCY))
+                .collect()
+                .await;
+            for r in results {
+                found.extend(r?);
+            }
+            // Every later window is older than everything found so far.
+            if found.len() >= q.limit {
+                break;
+            }
+        }
+        sort_newest_first(&mut found);
+        found.truncate(q.limit);
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn verdict() -> Verdict {
+        Verdict {
+            event_id: "e-1".into(),
+            imsi: "208011234567890".into(),
+            event_time: Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap() + TimeDelta::nanoseconds(123),
+            decision: Decision::Review,
+            score: 0.123_456_79,
+            reasons: vec![Reason { feature: "duration_s".into(), value: None, contribution: 0.1 }],
+            model_version: "m".into(),
+            degraded: true,
+            scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn when_converting_a_verdict_to_an_item_and_back_should_be_equal() {
+        let v = verdict();
+        let item = to_item(&v).unwrap();
+        assert_eq!(get_s(&item, TIME_ID), Some("2026-06-01T12:00:00.000000123Z#e-1"));
+        assert_eq!(get_s(&item, DECISION_DAY), Some("REVIEW#2026-06-01"));
+        assert_eq!(from_item(&item).unwrap(), v);
+    }
+
+    #[test]
+    fn when_decision_is_allow_should_spread_the_day_over_shards() {
+        let mut v = verdict();
+        v.decision = Decision::Allow;
+        let partitions = decision_partitions(Decision::Allow, v.event_time.date_naive());
+        assert_eq!(partitions.len(), ALLOW_SHARDS as usize);
+        assert!(partitions.contains(&decision_day(&v)));
+    }
+}

@@ -1,0 +1,81 @@
+//! The pipeline's ports on AWS, as the functions wire them (and the tests and measurements that
+//! must run exactly what the functions run).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use roamguard::api::ApiPorts;
+use roamguard::model::{FraudModel, ModelScorer};
+use roamguard::pipeline::Ports;
+use roamguard::ports::{Discard, Scorer, VerdictSink};
+
+use crate::config::ScorerChoice;
+use crate::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters};
+
+/// What score-stream reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamResources {
+    pub profiles_table: String,
+    pub verdicts_table: String,
+    pub results_stream: String,
+    pub dead_letter_queue_url: String,
+}
+
+/// The primary scorer and its fallback for a configuration: the in-process model alone, or
+/// SageMaker with the in-process model as the fallback (its verdicts are marked degraded).
+pub fn scorers(
+    config: &SdkConfig,
+    choice: &ScorerChoice,
+    model: Arc<FraudModel>,
+) -> (Arc<dyn Scorer>, Option<Arc<dyn Scorer>>) {
+    let in_process: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model));
+    match choice {
+        ScorerChoice::Embedded => (in_process, None),
+        ScorerChoice::SageMaker { endpoint } => {
+            (Arc::new(SageMakerScorer::new(config, endpoint.clone())), Some(in_process))
+        }
+    }
+}
+
+/// score-stream's ports: DynamoDB profiles, state and verdicts, the Kinesis results stream, SQS
+/// dead letters.
+pub fn stream_ports(
+    sdk: &SdkConfig,
+    resources: &StreamResources,
+    choice: &ScorerChoice,
+    model: Arc<FraudModel>,
+) -> Ports {
+    let (scorer, fallback) = scorers(sdk, choice, model);
+    Ports {
+        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, resources.profiles_table.clone())),
+        scorer,
+        fallback,
+        verdict_store: Arc::new(DynamoVerdictStore::new(sdk, resources.verdicts_table.clone())),
+        verdict_sink: Arc::new(KinesisVerdictSink::new(sdk, resources.results_stream.clone())),
+        dead_letters: Arc::new(SqsDeadLetters::new(sdk, resources.dead_letter_queue_url.clone())),
+    }
+}
+
+/// score-api's ports: the same tables; verdicts also published to the results stream when one is
+/// given.
+pub fn api_ports(
+    sdk: &SdkConfig,
+    profiles_table: &str,
+    verdicts_table: &str,
+    results_stream: Option<&str>,
+    choice: &ScorerChoice,
+    model: Arc<FraudModel>,
+) -> ApiPorts {
+    let (scorer, fallback) = scorers(sdk, choice, model);
+    let verdict_sink: Arc<dyn VerdictSink> = match results_stream {
+        Some(stream) => Arc::new(KinesisVerdictSink::new(sdk, stream)),
+        None => Arc::new(Discard),
+    };
+    ApiPorts {
+        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, profiles_table)),
+        scorer,
+        fallback,
+        verdict_store: Arc::new(DynamoVerdictStore::new(sdk, verdicts_table)),
+        verdict_sink,
+    }
+}

@@ -1,0 +1,897 @@
+//! The AWS adapters with the real SDK clients over HTTP against moto (server mode), each test on
+//! a moto process of its own. Run with `make aws-test` (installs moto into .venv first).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use roamguard::countries::CountryCode;
+use roamguard::events::RoamingEvent;
+use roamguard::features::{FeatureVector, NUM_FEATURES};
+use roamguard::model::FraudModel;
+use roamguard::model::ModelScorer;
+use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
+use roamguard::ports::{
+    DeadLetter, DeadLetterSink, Scorer, StateUpdate, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore,
+};
+use roamguard::profile::{Plan, SubscriberProfile};
+use roamguard::state::LiveState;
+use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard_aws::{
+    Backoff, DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SageMakerSettings,
+    SdkConfig, SqsDeadLetters, load_profiles,
+};
+use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::moto::Moto;
+use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
+
+const REGION: &str = "us-east-1";
+const PROFILES: &str = "roamguard-profiles";
+const VERDICTS: &str = "roamguard-verdicts";
+const STREAM: &str = "roamguard-verdicts";
+const QUEUE: &str = "roamguard-dead-letters";
+const ENDPOINT: &str = "roamguard-xgb";
+
+const A: &str = "208011234567890";
+const B: &str = "208019876543210";
+/// No profile: an unknown subscriber still gets verdicts and live state.
+const UNKNOWN: &str = "208015555555555";
+
+async fn moto() -> (Moto, SdkConfig) {
+    let moto = Moto::start();
+    let config = emulator_config(&moto.endpoint, REGION).await;
+    (moto, config)
+}
+
+fn fixed_clock() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap()
+}
+
+fn profile(imsi: &str) -> SubscriberProfile {
+    SubscriberProfile {
+        imsi: imsi.into(),
+        home_country: CountryCode::from_static("FR"),
+        plan: Plan::Postpaid,
+        tenure_days: 800,
+        usual_countries: vec![CountryCode::from_static("ES"), CountryCode::from_static("IT")],
+        known_imeis: vec!["35693803564380".into()],
+        avg_daily_voice_min: 15.3,
+        avg_daily_sms: 3.0,
+        avg_daily_data_mb: 150.25,
+    }
+}
+
+fn imsi(i: usize) -> String {
+    format!("20801{i:010}")
+}
+
+fn call(id: &str, imsi: &str, minute: u32, number: &str, secs: u32) -> String {
+    format!(
+        r#"{{"event_id":"{id}","event_time":"2026-06-01T12:{minute:02}:00Z","imsi":"{imsi}","imei":"35693803564380",
+            "event_type":"voice_mo","visited_country":"ES","called_number":"{number}","duration_s":{secs}}}"#
+    )
+}
+
+/// A live state with one applied call, as the pipeline would save it.
+fn state_after_call(imsi: &str, id: &str, minute: u32) -> LiveState {
+    let event = RoamingEvent::from_json(call(id, imsi, minute, "34911234567", 60).as_bytes()).expect("valid event");
+    let mut state = LiveState::default();
+    assert!(state.apply(&event, Some(CountryCode::from_static("FR"))));
+    state
+}
+
+fn verdict(id: &str, imsi: &str, event_time: DateTime<Utc>, decision: Decision) -> Verdict {
+    Verdict {
+        event_id: id.into(),
+        imsi: imsi.into(),
+        event_time,
+        decision,
+        score: 0.123_456_79,
+        reasons: vec![
+            Reason { feature: "duration_s".into(), value: Some(61.5), contribution: 1.25 },
+            Reason { feature: "imei_unknown".into(), value: None, contribution: -0.031_25 },
+        ],
+        model_version: "xgb-test".into(),
+        degraded: false,
+        scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap() + TimeDelta::nanoseconds(7),
+    }
+}
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, day, hour, 0, 0).unwrap()
+}
+
+fn ids(verdicts: &[Verdict]) -> Vec<&str> {
+    verdicts.iter().map(|v| v.event_id.as_str()).collect()
+}
+
+async fn subscriber_store(config: &SdkConfig) -> DynamoSubscriberStore {
+    let store = DynamoSubscriberStore::new(config, PROFILES);
+    store.create_table().await.expect("create subscriber table");
+    store
+}
+
+async fn verdict_store(config: &SdkConfig) -> DynamoVerdictStore {
+    let store = DynamoVerdictStore::new(config, VERDICTS);
+    store.create_table().await.expect("create verdict table");
+    store
+}
+
+async fn create_stream(config: &SdkConfig, shards: i32) {
+    aws_sdk_kinesis::Client::new(config)
+        .create_stream()
+        .stream_name(STREAM)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("create stream");
+}
+
+async fn create_queue(config: &SdkConfig) -> String {
+    let out = aws_sdk_sqs::Client::new(config).create_queue().queue_name(QUEUE).send().await.expect("create queue");
+    out.queue_url.expect("queue url")
+}
+
+async fn scan_all(config: &SdkConfig, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// Every record on the stream: (partition key, data).
+async fn read_stream(config: &SdkConfig) -> Vec<(String, Vec<u8>)> {
+    let client = aws_sdk_kinesis::Client::new(config);
+    let shards = client.list_shards().stream_name(STREAM).send().await.expect("list shards").shards.unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_name(STREAM)
+            .shard_id(shard.shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("shard iterator")
+            .shard_iterator;
+        while let Some(it) = iterator {
+            let out = client.get_records().shard_iterator(it).limit(1000).send().await.expect("get records");
+            if out.records.is_empty() {
+                break;
+            }
+            records.extend(out.records.into_iter().map(|r| (r.partition_key.unwrap_or_default(), r.data.into_inner())));
+            iterator = out.next_shard_iterator;
+        }
+    }
+    records
+}
+
+/// Every message on the queue, as JSON. Messages are deleted once read: a FIFO queue holds back
+/// a group's next messages while earlier ones are in flight.
+async fn drain_queue(config: &SdkConfig, url: &str) -> Vec<serde_json::Value> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let mut bodies = Vec::new();
+    loop {
+        let out = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for m in messages {
+            bodies.push(serde_json::from_str(m.body.as_deref().unwrap_or_default()).expect("JSON body"));
+            if let Some(handle) = m.receipt_handle {
+                client.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete");
+            }
+        }
+    }
+}
+
+/// A local port with nothing listening.
+fn closed_port_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A distinct feature row per seed (1–9: rows of equal CSV length).
+fn row(seed: u8) -> FeatureVector {
+    let mut row = [f32::NAN; NUM_FEATURES];
+    row[0] = f32::from(seed);
+    row[1] = 0.5;
+    row
+}
+
+// ---- subscriber store -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_loading_more_than_100_subscribers_should_page_and_round_trip_saved_state() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let profiles: Vec<SubscriberProfile> = (0..250).map(|i| profile(&imsi(i))).collect();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    load_profiles(&client, PROFILES, &profiles, |_| {}).await.expect("bulk load");
+
+    // 230 subscribers get a saved state (three BatchGetItem pages later), 20 keep none.
+    let updates: Vec<StateUpdate> = (0..230)
+        .map(|i| StateUpdate {
+            imsi: imsi(i),
+            expected_version: 0,
+            state: state_after_call(&imsi(i), "e1", 0),
+            has_profile: true,
+        })
+        .collect();
+    store.save(updates).await.expect("save");
+
+    let mut wanted: Vec<String> = (0..260).map(imsi).collect();
+    wanted.push(imsi(3)); // duplicates are fine
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let loaded = store.load(&refs).await.expect("load");
+    assert_eq!(loaded.len(), 260);
+    for i in 0..260 {
+        let s = &loaded[&imsi(i)];
+        match i {
+            0..230 => {
+                assert_eq!(s.profile.as_ref(), Some(&profiles[i]));
+                assert_eq!(s.state, state_after_call(&imsi(i), "e1", 0));
+                assert_eq!(s.state.version, 1);
+            }
+            230..250 => {
+                assert_eq!(s.profile.as_ref(), Some(&profiles[i]));
+                assert_eq!(s.state, LiveState::default());
+            }
+            _ => assert_eq!(*s, Default::default(), "unknown IMSI → default subscriber"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn when_saved_version_is_stale_should_fail_with_a_transient_error() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let first = state_after_call(A, "e1", 0);
+    store
+        .save(vec![StateUpdate { imsi: A.into(), expected_version: 0, state: first.clone(), has_profile: false }])
+        .await
+        .expect("save");
+
+    // A second writer that loaded version 0 too (the API Lambda, say) must not overwrite it.
+    let other = state_after_call(A, "e2", 1);
+    let err = store
+        .save(vec![
+            StateUpdate { imsi: A.into(), expected_version: 0, state: other, has_profile: false },
+            StateUpdate {
+                imsi: B.into(),
+                expected_version: 0,
+                state: state_after_call(B, "e3", 2),
+                has_profile: false,
+            },
+        ])
+        .await
+        .expect_err("version conflict");
+    assert!(err.is_retriable(), "{err}");
+    assert!(err.to_string().contains("1 of 2 subscribers changed concurrently"), "{err}");
+
+    let loaded = store.load(&[A, B]).await.expect("load");
+    assert_eq!(loaded[A].state, first, "the newer state was kept");
+    assert_eq!(loaded[B].state.version, 1, "the other subscriber of the batch was saved");
+
+    // The retry re-reads and saves on top of the current version.
+    let mut next = loaded[A].state.clone();
+    let event = RoamingEvent::from_json(call("e2", A, 1, "34911234567", 60).as_bytes()).unwrap();
+    assert!(next.apply(&event, Some(CountryCode::from_static("FR"))));
+    store
+        .save(vec![StateUpdate { imsi: A.into(), expected_version: 1, state: next.clone(), has_profile: false }])
+        .await
+        .expect("save");
+    assert_eq!(store.load(&[A]).await.unwrap()[A].state, next);
+    assert_eq!(next.version, 2);
+}
+
+#[tokio::test]
+async fn when_a_subscriber_has_no_profile_should_its_state_item_carry_a_ttl_and_never_a_profile_item() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    load_profiles(&client, PROFILES, &[profile(A)], |_| {}).await.expect("profile");
+    let update = |imsi: &str, has_profile| StateUpdate {
+        imsi: imsi.into(),
+        expected_version: 0,
+        state: state_after_call(imsi, "e1", 0),
+        has_profile,
+    };
+    store.save(vec![update(A, true), update(UNKNOWN, false)]).await.expect("save");
+    let expires_at = |imsi: &'static str| {
+        let client = client.clone();
+        async move {
+            let item = client
+                .get_item()
+                .table_name(PROFILES)
+                .key("imsi", AttributeValue::S(imsi.into()))
+                .send()
+                .await
+                .expect("get item")
+                .item
+                .expect("item");
+            item.get("expires_at").map(|v| v.as_n().expect("a number").parse::<i64>().expect("epoch seconds"))
+        }
+    };
+    assert_eq!(expires_at(A).await, None, "a profile item never expires");
+    let ttl = expires_at(UNKNOWN).await.expect("state-only items expire") - Utc::now().timestamp();
+    assert!((47 * 3600..=48 * 3600).contains(&ttl), "48 h after the save, got {ttl} s");
+
+    // A profile loaded after the pipeline read the subscriber as unknown: the state-only save
+    // must not put a TTL on it, so it fails like a version conflict (the retry re-reads).
+    load_profiles(&client, PROFILES, &[profile(B)], |_| {}).await.expect("profile");
+    let err = store.save(vec![update(B, false)]).await.expect_err("profile appeared");
+    assert!(err.is_retriable(), "{err}");
+    assert_eq!(expires_at(B).await, None);
+}
+
+#[tokio::test]
+async fn when_some_subscribers_of_a_multi_transaction_save_conflict_should_save_every_other_one() {
+    let (_moto, config) = moto().await;
+    let store = subscriber_store(&config).await;
+    let first: Vec<StateUpdate> = (0..250)
+        .map(|i| StateUpdate {
+            imsi: imsi(i),
+            expected_version: 0,
+            state: state_after_call(&imsi(i), "e1", 0),
+            has_profile: false,
+        })
+        .collect();
+    store.save(first).await.expect("first save: three transactions");
+
+    // The second save: three subscribers (in two of the three 100-item transactions) carry a
+    // stale version, as if another writer had saved them since our load.
+    let stale = [5, 150, 151];
+    let second: Vec<StateUpdate> = (0..250)
+        .map(|i| {
+            let mut state = state_after_call(&imsi(i), "e1", 0);
+            let event = RoamingEvent::from_json(call("e2", &imsi(i), 1, "34911234567", 60).as_bytes()).unwrap();
+            assert!(state.apply(&event, Some(CountryCode::from_static("FR"))));
+            StateUpdate {
+                imsi: imsi(i),
+                expected_version: if stale.contains(&i) { 0 } else { 1 },
+                state,
+                has_profile: false,
+            }
+        })
+        .collect();
+    // One transaction at a time: moto rolls a cancelled transaction back by restoring a copy of
+    // the whole table taken when it began, which would undo (or resurrect) the writes of
+    // transactions running beside it. DynamoDB isolates transactions; the adapter's default
+    // sends all of a batch's transactions at once.
+    let store = DynamoSubscriberStore::new(&config, PROFILES).with_concurrency(1);
+    let err = store.save(second).await.expect_err("three conflicts");
+    assert!(err.is_retriable(), "{err}");
+    assert!(err.to_string().contains("3 of 250 subscribers changed concurrently"), "{err}");
+
+    let wanted: Vec<String> = (0..250).map(imsi).collect();
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let loaded = store.load(&refs).await.expect("load");
+    for i in 0..250 {
+        let expected = if stale.contains(&i) { 1 } else { 2 };
+        assert_eq!(loaded[&imsi(i)].state.version, expected, "subscriber {i}");
+    }
+}
+
+#[tokio::test]
+async fn when_bulk_loading_profiles_should_write_each_once_and_report_progress() {
+    let (_moto, config) = moto().await;
+    let _store = subscriber_store(&config).await;
+    let mut profiles: Vec<SubscriberProfile> = (0..60).map(|i| profile(&imsi(i))).collect();
+    let mut changed = profile(&imsi(7));
+    changed.tenure_days = 1;
+    profiles.push(changed.clone());
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let mut seen = Vec::new();
+    let written = load_profiles(&client, PROFILES, &profiles, |n| seen.push(n)).await.expect("bulk load");
+    assert_eq!(written, 60);
+    assert_eq!(seen.len(), 3, "25 + 25 + 10 items: one report per call");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&60), "{seen:?}");
+    let items = scan_all(&config, PROFILES).await;
+    assert_eq!(items.len(), 60);
+    let store = DynamoSubscriberStore::new(&config, PROFILES);
+    let loaded = store.load(&[imsi(7).as_str(), imsi(59).as_str()]).await.unwrap();
+    assert_eq!(loaded[&imsi(7)].profile.as_ref(), Some(&changed), "the last copy wins");
+    assert_eq!(loaded[&imsi(59)].profile.as_ref(), Some(&profiles[59]));
+}
+
+// ---- verdict store ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_the_same_event_is_put_twice_should_keep_one_item_and_return_the_stored_verdict() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    let first = verdict("e1", A, at(1, 12) + TimeDelta::nanoseconds(123_456_789), Decision::Block);
+    let mut replay = first.clone();
+    replay.decision = Decision::Allow;
+    replay.score = 0.01;
+    replay.degraded = true;
+
+    assert_eq!(store.put_if_absent(std::slice::from_ref(&first)).await.unwrap(), vec![first.clone()]);
+    let other = verdict("e2", B, at(1, 13), Decision::Allow);
+    let stored = store.put_if_absent(&[replay, other.clone()]).await.unwrap();
+    assert_eq!(stored, vec![first.clone(), other], "a replay answers with the original verdict");
+    assert_eq!(scan_all(&config, VERDICTS).await.len(), 2, "no second item");
+    let read = store.get_many(&["e1", "missing"]).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read["e1"], first, "read-back equals what was written, nanoseconds included");
+}
+
+#[tokio::test]
+async fn when_a_transaction_mixes_stored_and_new_verdicts_should_write_the_new_ones_and_keep_the_stored_ones() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    // Two verdicts stored by an earlier writer, one in each of the first two 100-item calls.
+    let earlier: Vec<Verdict> = ["e010", "e120"].iter().map(|id| verdict(id, B, at(1, 1), Decision::Block)).collect();
+    store.put_if_absent(&earlier).await.expect("earlier writer");
+
+    let mut ours: Vec<Verdict> =
+        (0..230).map(|i| verdict(&format!("e{i:03}"), A, at(1, 0) + TimeDelta::seconds(i), Decision::Allow)).collect();
+    // An event_id listed twice is written once, and both copies answer with the stored verdict.
+    let mut copy = ours[7].clone();
+    copy.score = 0.5;
+    ours.push(copy);
+    // One transaction at a time: moto's rollback of a cancelled transaction is not isolated
+    // from transactions running beside it (see the subscriber store's conflict test).
+    let serial = DynamoVerdictStore::new(&config, VERDICTS).with_concurrency(1);
+    let stored = serial.put_if_absent(&ours).await.expect("put");
+    assert_eq!(stored.len(), ours.len());
+    for (i, (got, sent)) in stored.iter().zip(&ours).enumerate() {
+        match sent.event_id.as_str() {
+            "e010" => assert_eq!(got, &earlier[0], "the first verdict wins"),
+            "e120" => assert_eq!(got, &earlier[1], "the first verdict wins"),
+            "e007" => assert_eq!(got, &ours[7], "copy {i}: the first copy is the one written"),
+            _ => assert_eq!(got, sent),
+        }
+    }
+    assert_eq!(scan_all(&config, VERDICTS).await.len(), 230, "one item per event_id");
+    let ids: Vec<String> = (0..230).map(|i| format!("e{i:03}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let read = store.get_many(&refs).await.expect("read back");
+    assert_eq!(read["e010"], earlier[0]);
+    assert_eq!(read["e120"], earlier[1]);
+    assert_eq!(read["e121"], ours[121], "the other verdicts of a cancelled transaction were written");
+    assert_eq!(read["e007"], ours[7]);
+}
+
+#[tokio::test]
+async fn when_getting_more_than_100_verdicts_should_return_every_stored_one() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    let verdicts: Vec<Verdict> =
+        (0..230).map(|i| verdict(&format!("e{i:03}"), A, at(1, 0) + TimeDelta::seconds(i), Decision::Allow)).collect();
+    store.put_if_absent(&verdicts).await.expect("put");
+    let mut wanted: Vec<String> = verdicts.iter().map(|v| v.event_id.clone()).collect();
+    wanted.extend((0..5).map(|i| format!("absent-{i}")));
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let found = store.get_many(&refs).await.expect("get_many");
+    assert_eq!(found.len(), 230);
+    for v in &verdicts {
+        assert_eq!(&found[&v.event_id], v);
+    }
+}
+
+#[tokio::test]
+async fn when_querying_verdicts_should_use_the_indexes_and_sort_newest_first() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    let recent = verdict("recent", B, Utc::now() - TimeDelta::days(2), Decision::Block);
+    store
+        .put_if_absent(&[
+            verdict("e1", A, at(1, 10), Decision::Allow),
+            verdict("e2", A, at(1, 11), Decision::Block),
+            verdict("e3", A, at(2, 9), Decision::Review),
+            verdict("e4", A, at(2, 9), Decision::Block),
+            verdict("e5", B, at(1, 12), Decision::Block),
+            verdict("e6", B, at(3, 8), Decision::Allow),
+            recent.clone(),
+        ])
+        .await
+        .expect("put");
+    let q = |imsi: Option<&str>, decision: Option<Decision>, since: Option<DateTime<Utc>>, until, limit| VerdictQuery {
+        imsi: imsi.map(str::to_string),
+        decision,
+        since,
+        until,
+        before: None,
+        limit,
+    };
+    let query = async |query: VerdictQuery| store.query(&query).await.expect("query");
+
+    // By subscriber (GSI by_subscriber).
+    assert_eq!(ids(&query(q(Some(A), None, None, None, 10)).await), ["e4", "e3", "e2", "e1"]);
+    assert_eq!(ids(&query(q(Some(A), None, None, None, 2)).await), ["e4", "e3"]);
+    assert_eq!(ids(&query(q(Some(A), Some(Decision::Block), None, None, 10)).await), ["e4", "e2"]);
+    // since inclusive, until exclusive.
+    assert_eq!(ids(&query(q(Some(A), None, Some(at(1, 11)), Some(at(2, 9)), 10)).await), ["e2"]);
+    assert_eq!(ids(&query(q(Some(A), None, Some(at(1, 11)), None, 10)).await), ["e4", "e3", "e2"]);
+    assert_eq!(ids(&query(q(Some(A), None, None, Some(at(1, 11)), 10)).await), ["e1"]);
+
+    // By decision and day (GSI by_decision_day), across days; ALLOW is sharded.
+    let june = (Some(at(1, 0)), Some(at(4, 0)));
+    assert_eq!(ids(&query(q(None, Some(Decision::Block), june.0, june.1, 10)).await), ["e4", "e5", "e2"]);
+    assert_eq!(ids(&query(q(None, Some(Decision::Block), june.0, june.1, 2)).await), ["e4", "e5"]);
+    assert_eq!(ids(&query(q(None, Some(Decision::Allow), june.0, june.1, 10)).await), ["e6", "e1"]);
+    assert_eq!(ids(&query(q(None, None, june.0, june.1, 10)).await), ["e6", "e4", "e3", "e5", "e2", "e1"]);
+    // Paging: the cursor is the last verdict of the previous page (same time, smaller id next).
+    let page = |imsi, decision, since, limit, last: &Verdict| VerdictQuery {
+        before: Some((last.event_time, last.event_id.clone())),
+        ..q(imsi, decision, since, None, limit)
+    };
+    let first = query(q(Some(A), None, None, None, 1)).await;
+    assert_eq!(ids(&first), ["e4"]);
+    let second = query(page(Some(A), None, None, 2, &first[0])).await;
+    assert_eq!(ids(&second), ["e3", "e2"]);
+    assert_eq!(ids(&query(page(Some(A), None, None, 10, &second[1])).await), ["e1"]);
+    assert_eq!(ids(&query(page(Some(A), None, Some(at(1, 11)), 10, &first[0])).await), ["e3", "e2"]);
+    let first = query(q(None, Some(Decision::Block), june.0, june.1, 1)).await;
+    assert_eq!(ids(&query(page(None, Some(Decision::Block), june.0, 10, &first[0])).await), ["e5", "e2"]);
+    assert_eq!(ids(&query(page(None, None, june.0, 10, &second[0])).await), ["e5", "e2", "e1"]);
+    // Open-ended: walks back from today.
+    let newest = query(q(None, Some(Decision::Block), None, None, 1)).await;
+    assert_eq!(newest, vec![recent]);
+    assert!(query(q(Some(A), None, None, None, 0)).await.is_empty());
+}
+
+// ---- SageMaker scorer -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_sagemaker_returns_canned_scores_should_parse_one_per_row() {
+    let (moto, config) = moto().await;
+    // moto needs no endpoint resource: each distinct request takes the next canned answer.
+    moto.sagemaker_results(&["0.1\n0.9\n", "0.2,0.3", "0.5\n"]);
+    let scorer = SageMakerScorer::new(&config, ENDPOINT);
+    assert_eq!(scorer.score(&[row(1), row(2)]).await.unwrap(), vec![0.1, 0.9], "newline-separated");
+    assert_eq!(scorer.score(&[row(3), row(4)]).await.unwrap(), vec![0.2, 0.3], "comma-separated");
+    let err = scorer.score(&[row(5), row(6)]).await.expect_err("one score for two rows");
+    assert!(!err.is_retriable(), "a wrong count is permanent: {err}");
+    assert!(err.to_string().contains("1 scores for 2 rows"), "{err}");
+    assert!(scorer.score(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn when_rows_exceed_the_payload_limit_should_split_calls_and_keep_row_order() {
+    let (moto, config) = moto().await;
+    moto.sagemaker_results(&["0.11\n0.12\n", "0.13\n0.14\n", "0.15\n"]);
+    let mut line = String::new();
+    roamguard::features::write_csv_row(&row(1), &mut line);
+    let settings = SageMakerSettings { max_payload_bytes: 2 * (line.len() + 1), concurrency: 1, ..Default::default() };
+    let scorer = SageMakerScorer::with_settings(&config, ENDPOINT, settings);
+    let rows: Vec<FeatureVector> = (1..=5).map(row).collect();
+    assert_eq!(scorer.score(&rows).await.unwrap(), vec![0.11, 0.12, 0.13, 0.14, 0.15]);
+}
+
+#[tokio::test]
+async fn when_sagemaker_is_unreachable_should_fail_then_open_the_circuit_and_stop_calling() {
+    // An endpoint that accepts connections and hangs up at once, counting them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let config = emulator_config(&endpoint, REGION).await;
+    let settings = SageMakerSettings {
+        retry: Backoff { max_attempts: 3, ..Backoff::default() },
+        breaker_threshold: 3,
+        breaker_cooldown: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let scorer = SageMakerScorer::with_settings(&config, ENDPOINT, settings);
+
+    let err = scorer.score(&[row(1)]).await.expect_err("endpoint down");
+    assert!(err.is_retriable(), "{err}");
+    assert_eq!(connections.load(Ordering::SeqCst), 3, "three attempts, no SDK retries on top");
+    assert!(scorer.circuit_open());
+
+    let err = scorer.score(&[row(2)]).await.expect_err("circuit open");
+    assert!(err.is_retriable() && err.to_string().contains("circuit open"), "{err}");
+    assert_eq!(connections.load(Ordering::SeqCst), 3, "an open circuit fails fast without calling");
+
+    // A closed port fails the same way.
+    let config = emulator_config(&closed_port_endpoint(), REGION).await;
+    let scorer = SageMakerScorer::with_settings(&config, ENDPOINT, settings);
+    assert!(scorer.score(&[row(1)]).await.expect_err("connection refused").is_retriable());
+    assert!(scorer.circuit_open());
+    server.abort();
+}
+
+// ---- Kinesis sink -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_publishing_verdicts_should_put_each_once_keyed_by_imsi() {
+    let (_moto, config) = moto().await;
+    create_stream(&config, 2).await;
+    let sink = KinesisVerdictSink::new(&config, STREAM);
+    let verdicts: Vec<Verdict> = (0..40)
+        .map(|i| verdict(&format!("e{i}"), &imsi(i % 7), at(1, 0) + TimeDelta::minutes(i as i64), Decision::Allow))
+        .collect();
+    assert_eq!(sink.publish(&verdicts).await.expect("publish"), Vec::<usize>::new());
+    let records = read_stream(&config).await;
+    assert_eq!(records.len(), 40);
+    let mut read: Vec<Verdict> = records
+        .iter()
+        .map(|(key, data)| {
+            let v: Verdict = serde_json::from_slice(data).expect("verdict JSON");
+            assert_eq!(key, &v.imsi, "partition key = imsi");
+            v
+        })
+        .collect();
+    read.sort_by_key(|v| v.event_time);
+    assert_eq!(read, verdicts);
+}
+
+#[tokio::test]
+async fn when_put_records_partially_fails_should_retry_only_the_failed_entries() {
+    let (moto, _config) = moto().await;
+    let moto_config = emulator_config(&moto.endpoint, REGION).await;
+    create_stream(&moto_config, 1).await;
+    let failing = vec![1, 4, 7, 20];
+    let faults = Faults { put_records_fail_first_call: failing.clone(), ..Faults::none() };
+    let proxy =
+        Proxy::start(([127, 0, 0, 1], moto.port).into(), ProxyOptions { faults, ..ProxyOptions::default() }).await;
+    let config = emulator_config(&proxy.endpoint, REGION).await;
+    let sink = KinesisVerdictSink::new(&config, STREAM);
+    let verdicts: Vec<Verdict> = (0..30)
+        .map(|i| verdict(&format!("e{i}"), &imsi(i), at(1, 0) + TimeDelta::minutes(i as i64), Decision::Allow))
+        .collect();
+
+    assert_eq!(sink.publish(&verdicts).await.expect("publish"), Vec::<usize>::new(), "all delivered in the end");
+
+    let data = |i: usize| roamguard::base64::encode(&serde_json::to_vec(&verdicts[i]).unwrap());
+    let calls = proxy.put_records_calls();
+    assert_eq!(calls.len(), 2, "one retry call");
+    assert_eq!(calls[0], (0..30).map(data).collect::<Vec<_>>());
+    assert_eq!(calls[1], failing.iter().map(|&i| data(i)).collect::<Vec<_>>(), "only the failed entries retried");
+
+    let mut on_stream: Vec<Verdict> =
+        read_stream(&moto_config).await.iter().map(|(_, d)| serde_json::from_slice(d).unwrap()).collect();
+    on_stream.sort_by_key(|v| v.event_time);
+    assert_eq!(on_stream, verdicts, "every record exactly once");
+}
+
+// ---- SQS dead letters -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_sending_dead_letters_should_land_in_the_queue_with_the_expected_body() {
+    let (_moto, config) = moto().await;
+    let url = create_queue(&config).await;
+    let sink = SqsDeadLetters::new(&config, &url);
+    let failed_at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let letters: Vec<DeadLetter> = (0..23)
+        .map(|i| DeadLetter {
+            source_position: if i % 2 == 0 { format!("shardId-000000000001/4959{i:020}") } else { format!("line {i}") },
+            raw: (i % 3 != 0).then(|| format!("{{\"event_id\":\"café-{i}\"")),
+            raw_base64: (i % 3 == 0).then(|| "/wCf".to_string()),
+            field: if i % 3 == 0 { String::new() } else { "imsi".into() },
+            reason: format!("reason {i}: must be 6–15 digits"),
+            failed_at,
+        })
+        .collect();
+    sink.send(&letters).await.expect("send");
+
+    let bodies = drain_queue(&config, &url).await;
+    assert_eq!(bodies.len(), 23);
+    let by_position: HashMap<&str, &serde_json::Value> =
+        bodies.iter().map(|b| (b["source_position"].as_str().unwrap(), b)).collect();
+    for (i, letter) in letters.iter().enumerate() {
+        let body = by_position[letter.source_position.as_str()];
+        let raw_base64 = match &letter.raw {
+            Some(text) => roamguard::base64::encode(text.as_bytes()),
+            None => "/wCf".to_string(),
+        };
+        assert_eq!(body["raw_base64"], raw_base64.as_str());
+        assert_eq!(body["field"], letter.field.as_str());
+        assert_eq!(body["reason"], letter.reason.as_str());
+        assert_eq!(body["failed_at"], "2026-06-01T12:00:00Z");
+        if i % 2 == 0 {
+            assert_eq!(body["shard"], "shardId-000000000001");
+            assert_eq!(body["sequence_number"], format!("4959{i:020}").as_str());
+        } else {
+            assert!(body.get("shard").is_none() && body.get("sequence_number").is_none());
+        }
+    }
+}
+
+#[tokio::test]
+async fn when_dead_letters_are_sent_twice_to_a_fifo_queue_should_keep_one_message_per_record() {
+    let (_moto, config) = moto().await;
+    let url = aws_sdk_sqs::Client::new(&config)
+        .create_queue()
+        .queue_name("roamguard-dead-letters.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("create FIFO queue")
+        .queue_url
+        .expect("queue url");
+    let sink = SqsDeadLetters::new(&config, &url);
+    let letters: Vec<DeadLetter> = (0..12)
+        .map(|i| DeadLetter {
+            source_position: format!("shardId-00000000000{}/4959{i:020}", i % 3),
+            raw: Some(format!("bad {i}")),
+            raw_base64: None,
+            field: "imsi".into(),
+            reason: "must be 6–15 digits".into(),
+            failed_at: Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap(),
+        })
+        .collect();
+    // A redelivered batch dead-letters the same records again.
+    sink.send(&letters).await.expect("send");
+    sink.send(&letters[..5]).await.expect("send again");
+
+    let bodies = drain_queue(&config, &url).await;
+    let mut positions: Vec<&str> = bodies.iter().map(|b| b["source_position"].as_str().unwrap()).collect();
+    positions.sort_unstable();
+    let mut expected: Vec<&str> = letters.iter().map(|l| l.source_position.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(positions, expected, "one message per record");
+}
+
+// ---- the whole pipeline on AWS adapters -------------------------------------------------------
+
+struct AwsHarness {
+    _moto: Moto,
+    config: SdkConfig,
+    queue_url: String,
+    subscribers: Arc<DynamoSubscriberStore>,
+    pipeline: Pipeline,
+}
+
+async fn aws_harness(scorer_endpoint: Option<&str>) -> AwsHarness {
+    let (moto, config) = moto().await;
+    let subscribers = Arc::new(subscriber_store(&config).await);
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    load_profiles(&client, PROFILES, &[profile(A), profile(B)], |_| {}).await.expect("profiles");
+    let store = Arc::new(verdict_store(&config).await);
+    create_stream(&config, 2).await;
+    let queue_url = create_queue(&config).await;
+    let scorer_config = match scorer_endpoint {
+        Some(url) => emulator_config(url, REGION).await,
+        None => config.clone(),
+    };
+    let model = Arc::new(FraudModel::embedded().expect("committed model"));
+    let ports = Ports {
+        subscribers: subscribers.clone(),
+        scorer: Arc::new(SageMakerScorer::new(&scorer_config, ENDPOINT)),
+        fallback: Some(Arc::new(ModelScorer::new(model.clone()))),
+        verdict_store: store,
+        verdict_sink: Arc::new(KinesisVerdictSink::new(&config, STREAM)),
+        dead_letters: Arc::new(SqsDeadLetters::new(&config, &queue_url)),
+    };
+    AwsHarness {
+        _moto: moto,
+        config,
+        queue_url,
+        subscribers,
+        pipeline: Pipeline::new(model, ports).with_clock(fixed_clock),
+    }
+}
+
+/// Six valid events (two known subscribers, one unknown), a malformed, an invalid and a binary
+/// record, at Kinesis-style positions.
+fn mixed_batch() -> Vec<(String, Vec<u8>)> {
+    let lines = [
+        call("e1", A, 0, "34911234567", 60),
+        "{not json".to_string(),
+        call("e2", B, 1, "33612345678", 30),
+        call("e3", "12ab", 2, "34911234567", 60),
+        call("e4", UNKNOWN, 3, "34911234567", 60),
+        call("e5", A, 4, "34911234568", 45),
+        call("e6", B, 5, "34911234569", 20),
+        call("e7", A, 6, "88213456789", 300),
+    ];
+    let mut input: Vec<(String, Vec<u8>)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("shardId-000000000000/4959{i:020}"), l.clone().into_bytes()))
+        .collect();
+    input.push(("shardId-000000000000/49590000000000000000099".into(), vec![0xff, 0x00, 0x9f]));
+    input
+}
+
+async fn run(h: &AwsHarness, input: &[(String, Vec<u8>)]) -> roamguard::pipeline::BatchReport {
+    let records: Vec<Record<'_>> = input.iter().map(|(p, d)| Record { position: p, data: d }).collect();
+    let report = h.pipeline.process(&records).await;
+    assert_eq!(report.outcomes.len(), input.len(), "exactly one outcome per record");
+    report
+}
+
+fn verdicts_of(outcomes: &[Outcome]) -> Vec<Verdict> {
+    outcomes.iter().filter_map(|o| if let Outcome::Verdict(v) = o { Some(v.clone()) } else { None }).collect()
+}
+
+#[tokio::test]
+async fn when_a_mixed_batch_runs_twice_on_the_aws_adapters_should_account_for_every_record_once() {
+    let h = aws_harness(None).await;
+    // One canned answer for the one InvokeEndpoint call: six rows in record order, the last
+    // (a call to a satellite range) scored as fraud.
+    h._moto.sagemaker_results(&["0.001\n0.002\n0.003\n0.004\n0.005\n0.99\n"]);
+    let input = mixed_batch();
+
+    let first = run(&h, &input).await;
+    let c = first.counts;
+    assert_eq!((c.records, c.verdicts(), c.dead_letters, c.retries), (9, 6, 3, 0), "{c:?}");
+    assert_eq!(c.verdicts() + c.dead_letters, c.records, "counts add up");
+    assert_eq!((c.degraded, c.replayed), (0, 0));
+    let verdicts = verdicts_of(&first.outcomes);
+    assert_eq!(verdicts.iter().map(|v| v.score).collect::<Vec<_>>(), [0.001, 0.002, 0.003, 0.004, 0.005, 0.99]);
+    assert_eq!(verdicts[5].decision, Decision::Block);
+    assert!(!verdicts[5].reasons.is_empty(), "reasons come from the in-process model");
+
+    let items = scan_all(&h.config, VERDICTS).await;
+    assert_eq!(items.len(), 6);
+    let store = DynamoVerdictStore::new(&h.config, VERDICTS);
+    let ids: Vec<&str> = verdicts.iter().map(|v| v.event_id.as_str()).collect();
+    let stored = store.get_many(&ids).await.unwrap();
+    assert!(verdicts.iter().all(|v| stored[&v.event_id] == *v), "table holds the verdicts");
+    let stream = read_stream(&h.config).await;
+    assert_eq!(stream.len(), 6);
+    let letters = drain_queue(&h.config, &h.queue_url).await;
+    assert_eq!(letters.len(), 3);
+    for dead in first.outcomes.iter().filter_map(|o| if let Outcome::DeadLetter(d) = o { Some(d) } else { None }) {
+        let raw = dead.raw.as_deref().map(|t| roamguard::base64::encode(t.as_bytes()));
+        let body = letters.iter().find(|l| l["source_position"] == dead.source_position.as_str()).expect("sent");
+        assert_eq!(body["raw_base64"].as_str(), raw.as_deref().or(dead.raw_base64.as_deref()));
+        assert_eq!((body["field"].as_str(), body["reason"].as_str()), (Some(&*dead.field), Some(&*dead.reason)));
+        assert_eq!(body["shard"], "shardId-000000000000");
+    }
+    assert!(letters.iter().any(|l| l["raw_base64"] == "/wCf" && l["field"] == ""), "the binary record");
+    let states = h.subscribers.load(&[A, B, UNKNOWN]).await.unwrap();
+    assert_eq!([A, B, UNKNOWN].map(|i| states[i].state.version), [3, 2, 1], "live state saved");
+    assert!(states[UNKNOWN].profile.is_none());
+
+    // The same batch again (a Kinesis redelivery): stored verdicts, table and state unchanged.
+    let second = run(&h, &input).await;
+    assert_eq!(second.counts.replayed, 6);
+    assert_eq!(verdicts_of(&second.outcomes), verdicts);
+    assert_eq!(second.outcomes, first.outcomes);
+    let mut again = scan_all(&h.config, VERDICTS).await;
+    let mut before = items;
+    let key = |i: &HashMap<String, AttributeValue>| format!("{:?}", i.get("event_id"));
+    again.sort_by_key(key);
+    before.sort_by_key(key);
+    assert_eq!(again, before, "the table is unchanged");
+    let states_again = h.subscribers.load(&[A, B, UNKNOWN]).await.unwrap();
+    assert_eq!(states_again, states, "usage not counted twice");
+    assert_eq!(read_stream(&h.config).await.len(), 12, "the stream is at-least-once: verdicts published again");
+}
+
+#[tokio::test]
+async fn when_sagemaker_is_down_should_score_with_the_embedded_model_and_mark_verdicts_degraded() {
+    let h = aws_harness(Some(&closed_port_endpoint())).await;
+    let input = mixed_batch();
+    let report = run(&h, &input).await;
+    assert_eq!((report.counts.verdicts(), report.counts.degraded, report.counts.dead_letters), (6, 6, 3));
+    let verdicts = verdicts_of(&report.outcomes);
+    assert!(verdicts.iter().all(|v| v.degraded));
+    let store = DynamoVerdictStore::new(&h.config, VERDICTS);
+    let ids: Vec<&str> = verdicts.iter().map(|v| v.event_id.as_str()).collect();
+    let stored = store.get_many(&ids).await.unwrap();
+    assert!(stored.values().all(|v| v.degraded) && stored.len() == 6, "stored as degraded");
+}

@@ -1,0 +1,25 @@
+//! RoamGuard core: contracts, reference data, live state, features, model and decision for
+//! real-time roaming-fraud scoring, and the scoring pipeline with its ports and the HTTP-agnostic
+//! API. No file or network I/O besides what a port does, and no AWS crate: the adapters live in
+//! `roamguard-local` and `roamguard-aws`, the traffic simulator in `roamguard-sim`.
+
+// Contracts: what comes in, what is known of a subscriber, what goes out.
+pub mod events;
+pub mod profile;
+pub mod verdict;
+
+// Reference data and the subscriber's live state.
+pub mod countries;
+pub mod state;
+
+// event → features → score → decision.
+pub mod decision;
+pub mod features;
+pub mod model;
+
+// The pipeline, the ports it talks to, and the API over it.
+pub mod api;
+pub mod pipeline;
+pub mod ports;
+
+pub mod base64;

@@ -1,0 +1,170 @@
+//! The fraud model: an XGBoost booster plus the metadata written next to it at training time
+//! (version, feature order, decision thresholds). Loading checks that the model's feature order
+//! is exactly the one [`crate::features`] computes, so training/serving skew fails fast.
+
+pub mod treeshap;
+pub mod xgboost;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{self, Thresholds};
+use crate::features::{self, FeatureVector, NUM_FEATURES};
+use crate::ports::{PortError, Scorer};
+use crate::verdict::{Decision, Reason};
+pub use xgboost::{ModelError, XgbModel};
+
+/// Contents of `metadata.json`. Fields the scorer does not need (training metrics, drift
+/// baselines) are kept as raw JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelMetadata {
+    pub model_version: String,
+    pub feature_names: Vec<String>,
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("model: {0}")]
+    Model(#[from] ModelError),
+    #[error("metadata: {0}")]
+    Metadata(String),
+}
+
+/// What scoring one row gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub probability: f32,
+    pub decision: Decision,
+    /// Top-3 reasons; computed for REVIEW and BLOCK only (exact SHAP costs tens of µs a row).
+    pub reasons: Vec<Reason>,
+}
+
+pub struct FraudModel {
+    booster: XgbModel,
+    metadata: ModelMetadata,
+    thresholds: Thresholds,
+}
+
+/// The model committed in `models/`, compiled into the binary so the embedded defaults need no
+/// files at run time.
+const EMBEDDED_MODEL: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/model.json"));
+const EMBEDDED_METADATA: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/metadata.json"));
+
+impl FraudModel {
+    pub fn embedded() -> Result<FraudModel, LoadError> {
+        FraudModel::from_slices(EMBEDDED_MODEL, EMBEDDED_METADATA)
+    }
+
+    /// Loads `model.json` and `metadata.json` from a directory.
+    pub fn from_dir(dir: &Path) -> Result<FraudModel, LoadError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })
+        };
+        FraudModel::from_slices(&read("model.json")?, &read("metadata.json")?)
+    }
+
+    pub fn from_slices(model_json: &[u8], metadata_json: &[u8]) -> Result<FraudModel, LoadError> {
+        let booster = XgbModel::from_json_slice(model_json)?;
+        let metadata: ModelMetadata =
+            serde_json::from_slice(metadata_json).map_err(|e| LoadError::Metadata(e.to_string()))?;
+        let expected: Vec<&str> = features::names().collect();
+        if metadata.feature_names != expected {
+            return Err(LoadError::Metadata(format!(
+                "feature order differs from this build's features ({} vs {} names); retrain with `make train`",
+                metadata.feature_names.len(),
+                expected.len()
+            )));
+        }
+        if booster.num_features() != NUM_FEATURES {
+            return Err(LoadError::Metadata(format!(
+                "booster expects {} features, this build computes {NUM_FEATURES}",
+                booster.num_features()
+            )));
+        }
+        metadata.thresholds.check().map_err(|e| LoadError::Metadata(e.to_string()))?;
+        let thresholds = metadata.thresholds;
+        Ok(FraudModel { booster, metadata, thresholds })
+    }
+
+    /// Replaces the metadata's thresholds (configuration override).
+    pub fn with_thresholds(mut self, thresholds: Thresholds) -> FraudModel {
+        self.thresholds = thresholds;
+        self
+    }
+
+    /// Overrides either threshold (None keeps the metadata's), checking the result is consistent.
+    pub fn with_threshold_overrides(
+        self,
+        review: Option<f32>,
+        block: Option<f32>,
+    ) -> Result<FraudModel, decision::ThresholdError> {
+        let t = self.thresholds;
+        let wanted = Thresholds::new(review.unwrap_or(t.review), block.unwrap_or(t.block))?;
+        Ok(self.with_thresholds(wanted))
+    }
+
+    pub fn version(&self) -> &str {
+        &self.metadata.model_version
+    }
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+    pub fn booster(&self) -> &XgbModel {
+        &self.booster
+    }
+
+    pub fn probability(&self, row: &FeatureVector) -> f32 {
+        self.booster.predict_proba(row)
+    }
+
+    /// Decision and reasons for a probability computed by any scorer (in-process or remote).
+    pub fn explain(&self, row: &FeatureVector, probability: f32) -> Score {
+        let decision = self.thresholds.decide(probability);
+        let reasons = if decision == Decision::Allow {
+            Vec::new()
+        } else {
+            let mut contribs = [0f32; NUM_FEATURES + 1];
+            self.booster.contributions(row, &mut contribs);
+            decision::top_reasons(row, &contribs, 3)
+        };
+        Score { probability, decision, reasons }
+    }
+
+    pub fn score(&self, row: &FeatureVector) -> Score {
+        self.explain(row, self.probability(row))
+    }
+}
+
+/// The in-process XGBoost model as a [`Scorer`]: the default scorer, and SageMaker's fallback.
+pub struct ModelScorer {
+    model: Arc<FraudModel>,
+}
+
+impl ModelScorer {
+    pub fn new(model: Arc<FraudModel>) -> ModelScorer {
+        ModelScorer { model }
+    }
+}
+
+#[async_trait]
+impl Scorer for ModelScorer {
+    async fn score(&self, rows: &[FeatureVector]) -> Result<Vec<f32>, PortError> {
+        Ok(rows.iter().map(|r| self.model.probability(r)).collect())
+    }
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+}

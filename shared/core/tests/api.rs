@@ -1,0 +1,283 @@
+//! The HTTP-agnostic API: routes, validation, status codes, problem bodies, paging.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeZone;
+use chrono::{DateTime, Utc};
+use roamguard::api::*;
+use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
+use roamguard::verdict::Verdict;
+use roamguard_local::{MemoryVerdictSink, MemoryVerdictStore};
+use roamguard_testkit::fixtures::{InMemory, model};
+use serde_json::{Value, json};
+
+fn fixed_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 13, 0, 0).single().unwrap_or_default()
+}
+
+struct Harness {
+    api: Api,
+    sink: Arc<MemoryVerdictSink>,
+}
+
+fn harness_with(store: Arc<dyn VerdictStore>) -> Harness {
+    let memory = InMemory::new(model());
+    let ports = ApiPorts { verdict_store: store, ..memory.api_ports() };
+    Harness { api: Api::new(memory.model.clone(), ports).with_clock(fixed_now), sink: memory.verdict_sink }
+}
+
+fn harness() -> Harness {
+    harness_with(Arc::new(MemoryVerdictStore::default()))
+}
+
+fn event(id: &str, minute: u32) -> Value {
+    json!({"event_id": id, "event_time": format!("2026-06-01T12:{minute:02}:00Z"), "imsi": "208011234567890",
+           "event_type": "voice_mo", "visited_country": "ES", "called_number": "34911234567", "duration_s": 60})
+}
+
+fn post(body: &[u8], content_type: Option<&str>) -> ApiRequest {
+    ApiRequest {
+        method: "POST".into(),
+        path: "/v1/score".into(),
+        query: String::new(),
+        content_type: content_type.map(str::to_string),
+        body: body.to_vec(),
+    }
+}
+
+fn post_json(v: &Value) -> ApiRequest {
+    post(&serde_json::to_vec(v).unwrap(), Some("application/json"))
+}
+
+fn get(path: &str, query: &str) -> ApiRequest {
+    ApiRequest { method: "GET".into(), path: path.into(), query: query.into(), ..ApiRequest::default() }
+}
+
+fn body(r: &ApiResponse) -> Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn assert_problem(r: &ApiResponse, status: u16, slug: &str) -> Value {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some(PROBLEM_JSON));
+    let b = body(r);
+    assert_eq!(b["type"], format!("{PROBLEM_BASE}{slug}"));
+    assert_eq!(b["status"], status);
+    assert!(b["title"].is_string() && b["detail"].is_string(), "{b}");
+    b
+}
+
+#[tokio::test]
+async fn when_valid_event_is_posted_should_return_its_verdict_and_publish_it() {
+    let h = harness();
+    let r = h.api.handle(post_json(&event("api-1", 0))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(JSON));
+    let v: Verdict = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v.event_id, "api-1");
+    assert_eq!(v.scored_at, fixed_now());
+    assert_eq!(h.sink.verdicts.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn when_same_event_id_is_posted_again_should_return_the_stored_verdict() {
+    let h = harness();
+    let first = h.api.handle(post_json(&event("api-1", 0))).await;
+    let mut changed = event("api-1", 5);
+    changed["duration_s"] = json!(3000);
+    let second = h.api.handle(post_json(&changed)).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(first.body, second.body);
+    let stored = h.api.handle(get("/v1/verdicts/api-1", "")).await;
+    assert_eq!(stored.body, first.body);
+}
+
+#[tokio::test]
+async fn when_body_is_not_json_should_answer_400_invalid_json() {
+    let h = harness();
+    for bad in [&b"{\"event_id\":"[..], b"", b"not json", b"{} trailing"] {
+        assert_problem(&h.api.handle(post(bad, Some("application/json"))).await, 400, "invalid-json");
+    }
+}
+
+#[tokio::test]
+async fn when_event_violates_the_contract_should_answer_422_naming_the_field() {
+    let h = harness();
+    let mut e = event("api-1", 0);
+    e["imsi"] = json!("12");
+    let b = assert_problem(&h.api.handle(post_json(&e)).await, 422, "contract-violation");
+    assert_eq!(b["field"], "imsi");
+    assert!(b["detail"].as_str().unwrap().contains("imsi"));
+    let mut e = event("api-1", 0);
+    e.as_object_mut().unwrap().remove("called_number");
+    assert_eq!(assert_problem(&h.api.handle(post_json(&e)).await, 422, "contract-violation")["field"], "called_number");
+    let b = assert_problem(&h.api.handle(post_json(&json!([1, 2]))).await, 422, "contract-violation");
+    assert!(!b["detail"].as_str().unwrap().contains("WireEvent"), "no internal names: {b}");
+    assert!(h.sink.verdicts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn when_body_exceeds_16_kib_should_answer_413() {
+    let h = harness();
+    let mut e = event("api-1", 0);
+    e["padding"] = json!("x".repeat(MAX_BODY_BYTES));
+    assert_problem(&h.api.handle(post_json(&e)).await, 413, "payload-too-large");
+    let exact = vec![b' '; MAX_BODY_BYTES];
+    assert_problem(&h.api.handle(post(&exact, Some("application/json"))).await, 400, "invalid-json");
+}
+
+#[tokio::test]
+async fn when_content_type_is_not_json_should_answer_415() {
+    let h = harness();
+    let body = serde_json::to_vec(&event("api-1", 0)).unwrap();
+    for ct in [None, Some("text/plain"), Some("application/json; charset=latin1"), Some("application/jsonx")] {
+        assert_problem(&h.api.handle(post(&body, ct)).await, 415, "unsupported-media-type");
+    }
+    for ct in ["application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\""] {
+        assert_eq!(h.api.handle(post(&body, Some(ct))).await.status, 200, "{ct}");
+    }
+}
+
+#[tokio::test]
+async fn when_path_or_method_is_unknown_should_answer_404_or_405_with_allow() {
+    let h = harness();
+    assert_problem(&h.api.handle(get("/v2/score", "")).await, 404, "not-found");
+    assert_problem(&h.api.handle(get("/v1/verdicts/none", "")).await, 404, "not-found");
+    let r = h.api.handle(get("/v1/score", "")).await;
+    assert_problem(&r, 405, "method-not-allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let mut del = get("/v1/health", "");
+    del.method = "DELETE".into();
+    let r = h.api.handle(del).await;
+    assert_problem(&r, 405, "method-not-allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+}
+
+#[tokio::test]
+async fn when_event_id_has_reserved_characters_should_find_it_percent_encoded() {
+    let h = harness();
+    assert_eq!(h.api.handle(post_json(&event("a/b c", 0))).await.status, 200);
+    assert_eq!(h.api.handle(get("/v1/verdicts/a%2Fb%20c", "")).await.status, 200);
+    assert_problem(&h.api.handle(get("/v1/verdicts/%zz", "")).await, 404, "not-found");
+}
+
+#[tokio::test]
+async fn when_listing_a_subscriber_should_page_newest_first_with_an_opaque_token() {
+    let h = harness();
+    for m in 0..5 {
+        assert_eq!(h.api.handle(post_json(&event(&format!("e-{m}"), m))).await.status, 200);
+    }
+    let path = "/v1/subscribers/208011234567890/verdicts";
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_string();
+    loop {
+        let r = h.api.handle(get(path, &query)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let b = body(&r);
+        seen.extend(b["verdicts"].as_array().unwrap().iter().map(|v| v["event_id"].as_str().unwrap().to_string()));
+        match b["next"].as_str() {
+            Some(token) => query = format!("limit=2&next={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["e-4", "e-3", "e-2", "e-1", "e-0"]);
+    let r = h.api.handle(get(path, "since=2026-06-01T12:01:00Z&until=2026-06-01T14:03:00%2B02:00")).await;
+    let ids: Vec<String> = body(&r)["verdicts"].as_array().unwrap().iter().map(|v| v["event_id"].to_string()).collect();
+    assert_eq!(ids, ["\"e-2\"", "\"e-1\""]);
+    let r = h.api.handle(get(path, "decision=BLOCK")).await;
+    assert_eq!(r.status, 200);
+    let empty = h.api.handle(get("/v1/subscribers/999999999/verdicts", "")).await;
+    assert_eq!(body(&empty), json!({"verdicts": [], "next": null}));
+}
+
+#[tokio::test]
+async fn when_list_parameters_are_invalid_should_answer_400_naming_the_parameter() {
+    let h = harness();
+    let path = "/v1/subscribers/208011234567890/verdicts";
+    for (query, parameter) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("decision=MAYBE", "decision"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01T00:00:00Z", "until"),
+        ("since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z", "since"),
+        ("next=not-a-token", "next"),
+        ("next=%ff", "next"),
+        ("limit=1&limit=2", "limit"),
+    ] {
+        let b = assert_problem(&h.api.handle(get(path, query)).await, 400, "invalid-parameter");
+        assert_eq!(b["parameter"], parameter, "{query}");
+        assert!(b["detail"].as_str().unwrap().contains(parameter), "{query}: {b}");
+    }
+    let b = assert_problem(&h.api.handle(get("/v1/subscribers/12ab/verdicts", "")).await, 400, "invalid-parameter");
+    assert_eq!(b["parameter"], "imsi");
+}
+
+#[test]
+fn when_cursor_round_trips_should_give_back_time_and_id() {
+    let t = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).single().unwrap() + chrono::Duration::nanoseconds(7);
+    let token = encode_cursor(&t, "id|with|bars");
+    assert_eq!(decode_cursor(&token), Some((t, "id|with|bars".to_string())));
+    assert_eq!(decode_cursor("@@"), None);
+    assert_eq!(decode_cursor(&roamguard::base64::encode_url_safe(b"2026-06-01T00:00:00Z|")), None);
+}
+
+struct DownStore;
+
+#[async_trait]
+impl VerdictStore for DownStore {
+    async fn get_many(&self, _: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
+        Err(PortError::transient("verdict table", "connection refused (secret internal detail)"))
+    }
+    async fn put_if_absent(&self, _: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+        Err(PortError::transient("verdict table", "connection refused"))
+    }
+    async fn query(&self, _: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
+        Err(PortError::transient("verdict table", "connection refused"))
+    }
+}
+
+#[tokio::test]
+async fn when_a_dependency_is_down_should_answer_503_with_retry_after_and_no_internal_text() {
+    let h = harness_with(Arc::new(DownStore));
+    for req in [
+        post_json(&event("api-1", 0)),
+        get("/v1/verdicts/api-1", ""),
+        get("/v1/subscribers/208011234567890/verdicts", ""),
+        get("/v1/health", ""),
+    ] {
+        let r = h.api.handle(req).await;
+        assert_problem(&r, 503, "dependency-unavailable");
+        assert_eq!(r.header("retry-after"), Some("5"));
+        assert!(!String::from_utf8_lossy(&r.body).contains("secret"));
+        assert!(r.log_note.is_some());
+    }
+}
+
+#[tokio::test]
+async fn when_health_is_asked_should_report_model_version_and_dependencies() {
+    let h = harness();
+    let r = h.api.handle(get("/v1/health", "")).await;
+    assert_eq!(r.status, 200);
+    let b = body(&r);
+    assert_eq!(b["status"], "ok");
+    assert_eq!(b["model_version"], h.api.model_version());
+    assert_eq!(b["dependencies"]["verdict_store"]["status"], "ok");
+    assert_eq!(b["dependencies"]["scorer"]["adapter"], "embedded");
+}
+
+#[test]
+fn when_routes_are_matched_should_give_templates_without_identifiers() {
+    assert_eq!(
+        Route::matching("/v1/subscribers/208011234567890/verdicts").0.template(),
+        "/v1/subscribers/{imsi}/verdicts"
+    );
+    assert_eq!(Route::matching("/v1/score/").0, Route::Score);
+    assert_eq!(Route::matching("/v1/verdicts/").0, Route::Unknown);
+    assert_eq!(Route::matching("").0, Route::Unknown);
+    assert!(ProblemKind::ALL.iter().all(|k| k.type_uri().starts_with(PROBLEM_BASE)));
+}

@@ -1,0 +1,144 @@
+//! The ports in memory: profiles and live state, the verdict table, the verdict stream and dead
+//! letters. The pipeline's tests, `roamguard serve` without --db and the embedded demo use them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use roamguard::ports::{
+    DeadLetter, DeadLetterSink, PortError, StateUpdate, Subscriber, SubscriberStore, VerdictQuery, VerdictSink,
+    VerdictStore,
+};
+use roamguard::profile::SubscriberProfile;
+use roamguard::verdict::Verdict;
+
+use crate::lock;
+
+/// Profiles and live state in memory.
+#[derive(Default)]
+pub struct MemorySubscriberStore {
+    inner: Mutex<HashMap<String, Subscriber>>,
+}
+
+impl MemorySubscriberStore {
+    pub fn new(profiles: impl IntoIterator<Item = SubscriberProfile>) -> MemorySubscriberStore {
+        let map = profiles
+            .into_iter()
+            .map(|p| (p.imsi.clone(), Subscriber { profile: Some(p), state: Default::default() }))
+            .collect();
+        MemorySubscriberStore { inner: Mutex::new(map) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of one subscriber's record (for tests and the API's health view).
+    pub fn get(&self, imsi: &str) -> Option<Subscriber> {
+        self.inner.lock().ok().and_then(|m| m.get(imsi).cloned())
+    }
+}
+
+#[async_trait]
+impl SubscriberStore for MemorySubscriberStore {
+    async fn load(&self, imsis: &[&str]) -> Result<HashMap<String, Subscriber>, PortError> {
+        let map = lock(&self.inner, "subscriber store")?;
+        Ok(imsis.iter().map(|&i| (i.to_string(), map.get(i).cloned().unwrap_or_default())).collect())
+    }
+
+    async fn save(&self, updates: Vec<StateUpdate>) -> Result<(), PortError> {
+        let mut map = lock(&self.inner, "subscriber store")?;
+        // Check every version first so a conflicting batch changes nothing.
+        for u in &updates {
+            let current = map.get(&u.imsi).map_or(0, |s| s.state.version);
+            if current != u.expected_version {
+                return Err(PortError::transient(
+                    "subscriber store",
+                    format!("live state changed concurrently (version {current}, expected {})", u.expected_version),
+                ));
+            }
+        }
+        for u in updates {
+            map.entry(u.imsi).or_default().state = u.state;
+        }
+        Ok(())
+    }
+}
+
+/// Verdict table in memory (tests, `serve` without --db).
+#[derive(Default)]
+pub struct MemoryVerdictStore {
+    inner: Mutex<HashMap<String, Verdict>>,
+}
+
+impl MemoryVerdictStore {
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl VerdictStore for MemoryVerdictStore {
+    async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
+        let map = lock(&self.inner, "verdict store")?;
+        Ok(event_ids.iter().filter_map(|&id| map.get(id).map(|v| (id.to_string(), v.clone()))).collect())
+    }
+
+    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+        let mut map = lock(&self.inner, "verdict store")?;
+        Ok(verdicts.iter().map(|v| map.entry(v.event_id.clone()).or_insert_with(|| v.clone()).clone()).collect())
+    }
+
+    async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
+        let map = lock(&self.inner, "verdict store")?;
+        let mut out: Vec<Verdict> = map
+            .values()
+            .filter(|v| q.imsi.as_deref().is_none_or(|i| v.imsi == i))
+            .filter(|v| q.decision.is_none_or(|d| v.decision == d))
+            .filter(|v| q.since.is_none_or(|s| v.event_time >= s))
+            .filter(|v| q.until.is_none_or(|u| v.event_time < u))
+            .filter(|v| {
+                q.before.as_ref().is_none_or(|(t, id)| v.event_time < *t || (v.event_time == *t && v.event_id < *id))
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
+        out.truncate(q.limit);
+        Ok(out)
+    }
+}
+
+/// Collects verdicts in memory.
+#[derive(Default)]
+pub struct MemoryVerdictSink {
+    pub verdicts: Mutex<Vec<Verdict>>,
+}
+
+#[async_trait]
+impl VerdictSink for MemoryVerdictSink {
+    async fn publish(&self, verdicts: &[Verdict]) -> Result<Vec<usize>, PortError> {
+        lock(&self.verdicts, "verdict sink")?.extend_from_slice(verdicts);
+        Ok(Vec::new())
+    }
+}
+
+/// Collects dead letters in memory.
+#[derive(Default)]
+pub struct MemoryDeadLetters {
+    pub letters: Mutex<Vec<DeadLetter>>,
+}
+
+#[async_trait]
+impl DeadLetterSink for MemoryDeadLetters {
+    async fn send(&self, letters: &[DeadLetter]) -> Result<(), PortError> {
+        lock(&self.letters, "dead-letter sink")?.extend_from_slice(letters);
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! The built-in model and the pipeline's ports in memory, with a handle on each adapter so a
+//! test can look inside.
+
+use std::sync::{Arc, OnceLock};
+
+use roamguard::api::{Api, ApiPorts};
+use roamguard::model::{FraudModel, ModelScorer};
+use roamguard::pipeline::{Pipeline, Ports};
+use roamguard::profile::SubscriberProfile;
+use roamguard_local::{MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore};
+
+/// The built-in model, loaded once per test binary.
+pub fn model() -> Arc<FraudModel> {
+    static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
+    MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("built-in model loads"))).clone()
+}
+
+/// Every port in memory and the in-process model as the scorer.
+pub struct InMemory {
+    pub model: Arc<FraudModel>,
+    pub subscribers: Arc<MemorySubscriberStore>,
+    pub verdict_store: Arc<MemoryVerdictStore>,
+    pub verdict_sink: Arc<MemoryVerdictSink>,
+    pub dead_letters: Arc<MemoryDeadLetters>,
+}
+
+impl InMemory {
+    /// Empty stores (every subscriber unknown).
+    pub fn new(model: Arc<FraudModel>) -> InMemory {
+        InMemory::with_profiles(model, [])
+    }
+
+    pub fn with_profiles(model: Arc<FraudModel>, profiles: impl IntoIterator<Item = SubscriberProfile>) -> InMemory {
+        InMemory {
+            model,
+            subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
+            verdict_store: Arc::default(),
+            verdict_sink: Arc::default(),
+            dead_letters: Arc::default(),
+        }
+    }
+
+    /// The pipeline's ports (override a field with `Ports { scorer, ..mem.ports() }`).
+    pub fn ports(&self) -> Ports {
+        Ports {
+            subscribers: self.subscribers.clone(),
+            scorer: Arc::new(ModelScorer::new(self.model.clone())),
+            fallback: None,
+            verdict_store: self.verdict_store.clone(),
+            verdict_sink: self.verdict_sink.clone(),
+            dead_letters: self.dead_letters.clone(),
+        }
+    }
+
+    /// The API's ports: the same stores.
+    pub fn api_ports(&self) -> ApiPorts {
+        let Ports { subscribers, scorer, fallback, verdict_store, verdict_sink, .. } = self.ports();
+        ApiPorts { subscribers, scorer, fallback, verdict_store, verdict_sink }
+    }
+
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline::new(self.model.clone(), self.ports())
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(self.model.clone(), self.api_ports())
+    }
+}
+
+/// `Ports::in_memory(model)`: fresh in-memory ports when a test needs no handle on them.
+pub trait InMemoryPorts {
+    fn in_memory(model: Arc<FraudModel>) -> Self;
+}
+
+impl InMemoryPorts for Ports {
+    fn in_memory(model: Arc<FraudModel>) -> Ports {
+        InMemory::new(model).ports()
+    }
+}
+
+impl InMemoryPorts for ApiPorts {
+    fn in_memory(model: Arc<FraudModel>) -> ApiPorts {
+        InMemory::new(model).api_ports()
+    }
+}

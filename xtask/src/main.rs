@@ -1,0 +1,83 @@
+//! `xtask`: RoamGuard's reports. Each subcommand runs a measurement the way users run the code and
+//! writes its part of BENCHMARKS.md with the command that produced it:
+//!
+//! - `bench` (`make bench`): the embedded pipeline, the CLI's start-up, criterion's results;
+//! - `bench-aws` (`make bench-aws`, feature `aws`): AWS calls, round trips and cold start against moto;
+//! - `splice NAME FRAGMENT` (`make bench-serve`, `make chaos`): a section written by another tool.
+
+#[cfg(feature = "aws")]
+mod aws;
+mod pipeline;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Run RoamGuard's measurements and write their sections of BENCHMARKS.md")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the embedded pipeline and the CLI; rewrite BENCHMARKS.md, keeping the other sections.
+    Bench {
+        /// Output Markdown file.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// Subscribers in the generated workload (7 days of traffic each).
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// The `roamguard` binary whose start-up time is measured.
+        #[arg(long, default_value = "target/release/roamguard")]
+        cli: PathBuf,
+        /// Criterion's output directory (micro-benchmarks from `cargo bench`).
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
+    },
+    /// One pipeline run over a data set written by `roamguard generate` (`bench` runs these in
+    /// child processes); prints a JSON line.
+    #[command(hide = true)]
+    BenchPipeline {
+        #[arg(long)]
+        batch_size: usize,
+        /// Directory with profiles.jsonl and events.jsonl.
+        #[arg(long)]
+        data: PathBuf,
+        /// Use the SQLite verdict table (in a temporary file) instead of none.
+        #[arg(long)]
+        sqlite: bool,
+    },
+    /// AWS calls, round trips, handler time and cold start of score-stream against moto.
+    #[cfg(feature = "aws")]
+    BenchAws(aws::Args),
+    /// Put FRAGMENT (a Markdown file) into OUT between `<!-- bench-NAME:begin -->` and
+    /// `<!-- bench-NAME:end -->`, replacing the previous section or appending it.
+    Splice {
+        name: String,
+        fragment: PathBuf,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Bench { out, subscribers, cli, criterion } => pipeline::report(&out, subscribers, &cli, &criterion),
+        Command::BenchPipeline { batch_size, data, sqlite } => {
+            let r = pipeline::run_pipeline(batch_size, &data, sqlite)?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
+        #[cfg(feature = "aws")]
+        Command::BenchAws(args) => aws::run(&args),
+        Command::Splice { name, fragment, out } => {
+            let text = std::fs::read_to_string(&fragment)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", fragment.display()))?;
+            report::write_section(&out, &name, &text)
+        }
+    }
+}
