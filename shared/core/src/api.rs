@@ -348,7 +348,7 @@ impl Api {
                 format!("field `{}`: {}", d.field, d.reason),
                 &[("field", Value::from(d.field))],
             ),
-            Some(Outcome::Retry(reason)) => unavailable(reason),
+            Some(Outcome::Retry(reason)) => unavailable(reason.to_string()),
             None => unavailable("the pipeline returned no outcome".into()),
         }
     }

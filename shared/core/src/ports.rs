@@ -15,7 +15,7 @@ use crate::verdict::{Decision, Verdict};
 
 /// Failure of a dependency. `Transient` failures are retried (the record is handed back to the
 /// caller, e.g. reported to Lambda as a batch item failure); `Permanent` ones are not.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
     #[error("{dependency} unavailable: {message}")]
     Transient { dependency: &'static str, message: String },

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use roamguard::countries::CountryCode;
 use roamguard::features::FeatureVector;
 use roamguard::model::ModelScorer;
-use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
+use roamguard::pipeline::{Outcome, Pipeline, Port, Ports, Record};
 use roamguard::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, VerdictSink};
 use roamguard::profile::{Plan, SubscriberProfile};
 use roamguard::verdict::Verdict;
@@ -181,7 +181,9 @@ impl Scorer for FailingScorer {
 async fn when_scorer_fails_without_fallback_should_retry_and_leave_state_untouched() {
     let h = harness_with(Some(Arc::new(FailingScorer)), None, None, None);
     let outcomes = run(&h, &records(&[call("e1", A, 0, "34911234567", 60), "garbage".into()])).await;
-    assert!(matches!(&outcomes[0], Outcome::Retry(r) if r.contains("endpoint down")));
+    assert!(
+        matches!(&outcomes[0], Outcome::Retry(r) if r.port == Port::Scorer && r.error.is_retriable() && r.to_string().contains("endpoint down"))
+    );
     assert!(matches!(&outcomes[1], Outcome::DeadLetter(_)), "bad input is still dead-lettered, not retried");
     assert_eq!(h.memory.verdict_store.len(), 0);
     assert_eq!(h.memory.subscribers.get(A).unwrap().state.version, 0);
@@ -230,7 +232,7 @@ async fn when_stream_partially_fails_should_retry_only_failed_records_and_conver
     ]);
     let first = run(&h, &input).await;
     assert!(matches!(first[0], Outcome::Verdict(_)));
-    assert!(matches!(first[1], Outcome::Retry(_)));
+    assert!(matches!(&first[1], Outcome::Retry(r) if r.port == Port::VerdictSink && r.error.is_retriable()));
     assert!(matches!(first[2], Outcome::Verdict(_)));
     // The stream and the state are written at once: B's state is saved with both of its events
     // (their verdicts are stored)...
@@ -260,7 +262,9 @@ impl DeadLetterSink for DownDeadLetters {
 async fn when_dead_letter_sink_is_down_should_retry_bad_records_instead_of_losing_them() {
     let h = harness_with(None, None, None, Some(Arc::new(DownDeadLetters)));
     let outcomes = run(&h, &records(&["bad".into(), call("e1", A, 0, "34911234567", 60)])).await;
-    assert!(matches!(&outcomes[0], Outcome::Retry(r) if r.contains("unreachable")));
+    assert!(
+        matches!(&outcomes[0], Outcome::Retry(r) if r.port == Port::DeadLetters && r.to_string().contains("unreachable"))
+    );
     assert!(matches!(outcomes[1], Outcome::Verdict(_)));
 }
 

@@ -1,0 +1,434 @@
+//! One batch on its way through the pipeline: a record per input record with what has become of
+//! it so far, and the stages that move it on. Each stage skips the records that must already be
+//! delivered again (`retry` set).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::join::{join2, join3, timed};
+use super::{BatchReport, Counts, Outcome, Pipeline, Port, Record, RetryReason, StageTimings};
+use crate::events::RoamingEvent;
+use crate::features::{self, FeatureVector};
+use crate::model::FraudModel;
+use crate::ports::{DeadLetter, PortError, StateUpdate, Subscriber};
+use crate::verdict::{Decision, Verdict};
+
+/// What a record is.
+enum Input {
+    Event(RoamingEvent),
+    /// It can never be scored.
+    Invalid(DeadLetter),
+}
+
+/// One input record and what has become of it.
+struct Item {
+    input: Input,
+    /// The batch's first record with the same event_id, when this is a later copy: copies share
+    /// the first one's outcome.
+    copy_of: Option<usize>,
+    /// Features, for an event that has no stored verdict yet.
+    features: Option<FeatureVector>,
+    probability: Option<f32>,
+    /// Decided here, not stored yet.
+    decided: Option<Verdict>,
+    /// The verdict the table holds for the event (a replay's, or ours once stored).
+    verdict: Option<Verdict>,
+    retry: Option<RetryReason>,
+}
+
+impl Item {
+    fn event(&self) -> Option<&RoamingEvent> {
+        match &self.input {
+            Input::Event(e) => Some(e),
+            Input::Invalid(_) => None,
+        }
+    }
+
+    /// An event processed here: the first of its id, and not to be retried already.
+    fn live_event(&self) -> Option<&RoamingEvent> {
+        self.event().filter(|_| self.copy_of.is_none() && self.retry.is_none())
+    }
+
+    fn fail(&mut self, port: Port, error: &PortError) {
+        self.retry = Some(RetryReason { port, error: error.clone() });
+    }
+}
+
+pub(super) struct Batch {
+    now: DateTime<Utc>,
+    items: Vec<Item>,
+    /// Profiles and live states of the batch's subscribers, once loaded.
+    subscribers: HashMap<String, Subscriber>,
+    /// State versions as loaded: a store detects a concurrent writer with them.
+    loaded_versions: HashMap<String, u64>,
+    /// Subscribers whose state took a new event.
+    touched: HashSet<String>,
+    /// Stored verdicts found for events of the batch (copies included).
+    replayed: usize,
+    /// Scored by the fallback scorer.
+    degraded: bool,
+    timings: StageTimings,
+}
+
+impl Batch {
+    /// Decode + validate: an event, or a dead letter that says why not.
+    pub(super) fn decode(records: &[Record<'_>], now: DateTime<Utc>) -> Batch {
+        let started = Instant::now();
+        let mut items: Vec<Item> = records
+            .iter()
+            .map(|r| {
+                let input = match RoamingEvent::from_json(r.data) {
+                    Ok(e) => Input::Event(e),
+                    Err(err) => Input::Invalid(dead_letter(r, err.field, err.message, now)),
+                };
+                Item {
+                    input,
+                    copy_of: None,
+                    features: None,
+                    probability: None,
+                    decided: None,
+                    verdict: None,
+                    retry: None,
+                }
+            })
+            .collect();
+        let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+        let copies: Vec<Option<usize>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let first = *first_of.entry(item.event()?.event_id.as_str()).or_insert(i);
+                (first != i).then_some(first)
+            })
+            .collect();
+        for (item, copy_of) in items.iter_mut().zip(copies) {
+            item.copy_of = copy_of;
+        }
+        let timings = StageTimings { decode: started.elapsed(), ..StageTimings::default() };
+        Batch {
+            now,
+            items,
+            subscribers: HashMap::new(),
+            loaded_versions: HashMap::new(),
+            touched: HashSet::new(),
+            replayed: 0,
+            degraded: false,
+            timings,
+        }
+    }
+
+    fn events_mut(&mut self) -> impl Iterator<Item = &mut Item> {
+        self.items.iter_mut().filter(|i| i.event().is_some())
+    }
+
+    fn fail_events(&mut self, port: Port, error: &PortError) {
+        for item in self.events_mut() {
+            item.fail(port, error);
+        }
+    }
+
+    /// Replays answer with their stored verdict.
+    fn take_stored(&mut self, stored: Result<HashMap<String, Verdict>, PortError>) {
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(err) => return self.fail_events(Port::VerdictStore, &err),
+        };
+        self.replayed = self.items.iter().filter_map(Item::event).filter(|e| stored.contains_key(&e.event_id)).count();
+        for item in self.items.iter_mut().filter(|i| i.copy_of.is_none()) {
+            if let Some(e) = item.event() {
+                item.verdict = stored.get(&e.event_id).cloned();
+            }
+        }
+    }
+
+    /// Profiles and live states, unless the lookup failed already (every event is retried then).
+    fn take_loaded(&mut self, loaded: Result<HashMap<String, Subscriber>, PortError>) {
+        if self.items.iter().any(|i| i.event().is_some() && i.retry.is_some()) {
+            return;
+        }
+        match loaded {
+            Ok(map) => {
+                self.loaded_versions = map.iter().map(|(k, s)| (k.clone(), s.state.version)).collect();
+                self.subscribers = map;
+            }
+            Err(err) => self.fail_events(Port::Subscribers, &err),
+        }
+    }
+
+    /// Dead letters that could not be sent are retried rather than lost.
+    fn letters_sent(&mut self, sent: Result<(), PortError>) {
+        if let Err(err) = sent {
+            for item in self.items.iter_mut().filter(|i| matches!(i.input, Input::Invalid(_))) {
+                item.fail(Port::DeadLetters, &err);
+            }
+        }
+    }
+
+    /// Features per subscriber in record order: each event is folded into the state after its
+    /// features are taken. An event that already has a verdict only updates the state (a previous
+    /// attempt stored the verdict but failed before saving the state).
+    pub(super) fn features(&mut self) {
+        let started = Instant::now();
+        let Batch { items, subscribers, touched, .. } = self;
+        for item in items.iter_mut() {
+            let Some(e) = item.live_event() else { continue };
+            let sub = subscribers.entry(e.imsi.clone()).or_default();
+            let row = item.verdict.is_none().then(|| features::compute(e, sub.profile.as_ref(), &sub.state));
+            let home = sub.profile.as_ref().map(|p| p.home_country);
+            if sub.state.apply(e, home) && !touched.contains(&e.imsi) {
+                touched.insert(e.imsi.clone());
+            }
+            if row.is_some() {
+                item.features = row;
+            }
+        }
+        self.timings.features = started.elapsed();
+    }
+
+    /// Feature rows to score, with the items they belong to.
+    fn rows(&self) -> (Vec<usize>, Vec<FeatureVector>) {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.retry.is_none())
+            .filter_map(|(i, item)| Some((i, item.features?)))
+            .unzip()
+    }
+
+    /// Decision and reasons for every scored row.
+    pub(super) fn decide(&mut self, model: &FraudModel) {
+        let started = Instant::now();
+        let (now, degraded) = (self.now, self.degraded);
+        for item in self.items.iter_mut().filter(|i| i.retry.is_none()) {
+            let (Some(row), Some(p), Input::Event(e)) = (&item.features, item.probability, &item.input) else {
+                continue;
+            };
+            let score = model.explain(row, p);
+            item.decided = Some(Verdict {
+                event_id: e.event_id.clone(),
+                imsi: e.imsi.clone(),
+                event_time: e.event_time,
+                decision: score.decision,
+                score: p,
+                reasons: score.reasons,
+                model_version: model.version().to_string(),
+                degraded,
+                scored_at: now,
+            });
+        }
+        self.timings.decide = started.elapsed();
+    }
+
+    /// Verdicts to publish: every stored one of the batch (replays included: the stream is at
+    /// least once), once per event_id.
+    fn publishable(&self) -> (Vec<usize>, Vec<Verdict>) {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.live_event().is_some())
+            .filter_map(|(i, item)| Some((i, item.verdict.clone()?)))
+            .unzip()
+    }
+
+    /// Live states to save, moved out of the batch. A subscriber with a record to retry already
+    /// (its verdict is not stored) is not saved: the retry re-applies the record, and the
+    /// applied-event set keeps the others from counting twice.
+    fn take_updates(&mut self) -> Vec<StateUpdate> {
+        let retried: HashSet<&str> = self
+            .items
+            .iter()
+            .filter(|i| i.retry.is_some())
+            .filter_map(|i| i.event().map(|e| e.imsi.as_str()))
+            .collect();
+        let saving: Vec<String> =
+            self.touched.iter().filter(|imsi| !retried.contains(imsi.as_str())).cloned().collect();
+        saving
+            .into_iter()
+            .filter_map(|imsi| {
+                let s = self.subscribers.remove(&imsi)?;
+                let expected_version = self.loaded_versions.get(&imsi).copied().unwrap_or(0);
+                Some(StateUpdate { imsi, expected_version, has_profile: s.profile.is_some(), state: s.state })
+            })
+            .collect()
+    }
+
+    /// Exactly one outcome per record, in input order, and the counts.
+    pub(super) fn report(self) -> BatchReport {
+        let mut counts = Counts { records: self.items.len(), replayed: self.replayed, ..Counts::default() };
+        let outcomes: Vec<Outcome> = (0..self.items.len()).map(|i| self.outcome(i)).collect();
+        for o in &outcomes {
+            match o {
+                Outcome::Verdict(v) => {
+                    match v.decision {
+                        Decision::Allow => counts.allow += 1,
+                        Decision::Review => counts.review += 1,
+                        Decision::Block => counts.block += 1,
+                    }
+                    counts.degraded += usize::from(v.degraded);
+                }
+                Outcome::DeadLetter(_) => counts.dead_letters += 1,
+                Outcome::Retry(_) => counts.retries += 1,
+            }
+        }
+        BatchReport { outcomes, timings: self.timings, counts }
+    }
+
+    fn outcome(&self, i: usize) -> Outcome {
+        let item = &self.items[i];
+        let decided = &self.items[item.copy_of.unwrap_or(i)];
+        match (&item.input, &decided.retry, &decided.verdict) {
+            (_, Some(reason), _) => Outcome::Retry(reason.clone()),
+            (Input::Invalid(letter), None, _) => Outcome::DeadLetter(letter.clone()),
+            (Input::Event(_), None, Some(v)) => Outcome::Verdict(v.clone()),
+            // Every stage either stores a verdict for an event or marks it for retry; should one
+            // ever do neither, the record is delivered again rather than lost.
+            (Input::Event(_), None, None) => Outcome::Retry(RetryReason {
+                port: Port::VerdictStore,
+                error: PortError::transient("pipeline", "event left without a verdict"),
+            }),
+        }
+    }
+}
+
+impl Pipeline {
+    /// The stored-verdict lookup, the profile and live-state load and the dead letters go out
+    /// together: none needs another's answer.
+    pub(super) async fn read(&self, batch: &mut Batch) {
+        let (stored, loaded, sent) = {
+            let mut ids: Vec<&str> =
+                batch.items.iter().filter_map(Item::live_event).map(|e| e.event_id.as_str()).collect();
+            ids.sort_unstable();
+            let mut imsis: Vec<&str> = batch.items.iter().filter_map(Item::event).map(|e| e.imsi.as_str()).collect();
+            imsis.sort_unstable();
+            imsis.dedup();
+            let letters: Vec<DeadLetter> = batch
+                .items
+                .iter()
+                .filter_map(|i| if let Input::Invalid(d) = &i.input { Some(d.clone()) } else { None })
+                .collect();
+            join3(
+                timed(async {
+                    if ids.is_empty() { Ok(HashMap::new()) } else { self.ports.verdict_store.get_many(&ids).await }
+                }),
+                timed(async {
+                    if imsis.is_empty() { Ok(HashMap::new()) } else { self.ports.subscribers.load(&imsis).await }
+                }),
+                timed(async { if letters.is_empty() { Ok(()) } else { self.ports.dead_letters.send(&letters).await } }),
+            )
+            .await
+        };
+        (batch.timings.replay_lookup, batch.timings.state_load, batch.timings.dead_letters) =
+            (stored.1, loaded.1, sent.1);
+        batch.take_stored(stored.0);
+        batch.take_loaded(loaded.0);
+        batch.letters_sent(sent.0);
+    }
+
+    /// The batch's rows in one call; a failing primary falls back and marks verdicts degraded.
+    pub(super) async fn score(&self, batch: &mut Batch) {
+        let started = Instant::now();
+        let (items, rows) = batch.rows();
+        if !rows.is_empty() {
+            match self.score_rows(&rows).await {
+                Ok((probabilities, degraded)) => {
+                    batch.degraded = degraded;
+                    for (i, p) in items.into_iter().zip(probabilities) {
+                        batch.items[i].probability = Some(p);
+                    }
+                }
+                Err(err) => {
+                    for i in items {
+                        batch.items[i].fail(Port::Scorer, &err);
+                    }
+                }
+            }
+        }
+        batch.timings.model = started.elapsed();
+    }
+
+    /// One probability per row, and whether the fallback gave them; the primary's error when
+    /// neither scorer could.
+    async fn score_rows(&self, rows: &[FeatureVector]) -> Result<(Vec<f32>, bool), PortError> {
+        let scorer = &self.ports.scorer;
+        let primary_error = match scorer.score(rows).await {
+            Ok(p) if p.len() == rows.len() => return Ok((p, false)),
+            Ok(p) => PortError::permanent(scorer.name(), format!("{} scores for {} rows", p.len(), rows.len())),
+            Err(e) => e,
+        };
+        if let Some(fallback) = &self.ports.fallback
+            && let Ok(p) = fallback.score(rows).await
+            && p.len() == rows.len()
+        {
+            return Ok((p, true));
+        }
+        Err(primary_error)
+    }
+
+    /// The table keeps the first verdict per event_id (a concurrent writer may win): what it
+    /// holds is the verdict.
+    pub(super) async fn store(&self, batch: &mut Batch) {
+        let started = Instant::now();
+        let (items, fresh): (Vec<usize>, Vec<Verdict>) =
+            batch.items.iter_mut().enumerate().filter_map(|(i, item)| Some((i, item.decided.take()?))).unzip();
+        if !fresh.is_empty() {
+            match self.ports.verdict_store.put_if_absent(&fresh).await {
+                Ok(stored) => {
+                    for (i, v) in items.into_iter().zip(stored) {
+                        batch.items[i].verdict = Some(v);
+                    }
+                }
+                Err(err) => {
+                    for i in items {
+                        batch.items[i].fail(Port::VerdictStore, &err);
+                    }
+                }
+            }
+        }
+        batch.timings.verdict_store = started.elapsed();
+    }
+
+    /// Publishes the stored verdicts and saves the live states, at once. A record whose
+    /// publishing fails is retried with its subscriber's state saved: the retry finds its
+    /// verdict stored and the event applied, and only publishes it again.
+    pub(super) async fn publish_and_save(&self, batch: &mut Batch) {
+        let (items, to_publish) = batch.publishable();
+        let updates = batch.take_updates();
+        let saving: HashSet<String> = updates.iter().map(|u| u.imsi.clone()).collect();
+        let ((published, publish_time), (saved, save_time)) = join2(
+            timed(async {
+                if to_publish.is_empty() { Ok(Vec::new()) } else { self.ports.verdict_sink.publish(&to_publish).await }
+            }),
+            timed(async { if updates.is_empty() { Ok(()) } else { self.ports.subscribers.save(updates).await } }),
+        )
+        .await;
+        (batch.timings.verdict_sink, batch.timings.state_save) = (publish_time, save_time);
+        match published {
+            Ok(failed) => {
+                let not_delivered = PortError::transient(Port::VerdictSink.name(), "delivery failed after retries");
+                for i in failed.into_iter().filter_map(|k| items.get(k)) {
+                    batch.items[*i].fail(Port::VerdictSink, &not_delivered);
+                }
+            }
+            Err(err) => {
+                for &i in &items {
+                    batch.items[i].fail(Port::VerdictSink, &err);
+                }
+            }
+        }
+        if let Err(err) = saved {
+            for item in batch.events_mut().filter(|i| i.event().is_some_and(|e| saving.contains(&e.imsi))) {
+                item.fail(Port::Subscribers, &err);
+            }
+        }
+    }
+}
+
+fn dead_letter(r: &Record<'_>, field: String, reason: String, now: DateTime<Utc>) -> DeadLetter {
+    let (raw, raw_base64) = match std::str::from_utf8(r.data) {
+        Ok(text) => (Some(text.to_string()), None),
+        Err(_) => (None, Some(crate::base64::encode(r.data))),
+    };
+    DeadLetter { source_position: r.position.to_string(), raw, raw_base64, field, reason, failed_at: now }
+}
