@@ -26,7 +26,6 @@ pub struct KinesisVerdictSink {
     client: Client,
     stream: String,
     backoff: Backoff,
-    concurrency: usize,
 }
 
 /// One request entry and its index into the verdicts being published.
@@ -41,24 +40,7 @@ struct CallOutcome {
 
 impl KinesisVerdictSink {
     pub fn new(config: &SdkConfig, stream: impl Into<String>) -> KinesisVerdictSink {
-        KinesisVerdictSink {
-            client: Client::new(config),
-            stream: stream.into(),
-            backoff: Backoff::default(),
-            concurrency: super::ALL_AT_ONCE,
-        }
-    }
-
-    pub fn with_backoff(mut self, backoff: Backoff) -> KinesisVerdictSink {
-        self.backoff = backoff;
-        self
-    }
-
-    /// PutRecords calls in flight at once (default [`ALL_AT_ONCE`](super::ALL_AT_ONCE): a batch
-    /// of 10,000 verdicts is one round of 20 calls).
-    pub fn with_concurrency(mut self, concurrency: usize) -> KinesisVerdictSink {
-        self.concurrency = concurrency.max(1);
-        self
+        KinesisVerdictSink { client: Client::new(config), stream: stream.into(), backoff: Backoff::default() }
     }
 
     async fn put(&self, mut pending: Vec<Entry>) -> CallOutcome {
@@ -158,7 +140,7 @@ impl VerdictSink for KinesisVerdictSink {
             tracing::warn!(count = failed.len(), "verdicts over the 1 MiB Kinesis record limit");
         }
         let outcomes: Vec<CallOutcome> =
-            futures_util::stream::iter(calls).map(|c| self.put(c)).buffer_unordered(self.concurrency).collect().await;
+            futures_util::stream::iter(calls).map(|c| self.put(c)).buffer_unordered(super::ALL_AT_ONCE).collect().await;
         let mut delivered = 0;
         let mut first_error = None;
         for o in outcomes {

@@ -13,7 +13,7 @@ const DEPENDENCY: &str = "dead-letter queue (sqs)";
 const MAX_ENTRIES: usize = 10;
 /// SQS's classic message and batch limit. Queues may now allow 1 MiB, but 256 KiB works with
 /// every queue configuration.
-pub const DEFAULT_MAX_BATCH_BYTES: usize = 256 * 1024;
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// The message body: one JSON object per dead letter.
 ///
@@ -53,7 +53,6 @@ pub struct SqsDeadLetters {
     queue_url: String,
     fifo: bool,
     backoff: Backoff,
-    max_batch_bytes: usize,
 }
 
 impl SqsDeadLetters {
@@ -64,19 +63,7 @@ impl SqsDeadLetters {
             fifo: queue_url.ends_with(".fifo"),
             queue_url,
             backoff: Backoff::default(),
-            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
         }
-    }
-
-    pub fn with_backoff(mut self, backoff: Backoff) -> SqsDeadLetters {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Largest batch (and message), e.g. 1 MiB for a queue configured for it.
-    pub fn with_max_batch_bytes(mut self, bytes: usize) -> SqsDeadLetters {
-        self.max_batch_bytes = bytes.max(4096);
-        self
     }
 
     /// Sends one batch; on failure, how many entries were not sent and why.
@@ -224,8 +211,8 @@ impl DeadLetterSink for SqsDeadLetters {
         let mut current: Vec<Message> = Vec::new();
         let mut bytes = 0;
         for (index, letter) in letters.iter().enumerate() {
-            let body = message_body(letter, self.max_batch_bytes)?;
-            if current.len() == MAX_ENTRIES || bytes + body.len() > self.max_batch_bytes {
+            let body = message_body(letter, MAX_BATCH_BYTES)?;
+            if current.len() == MAX_ENTRIES || bytes + body.len() > MAX_BATCH_BYTES {
                 batches.push(std::mem::take(&mut current));
                 bytes = 0;
             }

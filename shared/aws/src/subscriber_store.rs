@@ -41,7 +41,7 @@ const STATE_ONLY_TTL_SECS: u64 = 48 * 3600;
 /// `state` is a JSON *string* rather than a map or binary: the pipeline always reads and writes
 /// it whole (no attribute-level updates), a string costs the same bytes as its binary form,
 /// stays readable in the console, and needs no conversion code of its own. It stays far below
-/// the 400 KB item limit: [`LiveState`] is capped (512 called numbers, 2048 applied event ids)
+/// the 400 KB item limit: [`LiveState`] is capped (512 called numbers, 512 applied event ids)
 /// and prunes everything older than 24 h on every update, so old window data expires by
 /// pruning.
 ///
@@ -75,11 +75,6 @@ impl DynamoSubscriberStore {
     /// a Lambda batch of 10,000 records loads in one round of 100 calls of 100 keys).
     pub fn with_concurrency(mut self, concurrency: usize) -> DynamoSubscriberStore {
         self.concurrency = concurrency.max(1);
-        self
-    }
-
-    pub fn with_backoff(mut self, backoff: Backoff) -> DynamoSubscriberStore {
-        self.backoff = backoff;
         self
     }
 

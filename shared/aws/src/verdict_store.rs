@@ -17,6 +17,8 @@ use super::dynamo::{self, Item, TxOutcome, estimated_size, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify};
 
 const DEPENDENCY: &str = "verdict store (dynamodb)";
+/// How many days back a decision query without `since` searches.
+const LOOKBACK_DAYS: i64 = 90;
 
 const EVENT_ID: &str = "event_id";
 const IMSI: &str = "imsi";
@@ -64,7 +66,6 @@ pub struct DynamoVerdictStore {
     table: String,
     backoff: Backoff,
     concurrency: usize,
-    lookback_days: u32,
 }
 
 impl DynamoVerdictStore {
@@ -73,13 +74,7 @@ impl DynamoVerdictStore {
     }
 
     pub fn from_client(client: DynamoDbClient, table: impl Into<String>) -> DynamoVerdictStore {
-        DynamoVerdictStore {
-            client,
-            table: table.into(),
-            backoff: Backoff::default(),
-            concurrency: super::ALL_AT_ONCE,
-            lookback_days: 90,
-        }
+        DynamoVerdictStore { client, table: table.into(), backoff: Backoff::default(), concurrency: super::ALL_AT_ONCE }
     }
 
     /// Calls in flight at once per `get_many` / `put_if_absent` (default
@@ -87,17 +82,6 @@ impl DynamoVerdictStore {
     /// calls). Queries use at most 16.
     pub fn with_concurrency(mut self, concurrency: usize) -> DynamoVerdictStore {
         self.concurrency = concurrency.max(1);
-        self
-    }
-
-    pub fn with_backoff(mut self, backoff: Backoff) -> DynamoVerdictStore {
-        self.backoff = backoff;
-        self
-    }
-
-    /// How many days back a decision query without `since` searches (default 90).
-    pub fn with_lookback_days(mut self, days: u32) -> DynamoVerdictStore {
-        self.lookback_days = days.max(1);
         self
     }
 
@@ -414,7 +398,7 @@ impl VerdictStore for DynamoVerdictStore {
         };
         let first_day = match q.since {
             Some(s) => s.date_naive(),
-            None => last_day - TimeDelta::days(i64::from(self.lookback_days)),
+            None => last_day - TimeDelta::days(LOOKBACK_DAYS),
         };
         let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
         let mut found: Vec<Verdict> = Vec::new();

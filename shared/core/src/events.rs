@@ -9,8 +9,6 @@ use serde::{Deserialize, Serialize};
 use crate::countries::{self, CountryCode};
 
 /// Version of the event contract this module implements.
-pub const EVENT_SCHEMA_VERSION: u32 = 1;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
@@ -33,9 +31,6 @@ impl EventType {
     }
     pub fn is_voice(self) -> bool {
         matches!(self, EventType::VoiceMo | EventType::VoiceMt)
-    }
-    pub fn is_sms(self) -> bool {
-        matches!(self, EventType::SmsMo | EventType::SmsMt)
     }
     /// Mobile-originated: the subscriber dialled or texted someone.
     pub fn is_originating(self) -> bool {
@@ -81,7 +76,7 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &str, message: impl Into<String>) -> Self {
         ValidationError { field: field.to_string(), message: message.into() }
     }
     fn describe(&self) -> String {

@@ -23,3 +23,4 @@ pub mod pipeline;
 pub mod ports;
 
 pub mod base64;
+pub mod rng;

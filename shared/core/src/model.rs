@@ -3,6 +3,7 @@
 //! is exactly the one [`crate::features`] computes, so training/serving skew fails fast.
 
 pub mod treeshap;
+mod ubj;
 pub mod xgboost;
 
 use std::path::Path;

@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::countries::CountryCode;
-
-pub const PROFILE_SCHEMA_VERSION: u32 = 1;
+use crate::events::ValidationError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,19 +29,24 @@ pub struct SubscriberProfile {
     pub avg_daily_data_mb: f32,
 }
 
+/// A line of a profiles file that is not a valid profile.
 #[derive(Debug, thiserror::Error)]
-#[error("profile line {line}: {message}")]
+#[error("profile line {line}: {error}")]
 pub struct ProfileError {
     pub line: usize,
-    pub message: String,
+    pub error: ValidationError,
 }
 
 impl SubscriberProfile {
-    /// Parses one JSON profile; baselines must be finite and ≥ 0.
-    pub fn from_json(bytes: &[u8]) -> Result<SubscriberProfile, String> {
-        let p: SubscriberProfile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    /// Parses one JSON profile; baselines must be finite and ≥ 0. The error names the field.
+    pub fn from_json(bytes: &[u8]) -> Result<SubscriberProfile, ValidationError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let p: SubscriberProfile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            ValidationError::new(if field == "." { "" } else { &field }, e.into_inner().to_string())
+        })?;
         if p.imsi.len() < 6 || p.imsi.len() > 15 || !p.imsi.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("field `imsi`: must be 6–15 digits, got {:?}", p.imsi));
+            return Err(ValidationError::new("imsi", format!("must be 6–15 digits, got {:?}", p.imsi)));
         }
         for (name, v) in [
             ("avg_daily_voice_min", p.avg_daily_voice_min),
@@ -50,7 +54,7 @@ impl SubscriberProfile {
             ("avg_daily_data_mb", p.avg_daily_data_mb),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(format!("field `{name}`: must be a number ≥ 0, got {v}"));
+                return Err(ValidationError::new(name, format!("must be a number ≥ 0, got {v}")));
             }
         }
         Ok(p)
@@ -62,7 +66,7 @@ impl SubscriberProfile {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                SubscriberProfile::from_json(l.as_bytes()).map_err(|message| ProfileError { line: i + 1, message })
+                SubscriberProfile::from_json(l.as_bytes()).map_err(|error| ProfileError { line: i + 1, error })
             })
             .collect()
     }

@@ -11,8 +11,8 @@ use roamguard::profile::{Plan, SubscriberProfile};
 
 use super::FraudType;
 use super::fraud::FraudPlan;
-use super::rng::Rng;
 use super::world::{self, World};
+use roamguard::rng::Rng;
 
 pub const HOUR: i64 = 3600;
 pub const DAY: i64 = 86_400;

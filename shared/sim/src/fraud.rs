@@ -11,8 +11,8 @@ use roamguard::profile::Plan;
 
 use super::FraudType;
 use super::behaviours::{self, DAY, Draft, HOUR, MB, Period, Persona, Stay, Subscriber, local_hour};
-use super::rng::Rng;
 use super::world::{self, World};
+use roamguard::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intensity {

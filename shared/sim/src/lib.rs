@@ -4,7 +4,7 @@
 //! according to varied legitimate personas (business travellers, holiday makers, heavy data
 //! users, border commuters, lorry drivers, long stays, low users), injects fraud episodes into
 //! a share of them (IRSF, SIM box, Wangiri, data abuse, cloned SIMs, device swaps) and labels
-//! every event. Output is deterministic for a seed, forever: the PRNG is our own ([`rng`]).
+//! every event. Output is deterministic for a seed, forever: the PRNG is our own ([`roamguard::rng`]).
 //!
 //! Fraud and normal events go through the same finalisation (`finalize`): identifiers and the
 //! presence of optional fields follow the same rules for both, so a model cannot learn the
@@ -12,7 +12,6 @@
 
 mod behaviours;
 mod fraud;
-pub mod rng;
 mod world;
 
 use std::collections::HashSet;
@@ -23,10 +22,10 @@ use std::path::Path;
 
 use behaviours::{DAY, Draft, Period, Subscriber};
 use chrono::{DateTime, TimeZone, Utc};
-use rng::{Rng, hash_words};
 use roamguard::countries::{self, CountryCode};
 use roamguard::events::{EventType, RoamingEvent};
 use roamguard::profile::SubscriberProfile;
+use roamguard::rng::{Rng, hash_words};
 use serde::{Deserialize, Serialize};
 use world::World;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use roamguard::countries::{self, CountryCode, DestinationRange, RangeKind};
 
-use super::rng::Rng;
+use roamguard::rng::Rng;
 
 /// Numbering and networks of one country.
 pub struct Numbering {

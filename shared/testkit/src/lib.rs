@@ -6,7 +6,6 @@
 //! - [`stack`]: `infra/template.yaml` deployed into moto;
 //! - [`inputs`]: proptest strategies for hostile inputs;
 //! - [`fixtures`]: the built-in model and the ports in memory;
-//! - [`rng`]: the one seeded random number generator (the simulator's).
 //!
 //! Test support panics on a broken set-up: a failed test says what could not be prepared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,5 +18,3 @@ pub mod moto;
 pub mod proxy;
 pub mod runtime_api;
 pub mod stack;
-
-pub use roamguard_sim::rng;

@@ -29,7 +29,7 @@ use roamguard::model::FraudModel;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::rng::Rng;
+use roamguard::rng::Rng;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

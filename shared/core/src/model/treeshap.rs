@@ -7,10 +7,10 @@
 //!
 //! * `FastTreeShap`, used by `XgbModel::contributions`: O(nodes · ⌈depth/2⌉) per tree in `f64`,
 //!   ~11× faster than xgboost's O(leaves · depth²) `f32` recursion on depth-5 and -6 trees.
-//! * `tree_shap`, a transcription of xgboost's `TreeShap` (`src/predictor/treeshap.cc`, 3.x)
+//! * [`reference`], a transcription of xgboost's `TreeShap` (`src/predictor/treeshap.cc`, 3.x)
 //!   restricted to the unconditioned case, in xgboost's `f32` arithmetic and operation order.
-//!   Bit-exact with `predict(..., pred_contribs=True)`; kept as the reference the fast version is
-//!   tested against (`XgbModel::contributions_reference`).
+//!   Bit-exact with `predict(..., pred_contribs=True)`; the reference the fast version is tested
+//!   against (`XgbModel::contributions_reference`), compiled for tests only.
 //!
 //! # The fast algorithm
 //!
@@ -194,6 +194,15 @@ fn store<const N: usize>(v: &mut [f64], at: usize, x: [f64; N]) {
     v[at..at + N].copy_from_slice(&x);
 }
 
+/// A model too large for the `u32` offsets of the TreeSHAP tables (tens of millions of nodes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TooLarge {
+    #[error("a tree with {inner_nodes} inner nodes is too large for TreeSHAP")]
+    Tree { inner_nodes: usize },
+    #[error("a model with {nodes} inner nodes is too large for TreeSHAP")]
+    Model { nodes: usize },
+}
+
 impl FastTreeShap {
     /// Precomputes the per-node records of every tree. `roots` are the trees' first nodes in
     /// increasing order, each tree laid out breadth-first with siblings adjacent (parents before
@@ -201,7 +210,7 @@ impl FastTreeShap {
     /// (≤ `MAX_TREE_DEPTH`, so at most 64 quadrature points).
     ///
     /// Fails only for a tree too large for the `u32` scratch offsets (tens of millions of nodes).
-    pub(crate) fn new(nodes: &[Node], covers: &[f32], roots: &[u32], max_depth: usize) -> Result<Self, String> {
+    pub(crate) fn new(nodes: &[Node], covers: &[f32], roots: &[u32], max_depth: usize) -> Result<Self, TooLarge> {
         let points_needed = max_depth.div_ceil(2).max(1);
         // Powers of two: whole SIMD registers, and few monomorphized sweeps.
         let lanes = points_needed.next_power_of_two();
@@ -226,7 +235,13 @@ impl FastTreeShap {
         Ok(fast)
     }
 
-    fn push_tree(&mut self, tree: &[Node], covers: &[f32], start: usize, build: &mut TreeBuild) -> Result<(), String> {
+    fn push_tree(
+        &mut self,
+        tree: &[Node],
+        covers: &[f32],
+        start: usize,
+        build: &mut TreeBuild,
+    ) -> Result<(), TooLarge> {
         let TreeBuild { parent, zero, prior, slot, order, inv_blocks } = build;
         let n = tree.len();
         let left_of = |i: usize| tree[i].left as usize - start;
@@ -279,7 +294,7 @@ impl FastTreeShap {
         let (lanes, stride) = (self.lanes, self.stride);
         // Every offset below is at most this, so checking it once makes the `as u32` exact.
         if u32::try_from((order.len() + 1) * stride).is_err() {
-            return Err(format!("a tree with {} inner nodes is too large for TreeSHAP", order.len()));
+            return Err(TooLarge::Tree { inner_nodes: order.len() });
         }
         inv_blocks.clear();
         self.trees.push(TreeSlots {
@@ -327,7 +342,7 @@ impl FastTreeShap {
         }
         self.max_inner = self.max_inner.max(order.len());
         if u32::try_from(self.inv_prior.len()).is_err() || u32::try_from(self.nodes.len()).is_err() {
-            return Err("model is too large for TreeSHAP".into());
+            return Err(TooLarge::Model { nodes: self.nodes.len() });
         }
         Ok(())
     }
@@ -566,559 +581,7 @@ impl<const N: usize> Sweep<'_, N> {
     }
 }
 
-/// One entry of the unique decision path. `pweight` of the i-th element is the permutation
-/// weight of subsets with `i` features "on" (see the paper).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PathElement {
-    /// Feature split on; `u32::MAX` for the artificial root element.
-    feature: u32,
-    zero_fraction: f32,
-    one_fraction: f32,
-    pweight: f32,
-}
-
-/// Path buffer length for trees up to `max_depth` deep: every recursion level keeps its own copy
-/// of the path (at most `depth + 2` entries), as in xgboost's `CalculateContributions`.
-pub(crate) fn path_buffer_len(max_depth: usize) -> usize {
-    let maxd = max_depth + 2;
-    maxd * (maxd + 1) / 2
-}
-
-/// Adds one tree's SHAP values for `row` into `phi` (one slot per feature; the bias slot is the
-/// caller's business). `path` must hold at least [`path_buffer_len`] of the tree's depth.
-pub(crate) fn tree_shap(
-    nodes: &[Node],
-    covers: &[f32],
-    root: usize,
-    row: &[f32],
-    path: &mut [PathElement],
-    phi: &mut [f32],
-) {
-    let ctx = Tree { nodes, covers, row };
-    ctx.recurse(phi, root, 0, path, 1.0, 1.0, u32::MAX);
-}
-
-struct Tree<'a> {
-    nodes: &'a [Node],
-    covers: &'a [f32],
-    row: &'a [f32],
-}
-
-impl Tree<'_> {
-    /// xgboost's `TreeShap` with `condition == 0` (so `condition_fraction` is always 1).
-    /// `parent_path` starts with the parent's unique path; this level's copy follows it.
-    #[allow(clippy::too_many_arguments)] // mirrors the reference signature on purpose
-    fn recurse(
-        &self,
-        phi: &mut [f32],
-        node_index: usize,
-        mut unique_depth: usize,
-        parent_path: &mut [PathElement],
-        parent_zero_fraction: f32,
-        parent_one_fraction: f32,
-        parent_feature: u32,
-    ) {
-        // Extend the unique path with a copy of the parent's (the entry at `unique_depth` is
-        // overwritten by `extend_path` right away).
-        let (parent, path) = parent_path.split_at_mut(unique_depth + 1);
-        path[..=unique_depth].copy_from_slice(parent);
-        extend_path(path, unique_depth, parent_zero_fraction, parent_one_fraction, parent_feature);
-
-        let node = self.nodes[node_index];
-        if node.is_leaf() {
-            leaf_contributions(path, unique_depth, node.value, phi);
-            return;
-        }
-
-        // The "hot" child is the one the row actually follows.
-        let hot = node.next(self.row);
-        let cold = if hot == node.left as usize { hot + 1 } else { node.left as usize };
-        let w = self.covers[node_index];
-        let hot_zero_fraction = self.covers[hot] / w;
-        let cold_zero_fraction = self.covers[cold] / w;
-        let mut incoming_zero_fraction = 1.0;
-        let mut incoming_one_fraction = 1.0;
-
-        // If this feature was split on higher up, undo that split so it can be redone here.
-        let split = node.feature_index() as u32;
-        if let Some(path_index) = path[..=unique_depth].iter().position(|e| e.feature == split) {
-            incoming_zero_fraction = path[path_index].zero_fraction;
-            incoming_one_fraction = path[path_index].one_fraction;
-            unwind_path(path, unique_depth, path_index);
-            unique_depth -= 1;
-        }
-
-        self.recurse(
-            phi,
-            hot,
-            unique_depth + 1,
-            path,
-            hot_zero_fraction * incoming_zero_fraction,
-            incoming_one_fraction,
-            split,
-        );
-        self.recurse(phi, cold, unique_depth + 1, path, cold_zero_fraction * incoming_zero_fraction, 0.0, split);
-    }
-}
-
-/// Extends the decision path with a fraction of zero and one extensions (xgboost `ExtendPath`).
-fn extend_path(path: &mut [PathElement], unique_depth: usize, zero_fraction: f32, one_fraction: f32, feature: u32) {
-    path[unique_depth] =
-        PathElement { feature, zero_fraction, one_fraction, pweight: if unique_depth == 0 { 1.0 } else { 0.0 } };
-    let d1 = (unique_depth + 1) as f32;
-    // `upper` carries the already-updated path[i + 1].pweight in a register, which keeps the
-    // loop free of store-to-load round trips; the arithmetic is xgboost's, unchanged.
-    let mut upper = path[unique_depth].pweight;
-    for i in (0..unique_depth).rev() {
-        let pweight = path[i].pweight;
-        path[i + 1].pweight = upper + one_fraction * pweight * (i + 1) as f32 / d1;
-        upper = zero_fraction * pweight * (unique_depth - i) as f32 / d1;
-    }
-    path[0].pweight = upper;
-}
-
-/// Undoes a previous extension of the decision path (xgboost `UnwindPath`).
-fn unwind_path(path: &mut [PathElement], unique_depth: usize, path_index: usize) {
-    let one_fraction = path[path_index].one_fraction;
-    let zero_fraction = path[path_index].zero_fraction;
-    let mut next_one_portion = path[unique_depth].pweight;
-    let d1 = (unique_depth + 1) as f32;
-    for i in (0..unique_depth).rev() {
-        if one_fraction != 0.0 {
-            let tmp = path[i].pweight;
-            path[i].pweight = next_one_portion * d1 / ((i + 1) as f32 * one_fraction);
-            next_one_portion = tmp - path[i].pweight * zero_fraction * (unique_depth - i) as f32 / d1;
-        } else {
-            path[i].pweight = (path[i].pweight * d1) / (zero_fraction * (unique_depth - i) as f32);
-        }
-    }
-    for i in path_index..unique_depth {
-        path[i].feature = path[i + 1].feature;
-        path[i].zero_fraction = path[i + 1].zero_fraction;
-        path[i].one_fraction = path[i + 1].one_fraction;
-    }
-}
-
-/// Path elements handled together by [`leaf_contributions`] (two SSE registers of `f32`).
-const LANES: usize = 8;
-
-/// Adds a leaf's share to every feature on the path (the leaf branch of xgboost's `TreeShap`):
-/// `phi[f_i] += UnwoundPathSum(i) * (one_i - zero_i) * leaf_value` for `i in 1..=unique_depth`.
-///
-/// This O(depth²) loop of divisions dominates TreeSHAP, so up to [`LANES`] `UnwoundPathSum`s run
-/// side by side in fixed-size arrays the compiler vectorizes. Which formula an element uses
-/// depends only on its own fractions, so each formula runs over all lanes (lanes it does not
-/// apply to get a dummy 1.0 and are discarded at the end). Every kept lane performs exactly the
-/// scalar operations in the scalar order, so results are bit-identical to [`unwound_path_sum`].
-fn leaf_contributions(path: &[PathElement], unique_depth: usize, leaf_value: f32, phi: &mut [f32]) {
-    let d1 = (unique_depth + 1) as f32;
-    let top = path[unique_depth].pweight;
-    let mut start = 1;
-    while start <= unique_depth {
-        let n = LANES.min(unique_depth + 1 - start);
-        let mut one = [1.0f32; LANES];
-        let mut zero = [1.0f32; LANES];
-        for k in 0..n {
-            one[k] = path[start + k].one_fraction;
-            zero[k] = path[start + k].zero_fraction;
-        }
-        let any_one = one[..n].iter().any(|&o| o != 0.0);
-        let any_zero_only = (0..n).any(|k| one[k] == 0.0 && zero[k] != 0.0);
-        // Divisors with the dummy 1.0 substituted where a formula does not apply.
-        let one_div = one.map(|o| if o != 0.0 { o } else { 1.0 });
-        let zero_div = zero.map(|z| if z != 0.0 { z } else { 1.0 });
-
-        // one_fraction != 0: the chained formula.
-        let mut total_one = [0.0f32; LANES];
-        if any_one {
-            let mut next_one_portion = [top; LANES];
-            for i in (0..unique_depth).rev() {
-                let pweight = path[i].pweight;
-                let ip1 = (i + 1) as f32;
-                let scale = (unique_depth - i) as f32 / d1;
-                for k in 0..LANES {
-                    let tmp = next_one_portion[k] * d1 / (ip1 * one_div[k]);
-                    total_one[k] += tmp;
-                    next_one_portion[k] = pweight - tmp * zero[k] * scale;
-                }
-            }
-        }
-        // one_fraction == 0, zero_fraction != 0: independent terms.
-        let mut total_zero = [0.0f32; LANES];
-        if any_zero_only {
-            for i in (0..unique_depth).rev() {
-                let pweight = path[i].pweight;
-                let scale = (unique_depth - i) as f32 / d1;
-                for k in 0..LANES {
-                    total_zero[k] += (pweight / zero_div[k]) / scale;
-                }
-            }
-        }
-
-        for k in 0..n {
-            let total = if one[k] != 0.0 {
-                total_one[k]
-            } else if zero[k] != 0.0 {
-                total_zero[k]
-            } else {
-                0.0
-            };
-            let el = path[start + k];
-            phi[el.feature as usize] += total * (el.one_fraction - el.zero_fraction) * leaf_value;
-        }
-        start += n;
-    }
-}
-
-/// Total permutation weight if the extension at `path_index` were unwound, without modifying
-/// the path (xgboost `UnwoundPathSum`). Kept as the readable reference for
-/// [`leaf_contributions`], which the unit test below holds to bit equality with it.
-#[cfg_attr(not(test), allow(dead_code))]
-fn unwound_path_sum(path: &[PathElement], unique_depth: usize, path_index: usize) -> f32 {
-    let one_fraction = path[path_index].one_fraction;
-    let zero_fraction = path[path_index].zero_fraction;
-    let mut next_one_portion = path[unique_depth].pweight;
-    let mut total = 0.0f32;
-    let d1 = (unique_depth + 1) as f32;
-    for i in (0..unique_depth).rev() {
-        if one_fraction != 0.0 {
-            let tmp = next_one_portion * d1 / ((i + 1) as f32 * one_fraction);
-            total += tmp;
-            next_one_portion = path[i].pweight - tmp * zero_fraction * ((unique_depth - i) as f32 / d1);
-        } else if zero_fraction != 0.0 {
-            total += (path[i].pweight / zero_fraction) / ((unique_depth - i) as f32 / d1);
-        }
-        // Both fractions zero: xgboost CHECKs that pweight is 0, i.e. nothing to add.
-    }
-    total
-}
-
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) mod reference;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The scalar leaf branch of xgboost's `TreeShap`, the reference for `leaf_contributions`.
-    fn leaf_contributions_scalar(path: &[PathElement], unique_depth: usize, leaf: f32, phi: &mut [f32]) {
-        for i in 1..=unique_depth {
-            let w = unwound_path_sum(path, unique_depth, i);
-            let el = path[i];
-            phi[el.feature as usize] += w * (el.one_fraction - el.zero_fraction) * leaf;
-        }
-    }
-
-    /// Deterministic xorshift, to avoid a `rand` dependency for one test.
-    struct Rng(u64);
-    impl Rng {
-        fn next_f32(&mut self) -> f32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 40) as f32 / (1u64 << 24) as f32
-        }
-    }
-
-    #[test]
-    fn when_leaf_sums_run_in_lanes_should_be_bit_identical_to_the_scalar_reference() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for depth in 0..=20 {
-            for _ in 0..50 {
-                let mut path = vec![PathElement::default(); depth + 1];
-                extend_path(&mut path, 0, 1.0, 1.0, u32::MAX);
-                for d in 1..=depth {
-                    let zero = match rng.next_f32() {
-                        r if r < 0.05 => 0.0,
-                        r if r < 0.10 => 1.0,
-                        _ => rng.next_f32(),
-                    };
-                    let one = if rng.next_f32() < 0.5 { 1.0 } else { 0.0 };
-                    extend_path(&mut path, d, zero, one, (d - 1) as u32);
-                }
-                let leaf = rng.next_f32() - 0.5;
-                let (mut fast, mut slow) = (vec![0.0f32; depth + 1], vec![0.0f32; depth + 1]);
-                leaf_contributions(&path, depth, leaf, &mut fast);
-                leaf_contributions_scalar(&path, depth, leaf, &mut slow);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&fast), bits(&slow), "depth {depth}");
-            }
-        }
-    }
-
-    // --- fast TreeSHAP ----------------------------------------------------------------------
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            ((self.next_f32() * n as f32) as usize).min(n - 1)
-        }
-    }
-
-    /// Trees in the model's layout (breadth-first, siblings adjacent, leaves pointing to
-    /// themselves), with features drawn from few candidates so paths repeat them.
-    #[derive(Default)]
-    struct Forest {
-        nodes: Vec<Node>,
-        covers: Vec<f32>,
-        roots: Vec<u32>,
-        max_depth: usize,
-    }
-
-    impl Forest {
-        /// A random tree: splits with probability `p_split` above `depth`, thresholds on a small
-        /// grid so rows tie with them, and now and then a zero-cover leaf (zero fraction 0).
-        fn push_random(&mut self, rng: &mut Rng, depth: usize, features: usize, p_split: f32) {
-            let root = self.nodes.len();
-            self.roots.push(root as u32);
-            self.nodes.push(Node { value: 0.0, left: root as u32, feature: LEAF_FEATURE });
-            self.covers.push(50.0 + 100.0 * rng.next_f32());
-            let mut queue = std::collections::VecDeque::from([(root, 0usize, false)]);
-            while let Some((i, d, force_leaf)) = queue.pop_front() {
-                self.max_depth = self.max_depth.max(d);
-                if force_leaf || d >= depth || rng.next_f32() >= p_split {
-                    self.nodes[i] = Node { value: rng.next_f32() * 2.0 - 1.0, left: i as u32, feature: LEAF_FEATURE };
-                    continue;
-                }
-                let feature = rng.below(features) as u32 | if rng.next_f32() < 0.5 { DEFAULT_LEFT_BIT } else { 0 };
-                let threshold = rng.below(4) as f32 + if rng.next_f32() < 0.2 { 0.5 } else { 0.0 };
-                let left = self.nodes.len();
-                self.nodes[i] = Node { value: threshold, left: left as u32, feature };
-                let cover = self.covers[i];
-                let zero_cover = rng.next_f32() < 0.05;
-                let left_cover = if zero_cover { 0.0 } else { cover * (0.05 + 0.9 * rng.next_f32()) };
-                for (k, c) in [left_cover, cover - left_cover].into_iter().enumerate() {
-                    self.nodes.push(Node { value: 0.0, left: (left + k) as u32, feature: LEAF_FEATURE });
-                    self.covers.push(c);
-                    queue.push_back((left + k, d + 1, zero_cover && k == 0));
-                }
-            }
-        }
-
-        /// A chain: every split has a leaf child, so the tree is `depth` deep with few leaves.
-        fn push_chain(&mut self, rng: &mut Rng, depth: usize, features: usize) {
-            let root = self.nodes.len();
-            self.roots.push(root as u32);
-            self.max_depth = self.max_depth.max(depth);
-            let mut cover = 1000.0f32;
-            self.covers.push(cover);
-            self.nodes.push(Node { value: 0.0, left: 0, feature: 0 });
-            let mut i = root;
-            for d in 0..depth {
-                let left = self.nodes.len();
-                let feature = rng.below(features) as u32 | if rng.next_f32() < 0.5 { DEFAULT_LEFT_BIT } else { 0 };
-                self.nodes[i] = Node { value: rng.below(4) as f32, left: left as u32, feature };
-                let inner_side = rng.below(2);
-                let inner_cover = cover * (0.6 + 0.35 * rng.next_f32());
-                for k in 0..2 {
-                    let c = if k == inner_side { inner_cover } else { cover - inner_cover };
-                    let value = rng.next_f32() * 2.0 - 1.0;
-                    self.nodes.push(Node { value, left: (left + k) as u32, feature: LEAF_FEATURE });
-                    self.covers.push(c);
-                }
-                cover = inner_cover;
-                i = left + inner_side;
-                if d + 1 == depth {
-                    self.nodes[i].value = rng.next_f32() * 2.0 - 1.0;
-                }
-            }
-        }
-
-        fn fast(&self) -> FastTreeShap {
-            FastTreeShap::new(&self.nodes, &self.covers, &self.roots, self.max_depth).unwrap()
-        }
-
-        fn tree_range(&self, k: usize) -> std::ops::Range<usize> {
-            let end = self.roots.get(k + 1).map_or(self.nodes.len(), |&r| r as usize);
-            self.roots[k] as usize..end
-        }
-
-        /// Path-dependent TreeSHAP straight from its definition, in `f64`: per leaf, merge the
-        /// path's splits by feature and sum the Shapley weights over every subset.
-        fn brute_force(&self, row: &[f32], phi: &mut [f64]) {
-            for k in 0..self.roots.len() {
-                let mut path = Vec::new();
-                self.brute_force_walk(self.tree_range(k).start, row, &mut path, phi);
-            }
-        }
-
-        fn brute_force_walk(&self, i: usize, row: &[f32], path: &mut Vec<(usize, f64, bool)>, phi: &mut [f64]) {
-            let node = self.nodes[i];
-            if node.is_leaf() {
-                let mut merged: Vec<(usize, f64, bool)> = Vec::new();
-                for &(f, ratio, follows) in path.iter() {
-                    match merged.iter_mut().find(|m| m.0 == f) {
-                        Some(m) => {
-                            m.1 *= ratio;
-                            m.2 &= follows;
-                        }
-                        None => merged.push((f, ratio, follows)),
-                    }
-                }
-                let d = merged.len();
-                let fact = |n: usize| (1..=n).map(|x| x as f64).product::<f64>();
-                for (i, &(f, zi, oi)) in merged.iter().enumerate() {
-                    let others: Vec<_> = merged.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, m)| *m).collect();
-                    let mut total = 0.0;
-                    for mask in 0u32..(1 << others.len()) {
-                        let s = mask.count_ones() as usize;
-                        let mut term = fact(s) * fact(d - s - 1) / fact(d);
-                        for (j, &(_, zj, oj)) in others.iter().enumerate() {
-                            term *= if mask & (1 << j) != 0 { f64::from(u8::from(oj)) } else { zj };
-                        }
-                        total += term;
-                    }
-                    phi[f] += f64::from(node.value) * (f64::from(u8::from(oi)) - zi) * total;
-                }
-                return;
-            }
-            let hot = node.next(row);
-            for c in [node.left as usize, node.left as usize + 1] {
-                let ratio = f64::from(self.covers[c]) / f64::from(self.covers[i]);
-                path.push((node.feature_index(), ratio, c == hot));
-                self.brute_force_walk(c, row, path, phi);
-                path.pop();
-            }
-        }
-
-        /// xgboost's algorithm ([`tree_shap`]), summed over the trees.
-        fn reference(&self, row: &[f32], phi: &mut [f32]) {
-            let mut path = vec![PathElement::default(); path_buffer_len(self.max_depth)];
-            for &root in &self.roots {
-                tree_shap(&self.nodes, &self.covers, root as usize, row, &mut path, phi);
-            }
-        }
-    }
-
-    /// Rows over the threshold grid: ties, values between thresholds, and missing values.
-    fn random_row(rng: &mut Rng, features: usize) -> Vec<f32> {
-        (0..features)
-            .map(|_| match rng.below(6) {
-                0 => f32::NAN,
-                1 => rng.below(4) as f32 + 0.5,
-                _ => rng.below(5) as f32,
-            })
-            .collect()
-    }
-
-    fn fast_phi(fast: &FastTreeShap, row: &[f32], features: usize, scratch: &mut FastScratch) -> Vec<f64> {
-        let mut phi = vec![0.0; features];
-        fast.add_contributions(row, scratch, &mut phi);
-        phi
-    }
-
-    #[test]
-    fn when_gauss_legendre_rule_has_n_points_should_integrate_degree_2n_minus_1_exactly() {
-        for n in 1..=64 {
-            let (t, w) = gauss_legendre(n);
-            assert!(t.iter().all(|&t| t > 0.0 && t < 1.0), "n {n}: points outside (0, 1)");
-            for degree in 0..2 * n {
-                let approx: f64 = t.iter().zip(&w).map(|(&t, &w)| w * t.powi(degree as i32)).sum();
-                let exact = 1.0 / (degree + 1) as f64;
-                assert!((approx - exact).abs() < 1e-13, "n {n}, t^{degree}: {approx} vs {exact}");
-            }
-        }
-    }
-
-    #[test]
-    fn when_fast_shap_runs_on_random_trees_should_match_the_shapley_definition() {
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let mut scratch = FastScratch::default();
-        let mut worst = 0f64;
-        for depth in 1..=10 {
-            for features in [1, 2, 3, 6] {
-                let mut forest = Forest::default();
-                for _ in 0..4 {
-                    forest.push_random(&mut rng, depth, features, 0.8);
-                }
-                let fast = forest.fast();
-                for _ in 0..20 {
-                    let row = random_row(&mut rng, features);
-                    let ours = fast_phi(&fast, &row, features, &mut scratch);
-                    let mut exact = vec![0.0; features];
-                    forest.brute_force(&row, &mut exact);
-                    for (f, (&a, &b)) in ours.iter().zip(&exact).enumerate() {
-                        worst = worst.max((a - b).abs());
-                        assert!((a - b).abs() < 1e-10, "depth {depth}, feature {f}: {a} vs {b}, row {row:?}");
-                    }
-                }
-            }
-        }
-        eprintln!("fast vs Shapley definition: max |diff| {worst:e}");
-    }
-
-    #[test]
-    fn when_fast_shap_runs_on_random_trees_should_match_xgboosts_algorithm() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let mut scratch = FastScratch::default();
-        for depth in [2, 4, 6, 8] {
-            let features = 5;
-            let mut forest = Forest::default();
-            for _ in 0..20 {
-                forest.push_random(&mut rng, depth, features, 0.9);
-            }
-            let fast = forest.fast();
-            for _ in 0..50 {
-                let row = random_row(&mut rng, features);
-                let ours = fast_phi(&fast, &row, features, &mut scratch);
-                let mut theirs = vec![0.0f32; features];
-                forest.reference(&row, &mut theirs);
-                for (f, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
-                    // The reference rounds to f32 at every step.
-                    let tolerance = 1e-5 * f64::from(b.abs()).max(1.0);
-                    assert!((a - f64::from(b)).abs() < tolerance, "depth {depth}, feature {f}: {a} vs {b}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn when_trees_are_deep_chains_should_use_wide_lanes_and_stay_exact() {
-        let mut rng = Rng(0xdead_beef_cafe_f00d);
-        let mut scratch = FastScratch::default();
-        for depth in [17, 33, 64, 100, 128] {
-            let mut forest = Forest::default();
-            for _ in 0..3 {
-                forest.push_chain(&mut rng, depth, 3);
-            }
-            let fast = forest.fast();
-            assert_eq!(fast.lanes, depth.div_ceil(2).next_power_of_two());
-            for _ in 0..10 {
-                let row = random_row(&mut rng, 3);
-                let ours = fast_phi(&fast, &row, 3, &mut scratch);
-                let mut exact = vec![0.0; 3];
-                forest.brute_force(&row, &mut exact);
-                for (&a, &b) in ours.iter().zip(&exact) {
-                    assert!((a - b).abs() < 1e-10, "depth {depth}: {a} vs {b}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn when_one_thread_scores_models_of_different_depths_should_not_mix_their_scratch() {
-        let mut rng = Rng(0x0123_4567_89ab_cdef);
-        let (mut shallow, mut deep) = (Forest::default(), Forest::default());
-        for _ in 0..5 {
-            shallow.push_random(&mut rng, 6, 4, 0.9);
-            deep.push_random(&mut rng, 20, 4, 0.6);
-        }
-        let (shallow, deep_fast) = (shallow.fast(), deep.fast());
-        assert_ne!(shallow.lanes, deep_fast.lanes);
-        let row = random_row(&mut rng, 4);
-        let fresh = fast_phi(&shallow, &row, 4, &mut FastScratch::default());
-        let mut shared = FastScratch::default();
-        for _ in 0..2 {
-            let first = fast_phi(&shallow, &row, 4, &mut shared);
-            let deep_phi = fast_phi(&deep_fast, &row, 4, &mut shared);
-            assert_eq!(first, fresh);
-            assert_eq!(deep_phi, fast_phi(&deep_fast, &row, 4, &mut FastScratch::default()));
-        }
-    }
-
-    #[test]
-    fn when_every_tree_is_a_single_leaf_should_credit_nothing() {
-        let mut forest = Forest::default();
-        forest.push_random(&mut Rng(7), 0, 3, 1.0);
-        let fast = forest.fast();
-        assert_eq!(fast_phi(&fast, &[1.0, 2.0, 3.0], 3, &mut FastScratch::default()), vec![0.0; 3]);
-        let placeholder = FastTreeShap::default();
-        assert_eq!(fast_phi(&placeholder, &[1.0], 1, &mut FastScratch::default()), vec![0.0]);
-    }
-}
+mod tests;

@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::treeshap::{self, FastScratch, FastTreeShap, PathElement};
+use super::treeshap::{FastScratch, FastTreeShap};
 
 /// Deepest tree we accept. TreeSHAP needs O(depth²) scratch and recursion depth `depth`, so an
 /// absurd depth from a corrupt file must become an error instead of a stack overflow.
@@ -55,6 +55,9 @@ pub enum ModelError {
     /// A model that is structurally inconsistent (bad indices, cycles, mismatched arrays, ...).
     #[error("invalid model: {0}")]
     Invalid(String),
+    /// A model too large for the TreeSHAP tables.
+    #[error("unsupported model: {0}")]
+    TooLarge(#[from] super::treeshap::TooLarge),
 }
 
 /// One flattened tree node. 12 bytes, so a depth-6 tree (127 nodes) is ~1.5 KiB.
@@ -138,8 +141,6 @@ pub struct XgbModel {
     num_features: usize,
     feature_names: Option<Vec<String>>,
     base_margin: f32,
-    /// Length of the reference TreeSHAP path buffer the deepest tree needs.
-    shap_path_len: usize,
     /// Precomputed per-node data of the fast TreeSHAP behind [`XgbModel::contributions`].
     fast_shap: FastTreeShap,
     /// The SHAP bias: the trees' expected values summed in tree order in `f32`, then the base
@@ -150,10 +151,7 @@ pub struct XgbModel {
 /// Reusable TreeSHAP scratch, one per thread, so `contributions` does not allocate per call.
 #[derive(Default)]
 struct ShapScratch {
-    /// Reference implementation: path buffer and one tree's values.
-    path: Vec<PathElement>,
-    tree_phi: Vec<f32>,
-    /// Fast implementation: sweep buffers and the `f64` per-feature totals.
+    /// Sweep buffers and the `f64` per-feature totals.
     fast: FastScratch,
     phi: Vec<f64>,
 }
@@ -171,7 +169,7 @@ impl XgbModel {
 
     /// Loads a model written by `booster.save_model("model.ubj")` (xgboost's UBJSON encoding).
     pub fn from_ubj_slice(bytes: &[u8]) -> Result<Self, ModelError> {
-        let value = ubj::parse(bytes)?;
+        let value = super::ubj::parse(bytes)?;
         Self::from_value(&value)
     }
 
@@ -269,26 +267,18 @@ impl XgbModel {
     }
 
     /// The same values as [`XgbModel::contributions`] from a transcription of xgboost's own
-    /// TreeSHAP recursion, bit-exact with xgboost but ~11× slower. The reference the fast path
-    /// is tested against; not meant for production use.
+    /// TreeSHAP recursion, bit-exact with xgboost but ~11× slower: the reference the fast path is
+    /// tested against (tests and feature `test-util` only).
     ///
     /// # Panics
     /// If `out.len() != num_features() + 1`.
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-util"))]
     pub fn contributions_reference(&self, row: &[f32], out: &mut [f32]) {
+        use super::treeshap::reference::{PathElement, path_buffer_len, tree_shap};
         assert_eq!(out.len(), self.num_features + 1, "contributions: out must hold num_features + 1 values");
-        SHAP_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.contributions_with(row, out, &mut scratch),
-            Err(_) => self.contributions_with(row, out, &mut ShapScratch::default()),
-        });
-    }
-
-    fn contributions_with(&self, row: &[f32], out: &mut [f32], scratch: &mut ShapScratch) {
-        let ShapScratch { path, tree_phi, .. } = scratch;
-        if path.len() < self.shap_path_len {
-            path.resize(self.shap_path_len, PathElement::default());
-        }
-        tree_phi.resize(self.num_features + 1, 0.0);
+        let max_depth = self.trees.iter().map(|t| t.depth).max().unwrap_or(0);
+        let mut path = vec![PathElement::default(); path_buffer_len(max_depth)];
+        let mut tree_phi = vec![0.0f32; self.num_features + 1];
         out.fill(0.0);
         let bias = self.num_features;
         // Same accumulation as xgboost: each tree into a zeroed buffer, then added to the total;
@@ -296,7 +286,7 @@ impl XgbModel {
         for (&root, meta) in self.roots.iter().zip(&self.trees) {
             tree_phi.fill(0.0);
             tree_phi[bias] += meta.expected_value;
-            treeshap::tree_shap(&self.nodes, &self.covers, root as usize, row, &mut path[..], &mut tree_phi[..]);
+            tree_shap(&self.nodes, &self.covers, root as usize, row, &mut path, &mut tree_phi);
             for (total, &v) in out.iter_mut().zip(tree_phi.iter()) {
                 *total += v;
             }
@@ -392,7 +382,6 @@ impl XgbModel {
             num_features,
             feature_names,
             base_margin,
-            shap_path_len: 0,
             fast_shap: FastTreeShap::default(),
             shap_bias: 0.0,
         };
@@ -403,9 +392,7 @@ impl XgbModel {
         model.group_depths =
             (model.trees.chunks(LOCKSTEP)).map(|group| group.iter().map(|t| t.depth).max().unwrap_or(0)).collect();
         let max_depth = model.trees.iter().map(|t| t.depth).max().unwrap_or(0);
-        model.shap_path_len = treeshap::path_buffer_len(max_depth);
-        model.fast_shap =
-            FastTreeShap::new(&model.nodes, &model.covers, &model.roots, max_depth).map_err(ModelError::Unsupported)?;
+        model.fast_shap = FastTreeShap::new(&model.nodes, &model.covers, &model.roots, max_depth)?;
         // The reference's order: 0 + each tree's expected value, then the base margin.
         model.shap_bias = model.trees.iter().fold(0.0f32, |acc, t| acc + t.expected_value) + model.base_margin;
         Ok(model)
@@ -607,226 +594,6 @@ fn parse_feature_names(learner: &Value, num_features: usize) -> Result<Option<Ve
         return Err(invalid(format!("learner.feature_names has {} names for {num_features} features", names.len())));
     }
     Ok(Some(names))
-}
-
-/// Minimal UBJSON reader for what xgboost's `save_model("*.ubj")` writes (big-endian numbers,
-/// optimized `$type#count` containers), decoded into a `serde_json::Value` so both formats share
-/// one model builder. `f32` payloads widen to `f64` losslessly and narrow back exactly.
-mod ubj {
-    use serde_json::{Map, Number, Value};
-
-    use super::ModelError;
-
-    /// Nesting limit, so a hostile file cannot overflow the stack.
-    const MAX_NESTING: usize = 128;
-
-    pub(super) fn parse(bytes: &[u8]) -> Result<Value, ModelError> {
-        let mut reader = Reader { bytes, pos: 0 };
-        let value = reader.value(0)?;
-        if reader.pos != bytes.len() {
-            return Err(reader.error("trailing bytes after the top-level value"));
-        }
-        Ok(value)
-    }
-
-    struct Reader<'a> {
-        bytes: &'a [u8],
-        pos: usize,
-    }
-
-    impl Reader<'_> {
-        fn error(&self, message: impl Into<String>) -> ModelError {
-            ModelError::Ubj { offset: self.pos, message: message.into() }
-        }
-
-        fn take<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
-            let end = self.pos.checked_add(N).filter(|&e| e <= self.bytes.len());
-            let end = end.ok_or_else(|| self.error("unexpected end of input"))?;
-            let mut out = [0u8; N];
-            out.copy_from_slice(&self.bytes[self.pos..end]);
-            self.pos = end;
-            Ok(out)
-        }
-
-        fn take_slice(&mut self, len: usize) -> Result<&[u8], ModelError> {
-            let end = self.pos.checked_add(len).filter(|&e| e <= self.bytes.len());
-            let end = end.ok_or_else(|| self.error("unexpected end of input"))?;
-            let out = &self.bytes[self.pos..end];
-            self.pos = end;
-            Ok(out)
-        }
-
-        fn peek(&self) -> Option<u8> {
-            self.bytes.get(self.pos).copied()
-        }
-
-        /// Next type marker, skipping `N` (no-op) padding.
-        fn marker(&mut self) -> Result<u8, ModelError> {
-            loop {
-                let [m] = self.take::<1>()?;
-                if m != b'N' {
-                    return Ok(m);
-                }
-            }
-        }
-
-        fn value(&mut self, depth: usize) -> Result<Value, ModelError> {
-            let marker = self.marker()?;
-            self.value_of(marker, depth)
-        }
-
-        fn int_of(&mut self, marker: u8) -> Result<i64, ModelError> {
-            Ok(match marker {
-                b'i' => i64::from(i8::from_be_bytes(self.take()?)),
-                b'U' => i64::from(u8::from_be_bytes(self.take()?)),
-                b'I' => i64::from(i16::from_be_bytes(self.take()?)),
-                b'l' => i64::from(i32::from_be_bytes(self.take()?)),
-                b'L' => i64::from_be_bytes(self.take()?),
-                _ => {
-                    return Err(self.error(format!("expected an integer, found marker {marker:#04x}")));
-                }
-            })
-        }
-
-        /// A length/count: an integer marker plus a non-negative value.
-        fn length(&mut self) -> Result<usize, ModelError> {
-            let marker = self.marker()?;
-            let n = self.int_of(marker)?;
-            usize::try_from(n).map_err(|_| self.error(format!("negative length {n}")))
-        }
-
-        fn string(&mut self) -> Result<String, ModelError> {
-            let len = self.length()?;
-            let bytes = self.take_slice(len)?.to_vec();
-            String::from_utf8(bytes).map_err(|_| self.error("string is not UTF-8"))
-        }
-
-        fn value_of(&mut self, marker: u8, depth: usize) -> Result<Value, ModelError> {
-            Ok(match marker {
-                b'Z' => Value::Null,
-                b'T' => Value::Bool(true),
-                b'F' => Value::Bool(false),
-                b'i' | b'U' | b'I' | b'l' | b'L' => Value::from(self.int_of(marker)?),
-                b'd' => {
-                    let x = f32::from_be_bytes(self.take()?);
-                    self.float(f64::from(x))?
-                }
-                b'D' => {
-                    let x = f64::from_be_bytes(self.take()?);
-                    self.float(x)?
-                }
-                b'C' => Value::String(char::from(self.take::<1>()?[0]).to_string()),
-                b'S' => Value::String(self.string()?),
-                b'H' => {
-                    let text = self.string()?;
-                    serde_json::from_str::<Number>(&text)
-                        .map(Value::Number)
-                        .map_err(|_| self.error("invalid high-precision number"))?
-                }
-                b'[' => self.array(depth + 1)?,
-                b'{' => self.object(depth + 1)?,
-                _ => return Err(self.error(format!("unknown type marker {marker:#04x}"))),
-            })
-        }
-
-        fn float(&self, x: f64) -> Result<Value, ModelError> {
-            Number::from_f64(x).map(Value::Number).ok_or_else(|| self.error("non-finite float"))
-        }
-
-        /// Optional `$type` and `#count` after `[` or `{`.
-        fn container_header(&mut self) -> Result<(Option<u8>, Option<usize>), ModelError> {
-            let mut ty = None;
-            if self.peek() == Some(b'$') {
-                self.pos += 1;
-                let [t] = self.take::<1>()?;
-                // Payload-free element types would let a hostile count spin without consuming
-                // input; xgboost never writes them.
-                if matches!(t, b'Z' | b'T' | b'F' | b'N') {
-                    return Err(self.error("typed container of payload-free elements"));
-                }
-                ty = Some(t);
-                if self.peek() != Some(b'#') {
-                    return Err(self.error("typed container without a count"));
-                }
-            }
-            let mut count = None;
-            if self.peek() == Some(b'#') {
-                self.pos += 1;
-                count = Some(self.length()?);
-            }
-            Ok((ty, count))
-        }
-
-        fn element(&mut self, ty: Option<u8>, depth: usize) -> Result<Value, ModelError> {
-            match ty {
-                Some(t) => self.value_of(t, depth),
-                None => self.value(depth),
-            }
-        }
-
-        fn array(&mut self, depth: usize) -> Result<Value, ModelError> {
-            if depth > MAX_NESTING {
-                return Err(self.error("nesting too deep"));
-            }
-            let (ty, count) = self.container_header()?;
-            let mut items = Vec::new();
-            match count {
-                Some(count) => {
-                    // Every element takes at least one byte, which bounds preallocation for a
-                    // hostile count.
-                    items.reserve(count.min(self.bytes.len() - self.pos));
-                    for _ in 0..count {
-                        items.push(self.element(ty, depth)?);
-                    }
-                }
-                None => loop {
-                    match self.peek() {
-                        Some(b']') => {
-                            self.pos += 1;
-                            break;
-                        }
-                        Some(b'N') => self.pos += 1,
-                        Some(_) => items.push(self.value(depth)?),
-                        None => return Err(self.error("unterminated array")),
-                    }
-                },
-            }
-            Ok(Value::Array(items))
-        }
-
-        fn object(&mut self, depth: usize) -> Result<Value, ModelError> {
-            if depth > MAX_NESTING {
-                return Err(self.error("nesting too deep"));
-            }
-            let (ty, count) = self.container_header()?;
-            let mut map = Map::new();
-            match count {
-                Some(count) => {
-                    for _ in 0..count {
-                        let key = self.string()?;
-                        let value = self.element(ty, depth)?;
-                        map.insert(key, value);
-                    }
-                }
-                None => loop {
-                    match self.peek() {
-                        Some(b'}') => {
-                            self.pos += 1;
-                            break;
-                        }
-                        Some(b'N') => self.pos += 1,
-                        Some(_) => {
-                            let key = self.string()?;
-                            let value = self.value(depth)?;
-                            map.insert(key, value);
-                        }
-                        None => return Err(self.error("unterminated object")),
-                    }
-                },
-            }
-            Ok(Value::Object(map))
-        }
-    }
 }
 
 #[cfg(test)]

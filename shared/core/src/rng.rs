@@ -1,4 +1,5 @@
-//! Small deterministic PRNG for the traffic generator.
+//! The one deterministic PRNG: the simulator's traffic, the test kit's injected faults, randomized
+//! tests.
 //!
 //! We deliberately do not depend on the `rand` crate: a dataset must be reproducible from its
 //! seed forever, whatever crate versions are resolved. SplitMix64 expands seeds; xoshiro256**
