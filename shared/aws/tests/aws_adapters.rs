@@ -18,7 +18,7 @@ use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
 use roamguard::ports::{
     DeadLetter, DeadLetterSink, Scorer, StateUpdate, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore,
 };
-use roamguard::profile::{Plan, SubscriberProfile};
+use roamguard::profile::SubscriberProfile;
 use roamguard::state::LiveState;
 use roamguard::verdict::{Decision, Reason, Verdict};
 use roamguard_aws::{
@@ -26,6 +26,7 @@ use roamguard_aws::{
     SdkConfig, SqsDeadLetters, load_profiles,
 };
 use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::fixtures::{call, fixed_clock, profile};
 use roamguard_testkit::moto::Moto;
 use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
 
@@ -47,33 +48,8 @@ async fn moto() -> (Moto, SdkConfig) {
     (moto, config)
 }
 
-fn fixed_clock() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap()
-}
-
-fn profile(imsi: &str) -> SubscriberProfile {
-    SubscriberProfile {
-        imsi: imsi.into(),
-        home_country: CountryCode::from_static("FR"),
-        plan: Plan::Postpaid,
-        tenure_days: 800,
-        usual_countries: vec![CountryCode::from_static("ES"), CountryCode::from_static("IT")],
-        known_imeis: vec!["35693803564380".into()],
-        avg_daily_voice_min: 15.3,
-        avg_daily_sms: 3.0,
-        avg_daily_data_mb: 150.25,
-    }
-}
-
 fn imsi(i: usize) -> String {
     format!("20801{i:010}")
-}
-
-fn call(id: &str, imsi: &str, minute: u32, number: &str, secs: u32) -> String {
-    format!(
-        r#"{{"event_id":"{id}","event_time":"2026-06-01T12:{minute:02}:00Z","imsi":"{imsi}","imei":"35693803564380",
-            "event_type":"voice_mo","visited_country":"ES","called_number":"{number}","duration_s":{secs}}}"#
-    )
 }
 
 /// A live state with one applied call, as the pipeline would save it.

@@ -6,43 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
-use roamguard::countries::CountryCode;
 use roamguard::features::FeatureVector;
 use roamguard::model::ModelScorer;
 use roamguard::pipeline::{Outcome, Pipeline, Port, Ports, Record};
 use roamguard::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, VerdictSink};
-use roamguard::profile::{Plan, SubscriberProfile};
 use roamguard::verdict::Verdict;
-use roamguard_testkit::fixtures::{InMemory, model};
+use roamguard_testkit::fixtures::{InMemory, call, fixed_clock, model, profile};
 
 const A: &str = "208011234567890";
 const B: &str = "208019876543210";
-
-fn fixed_clock() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap()
-}
-
-fn profile(imsi: &str) -> SubscriberProfile {
-    SubscriberProfile {
-        imsi: imsi.into(),
-        home_country: CountryCode::from_static("FR"),
-        plan: Plan::Postpaid,
-        tenure_days: 800,
-        usual_countries: vec![CountryCode::from_static("ES")],
-        known_imeis: vec!["35693803564380".into()],
-        avg_daily_voice_min: 15.0,
-        avg_daily_sms: 3.0,
-        avg_daily_data_mb: 150.0,
-    }
-}
-
-fn call(id: &str, imsi: &str, minute: u32, number: &str, secs: u32) -> String {
-    format!(
-        r#"{{"event_id":"{id}","event_time":"2026-06-01T12:{minute:02}:00Z","imsi":"{imsi}","imei":"35693803564380",
-            "event_type":"voice_mo","visited_country":"ES","called_number":"{number}","duration_s":{secs}}}"#
-    )
-}
 
 struct Harness {
     memory: InMemory,

@@ -3,6 +3,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+use chrono::{DateTime, TimeZone, Utc};
+use roamguard::countries::CountryCode;
+use roamguard::profile::Plan;
+
 use roamguard::api::{Api, ApiPorts};
 use roamguard::model::{FraudModel, ModelScorer};
 use roamguard::pipeline::{Pipeline, Ports};
@@ -13,6 +17,38 @@ use roamguard_local::{MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSin
 pub fn model() -> Arc<FraudModel> {
     static MODEL: OnceLock<Arc<FraudModel>> = OnceLock::new();
     MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("built-in model loads"))).clone()
+}
+
+/// A fixed `scored_at` (2026-06-02 00:00 UTC) for reproducible verdicts.
+pub fn fixed_clock() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).single().expect("a valid date")
+}
+
+/// A French postpaid subscriber who usually roams in Spain and Italy, with one known phone.
+/// The baselines are not round numbers, so a lossless round trip through a store shows.
+pub fn profile(imsi: &str) -> SubscriberProfile {
+    SubscriberProfile {
+        imsi: imsi.into(),
+        home_country: CountryCode::from_static("FR"),
+        plan: Plan::Postpaid,
+        tenure_days: 800,
+        usual_countries: vec![CountryCode::from_static("ES"), CountryCode::from_static("IT")],
+        known_imeis: vec![KNOWN_IMEI.into()],
+        avg_daily_voice_min: 15.3,
+        avg_daily_sms: 3.0,
+        avg_daily_data_mb: 150.25,
+    }
+}
+
+/// The phone [`profile`] knows.
+pub const KNOWN_IMEI: &str = "35693803564380";
+
+/// A RoamingEvent v1 (JSON): an outgoing call from Spain at 2026-06-01 12:MM UTC on the known phone.
+pub fn call(id: &str, imsi: &str, minute: u32, number: &str, secs: u32) -> String {
+    format!(
+        r#"{{"event_id":"{id}","event_time":"2026-06-01T12:{minute:02}:00Z","imsi":"{imsi}","imei":"{KNOWN_IMEI}",
+            "event_type":"voice_mo","visited_country":"ES","called_number":"{number}","duration_s":{secs}}}"#
+    )
 }
 
 /// Every port in memory and the in-process model as the scorer.
