@@ -81,8 +81,7 @@ pub fn run_pipeline(batch_size: usize, data: &Path, sqlite: bool) -> anyhow::Res
         if batch.is_empty() {
             break;
         }
-        let records: Vec<Record<'_>> =
-            batch.iter().zip(&positions).map(|(d, p)| Record { position: p, data: d }).collect();
+        let records: Vec<Record<'_>> = batch.iter().zip(&positions).map(|(d, p)| Record::new(p, d)).collect();
         let report = runtime.block_on(pipeline.process(&records));
         timings.add(&report.timings);
     }

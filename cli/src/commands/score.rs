@@ -173,7 +173,7 @@ pub fn run_file(
         if lines.is_empty() {
             break;
         }
-        let records: Vec<Record<'_>> = lines.iter().map(|(p, d)| Record { position: p, data: d }).collect();
+        let records: Vec<Record<'_>> = lines.iter().map(|(p, d)| Record::new(p, d)).collect();
         let batch_started = Instant::now();
         let report = runtime.block_on(pipeline.process(&records));
         let took = batch_started.elapsed();

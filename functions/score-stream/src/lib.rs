@@ -13,20 +13,23 @@ use roamguard::pipeline::{BatchReport, Outcome, Pipeline, Record};
 /// pipeline's report (for metrics and logs).
 pub async fn handle(pipeline: &Pipeline, event: &KinesisEvent) -> (KinesisEventResponse, BatchReport) {
     // "shardId-000000000000/49590338271490256608559692538361571095921575989136588898": dead
-    // letters say exactly where the record came from.
-    let positions: Vec<String> = event
+    // letters say exactly where the record came from; the shard and sequence number tell the
+    // live state a redelivered record.
+    let shards: Vec<&str> = event
         .records
         .iter()
-        .map(|r| {
-            let shard = r.event_id.as_deref().and_then(|id| id.split(':').next()).unwrap_or("unknown-shard");
-            format!("{shard}/{}", r.kinesis.sequence_number)
-        })
+        .map(|r| r.event_id.as_deref().and_then(|id| id.split(':').next()).unwrap_or("unknown-shard"))
         .collect();
+    let positions: Vec<String> =
+        event.records.iter().zip(&shards).map(|(r, shard)| format!("{shard}/{}", r.kinesis.sequence_number)).collect();
     let records: Vec<Record<'_>> = event
         .records
         .iter()
         .zip(&positions)
-        .map(|(r, position)| Record { position, data: &r.kinesis.data.0 })
+        .zip(&shards)
+        .map(|((r, position), shard)| {
+            Record::in_sequence(position, &r.kinesis.data.0, shard, &r.kinesis.sequence_number)
+        })
         .collect();
     let report = pipeline.process(&records).await;
 

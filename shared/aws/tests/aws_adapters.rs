@@ -792,7 +792,7 @@ fn mixed_batch() -> Vec<(String, Vec<u8>)> {
 }
 
 async fn run(h: &AwsHarness, input: &[(String, Vec<u8>)]) -> roamguard::pipeline::BatchReport {
-    let records: Vec<Record<'_>> = input.iter().map(|(p, d)| Record { position: p, data: d }).collect();
+    let records: Vec<Record<'_>> = input.iter().map(|(p, d)| Record::new(p, d)).collect();
     let report = h.pipeline.process(&records).await;
     assert_eq!(report.outcomes.len(), input.len(), "exactly one outcome per record");
     report

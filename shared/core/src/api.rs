@@ -339,7 +339,7 @@ impl Api {
                 )
             };
         }
-        let record = Record { position: "api", data: &req.body };
+        let record = Record::new("api", &req.body);
         let report = self.pipeline.process(&[record]).await;
         match report.outcomes.into_iter().next() {
             Some(Outcome::Verdict(v)) => ApiResponse::json(200, &v),

@@ -40,6 +40,32 @@ pub struct Record<'a> {
     /// retry reports.
     pub position: &'a str,
     pub data: &'a [u8],
+    /// Its place in an ordered source, when it has one: a redelivered record is recognised by
+    /// it (see [`Sequence`]).
+    pub sequence: Option<Sequence<'a>>,
+}
+
+impl<'a> Record<'a> {
+    /// A record without a place in an ordered source (an API request).
+    pub fn new(position: &'a str, data: &'a [u8]) -> Record<'a> {
+        Record { position, data, sequence: None }
+    }
+
+    /// A record of an ordered source.
+    pub fn in_sequence(position: &'a str, data: &'a [u8], source: &'a str, number: &'a str) -> Record<'a> {
+        Record { position, data, sequence: Some(Sequence { source, number }) }
+    }
+}
+
+/// Where a record sits in an ordered source: a Kinesis shard and the record's sequence number, a
+/// Kafka partition and its offset, a file and the line. Numbers are decimal and grow within a
+/// source; all records of one subscriber come from one source in order (Kinesis and Kafka keep
+/// the order of a partition key), so the live state can tell a redelivered record from a new
+/// one by the last number it applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequence<'a> {
+    pub source: &'a str,
+    pub number: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,7 +34,7 @@ fn harness() -> Harness {
 fn check_batch(records: &[Vec<u8>], h: &Harness) -> Result<(), TestCaseError> {
     let positions: Vec<String> = (0..records.len()).map(|i| format!("shard/{i}")).collect();
     let batch: Vec<Record<'_>> =
-        records.iter().zip(&positions).map(|(data, position)| Record { position, data }).collect();
+        records.iter().zip(&positions).map(|(data, position)| Record::new(position, data)).collect();
     let dead_before = h.dead.letters.lock().unwrap().len();
     let published_before = h.sink.verdicts.lock().unwrap().len();
     let report = runtime().block_on(h.pipeline.process(&batch));

@@ -49,7 +49,7 @@ fn records(lines: &[String]) -> Vec<(String, Vec<u8>)> {
 }
 
 async fn run(h: &Harness, input: &[(String, Vec<u8>)]) -> Vec<Outcome> {
-    let recs: Vec<Record<'_>> = input.iter().map(|(p, d)| Record { position: p, data: d }).collect();
+    let recs: Vec<Record<'_>> = input.iter().map(|(p, d)| Record::new(p, d)).collect();
     let report = h.pipeline.process(&recs).await;
     assert_eq!(report.outcomes.len(), input.len(), "exactly one outcome per record");
     report.outcomes
