@@ -92,6 +92,44 @@ fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_ide
 }
 
 #[test]
+fn when_events_file_has_blank_lines_should_report_them_and_score_every_other_line() {
+    let dir = temp_dir("blank");
+    generate(&dir);
+    let events = dir.join("events.jsonl");
+    let good = lines(&events);
+    // Blank lines at the start, in the middle (empty, spaces, CRLF) and at the end.
+    let mut text = String::from("\n");
+    for (i, line) in good.iter().enumerate() {
+        text.push_str(line);
+        text.push('\n');
+        if i == good.len() / 2 {
+            text.push_str("\n   \n\r\n");
+        }
+    }
+    text.push('\n');
+    std::fs::write(&events, text).unwrap();
+
+    let out = run(bin()
+        .arg("score")
+        .arg("--profiles")
+        .arg(dir.join("profiles.jsonl"))
+        .arg("--events")
+        .arg(&events)
+        .arg("--out")
+        .arg(dir.join("verdicts.jsonl"))
+        .arg("--dead-letter")
+        .arg(dir.join("dlq.jsonl"))
+        .args(["--batch-size", "50"]));
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("5 blank lines skipped"), "{summary}");
+    assert!(summary.contains(&format!("scored {} records", good.len())), "{summary}");
+    assert!(summary.contains("0 dead-lettered"), "{summary}");
+    assert_eq!(lines(&dir.join("verdicts.jsonl")).len(), good.len());
+    assert!(lines(&dir.join("dlq.jsonl")).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn when_running_the_demo_should_report_every_fraud_type_and_quality_metrics() {
     let dir = temp_dir("demo");
     let out = run(bin().args(["demo", "--subscribers", "250", "--days", "2", "--out"]).arg(&dir));

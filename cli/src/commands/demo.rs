@@ -80,15 +80,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for line in String::from_utf8_lossy(&summary_text).lines() {
         println!("   {line}");
     }
-    let n = stats.counts.records.max(1) as f64;
-    let stages: Vec<String> = stats
-        .timings
-        .stages()
-        .iter()
-        .filter(|(_, d)| !d.is_zero())
-        .map(|(name, d)| format!("{name} {:.2}", d.as_secs_f64() * 1e6 / n))
-        .collect();
-    println!("   µs per event by stage: {}", stages.join(", "));
     println!();
 
     let truth: HashMap<&str, Option<FraudType>> =

@@ -20,7 +20,8 @@ use super::ports;
 ///                  events keeps one row each and returns the stored verdict)
 ///   --out          the verdict stream (JSON Lines, Verdict v1)
 ///   --dead-letter  records that can never be scored, with the raw record and the reason
-/// A summary goes to stderr: counts per decision, dead letters, events/s and per-event latency.
+/// A summary goes to stderr: counts per decision, dead letters, blank lines skipped, events/s,
+/// per-event latency and µs per event by pipeline stage.
 /// Exits 0 when the run completed, even if some records were dead-lettered.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -86,6 +87,8 @@ pub struct RunStats {
     /// Per-event latency (the time its batch took), sorted.
     pub latencies: Vec<Duration>,
     pub verdicts: Vec<Verdict>,
+    /// Empty or whitespace-only lines of the events file: skipped, not records.
+    pub blank_lines: usize,
 }
 
 impl RunStats {
@@ -118,13 +121,26 @@ impl RunStats {
             },
             if c.degraded > 0 { format!(", {} degraded", c.degraded) } else { String::new() },
         )?;
+        if self.blank_lines > 0 {
+            let s = if self.blank_lines == 1 { "" } else { "s" };
+            writeln!(out, "{} blank line{s} skipped (not records)", self.blank_lines)?;
+        }
         writeln!(
             out,
             "throughput {:.0} events/s; per-event latency p50 {:.2} ms, p99 {:.2} ms (time of the event's batch)",
             self.events_per_sec(),
             self.latency_quantile(0.5).as_secs_f64() * 1e3,
             self.latency_quantile(0.99).as_secs_f64() * 1e3,
-        )
+        )?;
+        let n = self.counts.records.max(1) as f64;
+        let stages: Vec<String> = self
+            .timings
+            .stages()
+            .iter()
+            .filter(|(_, d)| !d.is_zero())
+            .map(|(name, d)| format!("{name} {:.2}", d.as_secs_f64() * 1e6 / n))
+            .collect();
+        writeln!(out, "µs per event by stage: {}", stages.join(", "))
     }
 }
 
@@ -148,6 +164,7 @@ pub fn run_file(
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
         verdicts: Vec::new(),
+        blank_lines: 0,
     };
     let started = Instant::now();
     let mut last_progress = Instant::now();
@@ -166,7 +183,9 @@ pub fn run_file(
             while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 buf.pop();
             }
-            if !buf.iter().all(u8::is_ascii_whitespace) {
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                stats.blank_lines += 1;
+            } else {
                 lines.push((format!("line {line_no}"), buf));
             }
         }
