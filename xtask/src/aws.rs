@@ -33,7 +33,7 @@ use roamguard::pipeline::{Outcome, Pipeline};
 use roamguard::profile::{Plan, SubscriberProfile};
 use roamguard_aws::config::ScorerChoice;
 use roamguard_aws::{
-    DynamoSubscriberStore, DynamoVerdictStore, SdkConfig, StreamResources, load_profiles, stream_ports,
+    DynamoSubscriberStore, DynamoVerdictStore, SdkConfig, StreamResources, load_profiles, stream_pipeline,
 };
 use roamguard_testkit::aws::emulator_config;
 use roamguard_testkit::moto::Moto;
@@ -44,6 +44,7 @@ use crate::report;
 
 const REGION: &str = "us-east-1";
 const PROFILES: &str = "rg-profiles";
+const STATES: &str = "rg-states";
 const VERDICTS: &str = "rg-verdicts";
 const STREAM: &str = "rg-results";
 const QUEUE: &str = "rg-dead-letters";
@@ -151,7 +152,7 @@ fn kinesis_event(prefix: &str, n: usize, minute: u32) -> String {
 async fn set_up(moto: &Moto, subscribers: usize) -> anyhow::Result<String> {
     moto.reset();
     let direct = emulator_config(&moto.endpoint, REGION).await;
-    DynamoSubscriberStore::new(&direct, PROFILES).create_table().await?;
+    DynamoSubscriberStore::new(&direct, PROFILES, STATES).create_tables().await?;
     DynamoVerdictStore::new(&direct, VERDICTS).create_table().await?;
     aws_sdk_kinesis::Client::new(&direct).create_stream().stream_name(STREAM).shard_count(4).send().await?;
     let queue = aws_sdk_sqs::Client::new(&direct).create_queue().queue_name(QUEUE).send().await?;
@@ -164,11 +165,12 @@ async fn set_up(moto: &Moto, subscribers: usize) -> anyhow::Result<String> {
 fn pipeline(sdk: &SdkConfig, queue_url: &str, model: Arc<FraudModel>) -> Pipeline {
     let resources = StreamResources {
         profiles_table: PROFILES.into(),
+        states_table: STATES.into(),
         verdicts_table: VERDICTS.into(),
         results_stream: STREAM.into(),
         dead_letter_queue_url: queue_url.into(),
     };
-    Pipeline::new(model.clone(), stream_ports(sdk, &resources, &ScorerChoice::Embedded, model))
+    stream_pipeline(sdk, &resources, &ScorerChoice::Embedded, model)
 }
 
 /// CPU time of the calling thread.
@@ -271,6 +273,7 @@ fn cold_start(moto: &Moto, binary: &Path, runs: usize, big_batch: usize) -> anyh
             .function_command(binary, "score-stream")
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
             .env("PROFILES_TABLE", PROFILES)
+            .env("STATES_TABLE", STATES)
             .env("VERDICTS_TABLE", VERDICTS)
             .env("RESULTS_STREAM", STREAM)
             .env("DEAD_LETTER_QUEUE_URL", &queue)

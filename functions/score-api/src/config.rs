@@ -6,6 +6,7 @@ use roamguard_aws::config::{ConfigError, Env, ScoringConfig};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub profiles_table: String,
+    pub states_table: String,
     pub verdicts_table: String,
     /// Where API verdicts are published too (the results stream the stream Lambda writes), so
     /// consumers see every verdict whatever the entry point. None: not published.
@@ -21,7 +22,8 @@ impl Config {
 
     pub fn from(env: &Env) -> Result<Config, ConfigError> {
         Ok(Config {
-            profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles and live state")?,
+            profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles")?,
+            states_table: env.required("STATES_TABLE", "DynamoDB table of the subscribers' live state")?,
             verdicts_table: env.required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: env.optional("RESULTS_STREAM"),
             scoring: env.scoring()?,
@@ -38,7 +40,8 @@ mod tests {
         Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
-    const BASE: [(&str, &str); 2] = [("PROFILES_TABLE", "profiles"), ("VERDICTS_TABLE", "verdicts")];
+    const BASE: [(&str, &str); 3] =
+        [("PROFILES_TABLE", "profiles"), ("STATES_TABLE", "states"), ("VERDICTS_TABLE", "verdicts")];
 
     #[test]
     fn when_only_tables_are_set_should_use_embedded_scorer_and_not_publish() {

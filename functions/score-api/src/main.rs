@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
     let ports = api_ports(
         &sdk,
         &config.profiles_table,
+        &config.states_table,
         &config.verdicts_table,
         config.results_stream.as_deref(),
         &s.scorer,

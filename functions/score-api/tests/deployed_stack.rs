@@ -34,6 +34,7 @@ fn when_the_template_is_deployed_should_score_store_and_list_verdicts_through_th
     let mut env = stack.env_of("ScoreApiFunction");
     for (name, output) in [
         ("PROFILES_TABLE", "ProfilesTableName"),
+        ("STATES_TABLE", "StatesTableName"),
         ("VERDICTS_TABLE", "VerdictsTableName"),
         ("RESULTS_STREAM", "ResultsStreamName"),
     ] {

@@ -6,7 +6,7 @@ use roamguard_aws::config::{ConfigError, Env, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `PROFILES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM`, `DEAD_LETTER_QUEUE_URL`.
+    /// `PROFILES_TABLE`, `STATES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM`, `DEAD_LETTER_QUEUE_URL`.
     pub resources: StreamResources,
     /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`.
     pub scoring: ScoringConfig,
@@ -19,7 +19,8 @@ impl Config {
 
     pub fn from(env: &Env) -> Result<Config, ConfigError> {
         let resources = StreamResources {
-            profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles and live state")?,
+            profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles")?,
+            states_table: env.required("STATES_TABLE", "DynamoDB table of the subscribers' live state")?,
             verdicts_table: env.required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: env.required("RESULTS_STREAM", "Kinesis stream the verdicts are written to")?,
             dead_letter_queue_url: env
@@ -38,8 +39,9 @@ mod tests {
         Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
-    const BASE: [(&str, &str); 4] = [
+    const BASE: [(&str, &str); 5] = [
         ("PROFILES_TABLE", "profiles"),
+        ("STATES_TABLE", "states"),
         ("VERDICTS_TABLE", "verdicts"),
         ("RESULTS_STREAM", "results"),
         ("DEAD_LETTER_QUEUE_URL", "http://sqs/dlq"),

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use roamguard::model::FraudModel;
-use roamguard::pipeline::Pipeline;
-use roamguard_aws::{sdk_config, stream_ports};
+use roamguard_aws::{sdk_config, stream_pipeline};
 use score_stream::config::Config;
 
 #[tokio::main]
@@ -19,7 +18,7 @@ async fn main() -> Result<(), Error> {
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    let pipeline = Pipeline::new(model.clone(), stream_ports(&sdk, &config.resources, &s.scorer, model.clone()));
+    let pipeline = stream_pipeline(&sdk, &config.resources, &s.scorer, model.clone());
     tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-stream ready");
 
     let pipeline = &pipeline;

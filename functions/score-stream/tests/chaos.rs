@@ -21,11 +21,10 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use roamguard::model::FraudModel;
-use roamguard::pipeline::Pipeline;
 use roamguard::ports::SubscriberStore;
-use roamguard::state::LiveState;
+use roamguard::state::{LiveState, Sequence};
 use roamguard_aws::config::ScorerChoice;
-use roamguard_aws::{DynamoSubscriberStore, StreamResources, load_profiles, stream_ports};
+use roamguard_aws::{DynamoSubscriberStore, StreamResources, load_profiles, stream_pipeline};
 use roamguard_sim::{GeneratorConfig, generate};
 use roamguard_testkit::aws::emulator_config;
 use roamguard_testkit::moto;
@@ -156,12 +155,13 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
     let config = emulator_config(&proxy.endpoint, "us-east-1").await;
     let resources = StreamResources {
         profiles_table: env["PROFILES_TABLE"].clone(),
+        states_table: env["STATES_TABLE"].clone(),
         verdicts_table: env["VERDICTS_TABLE"].clone(),
         results_stream: env["RESULTS_STREAM"].clone(),
         dead_letter_queue_url: env["DEAD_LETTER_QUEUE_URL"].clone(),
     };
     let sagemaker = ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() };
-    let pipeline = Pipeline::new(model.clone(), stream_ports(&config, &resources, &sagemaker, model));
+    let pipeline = stream_pipeline(&config, &resources, &sagemaker, model);
 
     // Lambda: one batch per shard at a time, checkpointed; a reported failure restarts the
     // batch at its lowest failed sequence number; a lost response redelivers it whole.
@@ -300,11 +300,16 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
             let event = roamguard::events::RoamingEvent::from_json(&record.data).expect("valid event");
             let home = profiles.get(event.imsi.as_str()).map(|p| p.home_country);
             let imsi = profiles.get_key_value(event.imsi.as_str()).map_or("?", |(k, _)| *k);
-            expected.entry(imsi).or_default().apply(&event, home);
+            let shard = format!("shardId-{:012}", record.shard);
+            let sequence = Sequence { source: &shard, number: &record.sequence };
+            expected.entry(imsi).or_default().apply(&event, home, Some(&sequence));
         }
     }
     let imsis: Vec<&str> = expected.keys().copied().collect();
-    let stored = DynamoSubscriberStore::new(&direct, env["PROFILES_TABLE"].clone()).load(&imsis).await.expect("states");
+    let stored = DynamoSubscriberStore::new(&direct, env["PROFILES_TABLE"].clone(), env["STATES_TABLE"].clone())
+        .load(&imsis)
+        .await
+        .expect("states");
     let mut state_mismatches = Vec::new();
     for (imsi, want) in &expected {
         let mut got = stored[*imsi].state.clone();

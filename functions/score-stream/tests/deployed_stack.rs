@@ -82,11 +82,13 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
         env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("{name} not set"))
     };
     assert_eq!(var("PROFILES_TABLE"), stack.output("ProfilesTableName"));
+    assert_eq!(var("STATES_TABLE"), stack.output("StatesTableName"));
     assert_eq!(var("VERDICTS_TABLE"), stack.output("VerdictsTableName"));
     assert_eq!(var("RESULTS_STREAM"), stack.output("ResultsStreamName"));
     assert_eq!(var("DEAD_LETTER_QUEUE_URL"), stack.output("DeadLetterQueueUrl"));
     assert_eq!(var("SCORER"), "embedded", "the default parameters score in-process");
-    assert_eq!(stack.ttl_attributes.get("ProfilesTable").map(String::as_str), Some(EXPIRES_AT));
+    assert_eq!(stack.ttl_attributes.get("StatesTable").map(String::as_str), Some(EXPIRES_AT));
+    assert_eq!(stack.ttl_attributes.get("ProfilesTable"), None, "profiles never expire");
 
     let config = emulator_config(&moto.endpoint, "us-east-1").await;
     let dynamo = roamguard_aws::DynamoDbClient::new(&config);
@@ -174,21 +176,21 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert!(by_decision.iter().any(|v| v.event_id == "dep-2"), "{decision:?}: {by_decision:?}");
     assert!(by_decision.iter().all(|v| v.decision == decision));
 
-    // Live state landed in the profile table; the unknown subscriber's item expires.
-    let subscribers = DynamoSubscriberStore::new(&config, var("PROFILES_TABLE"));
+    // Live state landed in the state table, with its expiry; profiles are the operator's.
+    let subscribers = DynamoSubscriberStore::new(&config, var("PROFILES_TABLE"), var("STATES_TABLE"));
     let loaded = subscribers.load(&[KNOWN, UNKNOWN]).await.expect("load subscribers");
     assert!(loaded[KNOWN].profile.is_some() && loaded[KNOWN].state.version > 0);
     assert!(loaded[UNKNOWN].profile.is_none() && loaded[UNKNOWN].state.version > 0);
     let item = dynamo
         .get_item()
-        .table_name(var("PROFILES_TABLE"))
+        .table_name(var("STATES_TABLE"))
         .key("imsi", aws_sdk_dynamodb::types::AttributeValue::S(UNKNOWN.into()))
         .send()
         .await
         .expect("get item")
         .item
-        .expect("state-only item");
-    assert!(item.contains_key(EXPIRES_AT));
+        .expect("state item");
+    assert!(item.contains_key(EXPIRES_AT) && item["state"].as_b().is_ok(), "a binary state that expires");
 
     // The results stream carries both verdicts.
     let mut published: Vec<String> = read_stream(&kinesis, stack.output("ResultsStreamName"))

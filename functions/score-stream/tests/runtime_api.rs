@@ -15,7 +15,7 @@ use roamguard_testkit::runtime_api as lambda_runtime;
 async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_report_no_failures() {
     let moto = moto::Moto::start();
     let config = emulator_config(&moto.endpoint, "us-east-1").await;
-    DynamoSubscriberStore::new(&config, "profiles").create_table().await.expect("profiles table");
+    DynamoSubscriberStore::new(&config, "profiles", "states").create_tables().await.expect("profile and state tables");
     let verdicts = DynamoVerdictStore::new(&config, "verdicts");
     verdicts.create_table().await.expect("verdict table");
     aws_sdk_kinesis::Client::new(&config)
@@ -34,6 +34,7 @@ async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_r
     let env: Vec<(String, String)> = [
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
         ("PROFILES_TABLE", "profiles"),
+        ("STATES_TABLE", "states"),
         ("VERDICTS_TABLE", "verdicts"),
         ("RESULTS_STREAM", "verdicts"),
         ("DEAD_LETTER_QUEUE_URL", queue.as_str()),

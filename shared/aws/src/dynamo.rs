@@ -1,14 +1,10 @@
-//! DynamoDB helpers shared by the subscriber and verdict stores: batched reads and writes and
-//! conditional transactional writes, with their partial-failure retries, and JSON ↔
-//! attribute-value conversion.
+//! DynamoDB helpers shared by the subscriber and verdict stores: batched reads and writes with
+//! their partial-failure retries, and JSON ↔ attribute-value conversion.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::StreamExt;
 use roamguard::ports::PortError;
 use serde_json::{Map, Number, Value};
@@ -21,160 +17,6 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 pub(crate) const BATCH_GET_MAX: usize = 100;
 /// BatchWriteItem's limit on requests per call.
 pub(crate) const BATCH_WRITE_MAX: usize = 25;
-/// TransactWriteItems' limits: actions per call, and bytes per call (4 MB; the estimate of an
-/// action's size leaves room for the request's own JSON).
-pub(crate) const TRANSACT_MAX_ITEMS: usize = 100;
-const TRANSACT_MAX_BYTES: usize = 3_500_000;
-/// Item-level cancellation codes that clear up if the same item is written again later.
-const TRANSACT_RETRIABLE_CODES: &[&str] =
-    &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
-
-/// What became of one action of [`transact_write`].
-#[derive(Debug)]
-pub(crate) enum TxOutcome {
-    Written,
-    /// The action's condition failed: nothing was written for it. Carries the stored item when
-    /// the action asked for it (`ReturnValuesOnConditionCheckFailure::AllOld`) and it exists.
-    ConditionFailed(Option<Item>),
-    /// Not written after the retries, or rejected.
-    Failed(PortError),
-}
-
-/// Runs conditional writes with TransactWriteItems: up to 100 actions (and ~3.5 MB) a call, all
-/// calls of the round `concurrency` at a time (so a batch costs one round trip whatever its
-/// size). `actions` are (action, estimated size in bytes) and must touch distinct items.
-///
-/// A transaction is all-or-nothing, but the caller wants per-item outcomes: when DynamoDB
-/// cancels a call, its CancellationReasons (one per action, in order) say which actions failed.
-/// A failed condition is final for that action (its outcome, with the stored item if returned);
-/// throttled or conflicting actions are retried with backoff; actions with reason `None` were
-/// only rolled back because of the others, so they are sent again at once in a smaller call.
-/// Outcomes come back in the order of `actions`.
-pub(crate) async fn transact_write(
-    client: &Client,
-    actions: Vec<(TransactWriteItem, usize)>,
-    backoff: Backoff,
-    concurrency: usize,
-    dependency: &'static str,
-) -> Vec<TxOutcome> {
-    let total = actions.len();
-    let mut chunks: Vec<Vec<(usize, TransactWriteItem)>> = Vec::new();
-    let mut current: Vec<(usize, TransactWriteItem)> = Vec::new();
-    let mut bytes = 0;
-    for (i, (action, size)) in actions.into_iter().enumerate() {
-        if !current.is_empty() && (current.len() == TRANSACT_MAX_ITEMS || bytes + size > TRANSACT_MAX_BYTES) {
-            chunks.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        current.push((i, action));
-        bytes += size;
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    let results: Vec<Vec<(usize, TxOutcome)>> = futures_util::stream::iter(chunks)
-        .map(|chunk| transact_chunk(client, chunk, backoff, dependency))
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    let mut outcomes: Vec<Option<TxOutcome>> = (0..total).map(|_| None).collect();
-    for (i, outcome) in results.into_iter().flatten() {
-        if let Some(slot) = outcomes.get_mut(i) {
-            *slot = Some(outcome);
-        }
-    }
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| TxOutcome::Failed(PortError::transient(dependency, "action lost track of"))))
-        .collect()
-}
-
-async fn transact_chunk(
-    client: &Client,
-    mut pending: Vec<(usize, TransactWriteItem)>,
-    backoff: Backoff,
-    dependency: &'static str,
-) -> Vec<(usize, TxOutcome)> {
-    let mut done: Vec<(usize, TxOutcome)> = Vec::with_capacity(pending.len());
-    let mut attempt = 0;
-    while !pending.is_empty() {
-        attempt += 1;
-        let items: Vec<TransactWriteItem> = pending.iter().map(|(_, a)| a.clone()).collect();
-        // Makes the SDK's own retry of this very call idempotent (a call that timed out after
-        // being applied is not applied twice); a re-send with other actions gets a new token.
-        let token = format!("{:032x}", fastrand::u128(..));
-        let result =
-            client.transact_write_items().set_transact_items(Some(items)).client_request_token(token).send().await;
-        let (retry, wait) = match result {
-            Ok(_) => {
-                done.extend(pending.drain(..).map(|(i, _)| (i, TxOutcome::Written)));
-                break;
-            }
-            Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if cancelled.cancellation_reasons().len() == pending.len() =>
-                {
-                    let reasons = cancelled.cancellation_reasons().to_vec();
-                    split_cancelled(std::mem::take(&mut pending), reasons, &mut done, dependency)
-                }
-                _ => {
-                    let error = classify(dependency, &e);
-                    if !error.is_retriable() || attempt >= backoff.max_attempts {
-                        done.extend(pending.drain(..).map(|(i, _)| (i, TxOutcome::Failed(error.clone()))));
-                        break;
-                    }
-                    (std::mem::take(&mut pending), true)
-                }
-            },
-        };
-        pending = retry;
-        if pending.is_empty() {
-            break;
-        }
-        if attempt >= backoff.max_attempts {
-            let error = PortError::transient(
-                dependency,
-                format!("{} items still not written after {attempt} TransactWriteItems attempts", pending.len()),
-            );
-            done.extend(pending.drain(..).map(|(i, _)| (i, TxOutcome::Failed(error.clone()))));
-            break;
-        }
-        tracing::debug!(pending = pending.len(), attempt, wait, "TransactWriteItems: re-sending the rest");
-        if wait {
-            backoff.sleep(attempt).await;
-        }
-    }
-    done
-}
-
-/// Sorts the actions of a cancelled transaction by their reason: final outcomes go to `done`;
-/// returns the actions to send again, and whether to back off first (something was throttled
-/// or in conflict, rather than only rolled back).
-fn split_cancelled(
-    pending: Vec<(usize, TransactWriteItem)>,
-    reasons: Vec<CancellationReason>,
-    done: &mut Vec<(usize, TxOutcome)>,
-    dependency: &'static str,
-) -> (Vec<(usize, TransactWriteItem)>, bool) {
-    let mut retry = Vec::new();
-    let mut wait = false;
-    for ((i, action), reason) in pending.into_iter().zip(reasons) {
-        match reason.code() {
-            None | Some("None") => retry.push((i, action)),
-            Some("ConditionalCheckFailed") => done.push((i, TxOutcome::ConditionFailed(reason.item))),
-            Some(code) if TRANSACT_RETRIABLE_CODES.contains(&code) => {
-                wait = true;
-                retry.push((i, action));
-            }
-            Some(code) => {
-                let message = format!("TransactWriteItems: {code}: {}", reason.message().unwrap_or_default());
-                done.push((i, TxOutcome::Failed(PortError::permanent(dependency, message))));
-            }
-        }
-    }
-    (retry, wait)
-}
-
 /// Reads the items for `keys` (which must be distinct): calls of ≤ 100 keys, `concurrency` at
 /// a time; UnprocessedKeys (throttling, or the 16 MB response cap) are re-requested with
 /// backoff, and still-unprocessed keys after the last attempt are a transient error.
@@ -316,21 +158,6 @@ async fn batch_put_chunk(
     }
 }
 
-/// An item's size as DynamoDB counts it, roughly (names plus values, numbers as text), for
-/// keeping a transaction under its byte limit.
-pub(crate) fn estimated_size(item: &Item) -> usize {
-    fn value(v: &AttributeValue) -> usize {
-        match v {
-            AttributeValue::S(t) | AttributeValue::N(t) => t.len(),
-            AttributeValue::L(items) => 3 + items.iter().map(|i| 1 + value(i)).sum::<usize>(),
-            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
-            AttributeValue::Ss(items) => items.iter().map(String::len).sum(),
-            _ => 1,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value(v)).sum()
-}
-
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }
@@ -398,34 +225,6 @@ pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn when_a_transaction_is_cancelled_should_settle_conflicts_and_resend_only_the_rest() {
-        let action = || TransactWriteItem::builder().build();
-        let reason = |code: &str| CancellationReason::builder().code(code).build();
-        let pending: Vec<(usize, TransactWriteItem)> = (10..15).map(|i| (i, action())).collect();
-        let reasons = vec![
-            reason("None"),
-            CancellationReason::builder().code("ConditionalCheckFailed").item("id", s("stored")).build(),
-            reason("None"),
-            reason("ThrottlingError"),
-            reason("ValidationError"),
-        ];
-        let mut done = Vec::new();
-        let (retry, wait) = split_cancelled(pending, reasons, &mut done, "test");
-        assert_eq!(retry.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [10, 12, 13], "rolled back or throttled");
-        assert!(wait, "a throttled action backs off first");
-        assert!(
-            matches!(&done[0], (11, TxOutcome::ConditionFailed(Some(item))) if get_s(item, "id") == Some("stored"))
-        );
-        assert!(matches!(&done[1], (14, TxOutcome::Failed(e)) if !e.is_retriable()));
-
-        let mut done = Vec::new();
-        let pending = vec![(0, action()), (1, action())];
-        let (retry, wait) =
-            split_cancelled(pending, vec![reason("ConditionalCheckFailed"), reason("None")], &mut done, "test");
-        assert_eq!((retry.len(), wait), (1, false), "only rolled back: re-sent at once");
-    }
 
     #[test]
     fn when_converting_json_to_attributes_and_back_should_round_trip() {

@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
+    ProjectionType, ScalarAttributeType,
 };
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
 use roamguard::verdict::{Decision, Reason, Verdict};
 
-use super::dynamo::{self, Item, TxOutcome, estimated_size, get_n, get_s, n, s};
+use super::dynamo::{self, Item, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify};
 
 const DEPENDENCY: &str = "verdict store (dynamodb)";
@@ -37,9 +37,6 @@ pub const BY_SUBSCRIBER: &str = "by_subscriber";
 /// Index: verdicts of one decision on one (UTC) day, in time order.
 pub const BY_DECISION_DAY: &str = "by_decision_day";
 
-/// ALLOW is ~99 % of the traffic: its day is split over this many index partitions so the
-/// index never throttles writes (≈1,000 writes/s per partition). REVIEW and BLOCK use one.
-const ALLOW_SHARDS: u64 = 16;
 /// Index partitions queried at once by a decision query.
 const QUERY_CONCURRENCY: usize = 16;
 
@@ -47,7 +44,8 @@ const QUERY_CONCURRENCY: usize = 16;
 ///
 /// - table key: `event_id` (S, partition key) — one item per event, the idempotency key;
 /// - GSI `by_subscriber`: partition `imsi` (S), sort `time_id` (S), projection ALL;
-/// - GSI `by_decision_day`: partition `decision_day` (S), sort `time_id` (S), projection ALL.
+/// - GSI `by_decision_day`: partition `decision_day` (S), sort `time_id` (S), projection ALL;
+///   sparse: only REVIEW and BLOCK verdicts carry `decision_day`.
 ///
 /// Attributes: `event_id`, `imsi`, `decision` (`ALLOW`/`REVIEW`/`BLOCK`), `model_version` (S);
 /// `score` (N, the f32's shortest round-trip text); `degraded` (BOOL); `reasons` (S, the JSON
@@ -55,9 +53,10 @@ const QUERY_CONCURRENCY: usize = 16;
 /// f32 contributions exact); `event_time`, `scored_at` (S, RFC 3339 UTC with a fixed nine-digit
 /// fraction: lossless, so a read-back verdict equals the written one, and fixed width, so text
 /// order is time order); `time_id` = `event_time` + `#` + `event_id` (unique and time-ordered:
-/// ties keep a stable order); `decision_day` = `BLOCK#2026-06-01`, `REVIEW#2026-06-01`, or for
-/// ALLOW `ALLOW#2026-06-01#07` (one of 16 shards by a stable hash of the event_id, so the
-/// busiest decision does not make one hot index partition).
+/// ties keep a stable order); `decision_day` = `BLOCK#2026-06-01` or `REVIEW#2026-06-01`, on
+/// flagged verdicts only: the index is the analysts' queue, and ALLOW (~99 % of the traffic) in
+/// it would cost a write unit per event for queries nobody makes (a subscriber's ALLOW verdicts
+/// are in `by_subscriber`; all verdicts by day belong to the data lake).
 ///
 /// Projection ALL lets both queries answer from the index alone; a verdict is ~0.5 KB, so the
 /// extra storage is cheap next to a second round trip per page.
@@ -116,23 +115,6 @@ impl DynamoVerdictStore {
             .await
             .map_err(|e| classify(DEPENDENCY, &e))?;
         Ok(())
-    }
-
-    /// A conditional Put of one verdict for a transaction: written only if its event_id is not
-    /// stored yet; a conflict returns the stored item. With its estimated size in bytes.
-    fn put_action(&self, verdict: &Verdict) -> Result<(TransactWriteItem, usize), PortError> {
-        let item = to_item(verdict)?;
-        let size = estimated_size(&item);
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", EVENT_ID)
-            // The existing item comes back with the conflict: no second read in the common case.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
-        Ok((TransactWriteItem::builder().put(put).build(), size))
     }
 
     /// Newest-first verdicts of one index partition, at most `limit`, paging as needed.
@@ -218,32 +200,22 @@ fn fmt_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-fn decision_partitions(decision: Decision, day: NaiveDate) -> Vec<String> {
-    let day = day.format("%Y-%m-%d");
-    match decision {
-        Decision::Allow => (0..ALLOW_SHARDS).map(|shard| format!("ALLOW#{day}#{shard:02}")).collect(),
-        other => vec![format!("{}#{day}", other.as_str())],
-    }
+fn decision_partition(decision: Decision, day: NaiveDate) -> String {
+    format!("{}#{}", decision.as_str(), day.format("%Y-%m-%d"))
 }
 
-fn decision_day(v: &Verdict) -> String {
-    let day = v.event_time.date_naive().format("%Y-%m-%d");
-    match v.decision {
-        Decision::Allow => {
-            format!("ALLOW#{day}#{:02}", roamguard::state::stable_hash(&v.event_id) % ALLOW_SHARDS)
-        }
-        other => format!("{}#{day}", other.as_str()),
-    }
+/// The `by_decision_day` key of a flagged verdict; ALLOW verdicts are not in that index.
+fn decision_day(v: &Verdict) -> Option<String> {
+    (v.decision != Decision::Allow).then(|| decision_partition(v.decision, v.event_time.date_naive()))
 }
 
 fn to_item(v: &Verdict) -> Result<Item, PortError> {
     let reasons = serde_json::to_string(&v.reasons).map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
     let event_time = fmt_time(&v.event_time);
-    Ok(HashMap::from([
+    let mut item = HashMap::from([
         (EVENT_ID.to_string(), s(v.event_id.as_str())),
         (IMSI.to_string(), s(v.imsi.as_str())),
         (TIME_ID.to_string(), s(format!("{event_time}#{}", v.event_id))),
-        (DECISION_DAY.to_string(), s(decision_day(v))),
         (EVENT_TIME.to_string(), s(event_time)),
         (DECISION.to_string(), s(v.decision.as_str())),
         (SCORE.to_string(), n(v.score)),
@@ -251,7 +223,11 @@ fn to_item(v: &Verdict) -> Result<Item, PortError> {
         (MODEL_VERSION.to_string(), s(v.model_version.as_str())),
         (DEGRADED.to_string(), AttributeValue::Bool(v.degraded)),
         (SCORED_AT.to_string(), s(fmt_time(&v.scored_at))),
-    ]))
+    ]);
+    if let Some(day) = decision_day(v) {
+        item.insert(DECISION_DAY.to_string(), s(day));
+    }
+    Ok(item)
 }
 
 fn from_item(item: &Item) -> Result<Verdict, PortError> {
@@ -299,63 +275,23 @@ impl VerdictStore for DynamoVerdictStore {
         items.iter().map(|item| from_item(item).map(|v| (v.event_id.clone(), v))).collect()
     }
 
-    /// Conditional Puts (`attribute_not_exists(event_id)`) in TransactWriteItems calls of up to
-    /// 100, all calls at once: one round trip for a whole Lambda batch. BatchWriteItem would be
-    /// cheaper (a transactional write costs two write units) but cannot carry a condition: a
-    /// replay missed by the eventually consistent lookup, or a concurrent writer, would replace
-    /// the first verdict. With the condition every insert stays independently idempotent: a
-    /// replay or a concurrent writer gets the stored verdict back and never a second item. A
-    /// conflict cancels its whole transaction; the other verdicts of that call are sent again
-    /// without it (see `dynamo::transact_write`), so only the conflicting ones cost a second
-    /// round. An event_id listed twice is written once, and both answer with the stored verdict.
+    /// BatchWriteItem, 25 verdicts a call, all calls at once: one write unit per verdict (a
+    /// conditional put in TransactWriteItems costs two, BatchWriteItem cannot carry the condition).
+    /// So the table keeps the last verdict written for an event_id, not the first. The pipeline
+    /// writes only verdicts of events it has not applied, so a rewrite is the same event scored
+    /// again on the same state — a redelivery after its state failed to save, the same verdict
+    /// but its `scored_at` — or two writers scoring one event at once. An event_id listed twice
+    /// is written once (the first).
     async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
-        let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(verdicts.len());
-        let mut written: Vec<usize> = Vec::with_capacity(verdicts.len());
-        let mut actions = Vec::with_capacity(verdicts.len());
-        for (i, v) in verdicts.iter().enumerate() {
-            if let std::collections::hash_map::Entry::Vacant(e) = first_of.entry(v.event_id.as_str()) {
-                e.insert(i);
-                written.push(i);
-                actions.push(self.put_action(v)?);
-            }
-        }
-        let outcomes = dynamo::transact_write(&self.client, actions, self.backoff, self.concurrency, DEPENDENCY).await;
-        let mut stored: HashMap<&str, Verdict> = HashMap::with_capacity(written.len());
-        let mut unreturned: Vec<&str> = Vec::new();
-        for (&i, outcome) in written.iter().zip(outcomes) {
-            let id = verdicts[i].event_id.as_str();
-            match outcome {
-                TxOutcome::Written => {
-                    stored.insert(id, verdicts[i].clone());
-                }
-                TxOutcome::ConditionFailed(Some(item)) => {
-                    stored.insert(id, from_item(&item)?);
-                }
-                // Emulators without ReturnValuesOnConditionCheckFailure: read them below.
-                TxOutcome::ConditionFailed(None) => unreturned.push(id),
-                TxOutcome::Failed(e) => return Err(e),
-            }
-        }
-        if !unreturned.is_empty() {
-            let keys = unreturned.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
-            let items =
-                dynamo::batch_get(&self.client, &self.table, keys, true, self.backoff, self.concurrency, DEPENDENCY)
-                    .await?;
-            for item in &items {
-                let v = from_item(item)?;
-                if let Some(&i) = first_of.get(v.event_id.as_str()) {
-                    stored.insert(verdicts[i].event_id.as_str(), v);
-                }
-            }
-        }
-        verdicts
+        let mut seen = std::collections::HashSet::with_capacity(verdicts.len());
+        let items = verdicts
             .iter()
-            .map(|v| {
-                stored.get(v.event_id.as_str()).cloned().ok_or_else(|| {
-                    PortError::transient(DEPENDENCY, format!("verdict {} vanished after a write conflict", v.event_id))
-                })
-            })
-            .collect()
+            .filter(|v| seen.insert(v.event_id.as_str()))
+            .map(to_item)
+            .collect::<Result<Vec<Item>, _>>()?;
+        dynamo::batch_put(&self.client, &self.table, items, self.backoff, self.concurrency, DEPENDENCY, |_| {}).await?;
+        let first: HashMap<&str, &Verdict> = verdicts.iter().rev().map(|v| (v.event_id.as_str(), v)).collect();
+        Ok(verdicts.iter().map(|v| first[v.event_id.as_str()].clone()).collect())
     }
 
     /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
@@ -389,7 +325,16 @@ impl VerdictStore for DynamoVerdictStore {
                 .await;
         }
 
-        let decisions: Vec<Decision> = q.decision.map_or_else(|| Decision::ALL.to_vec(), |d| vec![d]);
+        let decisions: Vec<Decision> = match q.decision {
+            Some(Decision::Allow) => {
+                return Err(PortError::permanent(
+                    DEPENDENCY,
+                    "ALLOW verdicts are listed per subscriber only (the day index holds REVIEW and BLOCK)",
+                ));
+            }
+            Some(d) => vec![d],
+            None => vec![Decision::Review, Decision::Block],
+        };
         // Events may be stamped slightly ahead of our clock: start a day later when open-ended.
         let last_day = match (q.until.map(|u| u - TimeDelta::nanoseconds(1)), q.before.as_ref().map(|b| b.0)) {
             (Some(u), Some(b)) => u.min(b).date_naive(),
@@ -403,10 +348,8 @@ impl VerdictStore for DynamoVerdictStore {
         let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
         let mut found: Vec<Verdict> = Vec::new();
         for window in days.chunks(8) {
-            let partitions: Vec<String> = window
-                .iter()
-                .flat_map(|&day| decisions.iter().flat_map(move |&d| decision_partitions(d, day)))
-                .collect();
+            let partitions: Vec<String> =
+                window.iter().flat_map(|&day| decisions.iter().map(move |&d| decision_partition(d, day))).collect();
             let results: Vec<Result<Vec<Verdict>, PortError>> = futures_util::stream::iter(0..partitions.len())
                 .map(|i| {
                     self.query_partition(PartitionQuery {
@@ -465,11 +408,11 @@ mod tests {
     }
 
     #[test]
-    fn when_decision_is_allow_should_spread_the_day_over_shards() {
+    fn when_decision_is_allow_should_leave_the_verdict_out_of_the_day_index() {
         let mut v = verdict();
         v.decision = Decision::Allow;
-        let partitions = decision_partitions(Decision::Allow, v.event_time.date_naive());
-        assert_eq!(partitions.len(), ALLOW_SHARDS as usize);
-        assert!(partitions.contains(&decision_day(&v)));
+        let item = to_item(&v).unwrap();
+        assert!(!item.contains_key(DECISION_DAY));
+        assert_eq!(from_item(&item).unwrap(), v);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use roamguard::api::ApiPorts;
 use roamguard::model::{FraudModel, ModelScorer};
-use roamguard::pipeline::Ports;
+use roamguard::pipeline::{Pipeline, Ports, Replays};
 use roamguard::ports::{Discard, Scorer, VerdictSink};
 
 use crate::config::ScorerChoice;
@@ -16,6 +16,7 @@ use crate::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageM
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamResources {
     pub profiles_table: String,
+    pub states_table: String,
     pub verdicts_table: String,
     pub results_stream: String,
     pub dead_letter_queue_url: String,
@@ -37,23 +38,27 @@ pub fn scorers(
     }
 }
 
-/// score-stream's ports: DynamoDB profiles, state and verdicts, the Kinesis results stream, SQS
-/// dead letters.
-pub fn stream_ports(
+/// score-stream's pipeline: DynamoDB profiles, states (saved as their single writer) and
+/// verdicts, the Kinesis results stream, SQS dead letters; replays found by the live state.
+pub fn stream_pipeline(
     sdk: &SdkConfig,
     resources: &StreamResources,
     choice: &ScorerChoice,
     model: Arc<FraudModel>,
-) -> Ports {
-    let (scorer, fallback) = scorers(sdk, choice, model);
-    Ports {
-        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, resources.profiles_table.clone())),
+) -> Pipeline {
+    let (scorer, fallback) = scorers(sdk, choice, model.clone());
+    let ports = Ports {
+        subscribers: Arc::new(
+            DynamoSubscriberStore::new(sdk, resources.profiles_table.clone(), resources.states_table.clone())
+                .single_writer(),
+        ),
         scorer,
         fallback,
         verdict_store: Arc::new(DynamoVerdictStore::new(sdk, resources.verdicts_table.clone())),
         verdict_sink: Arc::new(KinesisVerdictSink::new(sdk, resources.results_stream.clone())),
         dead_letters: Arc::new(SqsDeadLetters::new(sdk, resources.dead_letter_queue_url.clone())),
-    }
+    };
+    Pipeline::new(model, ports).with_replays(Replays::AskLiveState)
 }
 
 /// score-api's ports: the same tables; verdicts also published to the results stream when one is
@@ -61,6 +66,7 @@ pub fn stream_ports(
 pub fn api_ports(
     sdk: &SdkConfig,
     profiles_table: &str,
+    states_table: &str,
     verdicts_table: &str,
     results_stream: Option<&str>,
     choice: &ScorerChoice,
@@ -72,7 +78,7 @@ pub fn api_ports(
         None => Arc::new(Discard),
     };
     ApiPorts {
-        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, profiles_table)),
+        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, profiles_table, states_table)),
         scorer,
         fallback,
         verdict_store: Arc::new(DynamoVerdictStore::new(sdk, verdicts_table)),

@@ -28,6 +28,15 @@ impl CountryCode {
         let b = text.as_bytes();
         CountryCode([b[0], b[1]])
     }
+    /// The two letters, for compact encodings.
+    pub fn to_bytes(self) -> [u8; 2] {
+        self.0
+    }
+    /// The inverse of [`to_bytes`](Self::to_bytes): None unless an assigned code.
+    pub fn from_bytes(bytes: [u8; 2]) -> Option<CountryCode> {
+        let code = CountryCode(bytes);
+        info(code).map(|_| code)
+    }
     pub fn as_str(&self) -> &str {
         // Only ever built from ASCII letters.
         std::str::from_utf8(&self.0).unwrap_or("??")

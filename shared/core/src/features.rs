@@ -155,8 +155,8 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         Some(i) if !known_device(i) => state.device(i).map_or(0.0, |d| (now - d.first_seen).max(0) as f32 / 3600.0),
         _ => f32::NAN,
     };
-    let imei_changed = match (imei, state.last_imei.as_deref()) {
-        (Some(i), Some(last)) => flag(i != last),
+    let imei_changed = match (imei, state.last_device) {
+        (Some(i), Some(last)) => flag(state::device_key(i) != last),
         _ => f32::NAN,
     };
 
@@ -237,7 +237,7 @@ impl Replay {
         let profile = self.profiles.get(&event.imsi);
         let state = self.states.entry(event.imsi.clone()).or_default();
         let row = compute(event, profile, state);
-        state.apply(event, profile.map(|p| p.home_country));
+        state.apply(event, profile.map(|p| p.home_country), None);
         row
     }
 }
@@ -300,7 +300,7 @@ mod tests {
         let mut s = LiveState::default();
         let home = p.map(|p| p.home_country);
         for h in history {
-            s.apply(h, home);
+            s.apply(h, home, None);
         }
         compute(event, p, &s)
     }

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, SubscriberStore, VerdictSink, VerdictStore};
+pub use crate::state::Sequence;
 use crate::verdict::Verdict;
 
 use batch::Batch;
@@ -55,17 +56,6 @@ impl<'a> Record<'a> {
     pub fn in_sequence(position: &'a str, data: &'a [u8], source: &'a str, number: &'a str) -> Record<'a> {
         Record { position, data, sequence: Some(Sequence { source, number }) }
     }
-}
-
-/// Where a record sits in an ordered source: a Kinesis shard and the record's sequence number, a
-/// Kafka partition and its offset, a file and the line. Numbers are decimal and grow within a
-/// source; all records of one subscriber come from one source in order (Kinesis and Kafka keep
-/// the order of a partition key), so the live state can tell a redelivered record from a new
-/// one by the last number it applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sequence<'a> {
-    pub source: &'a str,
-    pub number: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,11 +197,29 @@ pub struct Pipeline {
     model: Arc<FraudModel>,
     ports: Ports,
     clock: fn() -> DateTime<Utc>,
+    replays: Replays,
+}
+
+/// How the pipeline finds the records it has seen before (redeliveries, repeated requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replays {
+    /// Look up every event's stored verdict first (the API, the CLI): a repeated request gets the
+    /// stored verdict whenever it comes. Costs a read per event.
+    LookUpEvery,
+    /// Ask the live state first (the stream): it knows the records it applied (the last sequence
+    /// number of the source, the last event ids), and only those verdicts are read back. A new
+    /// record costs no verdict read.
+    AskLiveState,
 }
 
 impl Pipeline {
     pub fn new(model: Arc<FraudModel>, ports: Ports) -> Pipeline {
-        Pipeline { model, ports, clock: Utc::now }
+        Pipeline { model, ports, clock: Utc::now, replays: Replays::LookUpEvery }
+    }
+
+    pub fn with_replays(mut self, replays: Replays) -> Pipeline {
+        self.replays = replays;
+        self
     }
 
     /// Fixes `scored_at` for reproducible tests.

@@ -1,14 +1,39 @@
 //! Per-subscriber live state: what the pipeline remembers between events (rolling usage windows,
-//! last position, devices and destinations seen). Updated with each event in event order; data
-//! older than the longest window is pruned on every update, so the state stays small.
+//! last position, devices and destinations seen, which events it has applied). Updated with each
+//! event in event order, and stored whole after every batch — so it is small by design, whatever
+//! the subscriber's activity (a SIM box making 5,000 calls a day included):
+//!
+//! - usage in 10-minute buckets for the last hour and hourly buckets for the 23 hours before it
+//!   (a 10-minute bucket is folded into its hour once it leaves the last hour): at most 29
+//!   buckets. "Last hour" windows are the last six 10-minute buckets; "24 h" windows are those
+//!   plus the hours since the 23rd before the current one, so they span 23–24 h;
+//! - distinct called numbers as a 128-bit sketch per bucket ([`Distinct`]: a documented error,
+//!   no numbers kept, not even hashed ones);
+//! - devices by a 64-bit key of their IMEI (at most [`MAX_DEVICES`], the most recent), countries
+//!   called in the last 24 h, countries visited (kept beyond 24 h: "never visited before" needs
+//!   history; at most [`MAX_COUNTRIES`]);
+//! - which events were applied ([`Applied`]): the last sequence number of the record's source plus
+//!   the last 8 event-id fingerprints, instead of a list of ids.
+//!
+//! [`codec`] writes it in a compact, versioned binary form (~0.3–0.6 KB for a typical traveller,
+//! under 2 KB for the busiest) and reads the JSON form earlier versions stored.
+
+mod applied;
+pub mod codec;
+mod distinct;
 
 use serde::{Deserialize, Serialize};
 
 use crate::countries::{self, CountryCode};
 use crate::events::RoamingEvent;
 
-/// Width of one usage bucket. Windows are whole buckets: "last hour" is the last 6 buckets.
+pub use applied::{Applied, LastApplied, RECENT_IDS, SequenceNumber, fingerprint};
+pub use distinct::Distinct;
+
+/// Width of a recent usage bucket.
 pub const BUCKET_SECS: i64 = 600;
+/// Width of an older usage bucket.
+pub const HOUR_SECS: i64 = 3600;
 /// Longest window kept.
 pub const WINDOW_24H_SECS: i64 = 24 * 3600;
 pub const WINDOW_1H_SECS: i64 = 3600;
@@ -16,15 +41,22 @@ pub const WINDOW_1H_SECS: i64 = 3600;
 pub const SHORT_CALL_SECS: u64 = 10;
 /// Local hours [0, NIGHT_END_HOUR) count as night-time.
 pub const NIGHT_END_HOUR: u32 = 6;
+/// Devices kept (the most recently seen): "distinct devices in 24 h" is exact up to this many.
+pub const MAX_DEVICES: usize = 16;
+/// Countries visited kept (the most recently seen).
+pub const MAX_COUNTRIES: usize = 64;
 
-const MAX_CALLED_NUMBERS: usize = 512;
-const MAX_DEVICES: usize = 16;
-const MAX_COUNTRIES: usize = 64;
-/// Redeliveries replay the records of a failed batch: a subscriber's share of one batch is far
-/// below this, and the ids are kept for 24 h at most. The cap bounds the item size in DynamoDB.
-const MAX_APPLIED: usize = 512;
+/// Where a record sits in an ordered source: a Kinesis shard and the record's sequence number, a
+/// Kafka partition and its offset. Numbers are decimal and grow within a source; all records of
+/// one subscriber come from one source in order (Kinesis and Kafka keep the order of a partition
+/// key), so the live state tells a redelivered record from a new one by the last number applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequence<'a> {
+    pub source: &'a str,
+    pub number: &'a str,
+}
 
-/// Usage counters: of one event, one 10-minute bucket, or a window of buckets.
+/// Usage counters: of one event, one bucket, or a window of buckets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageCounts {
     pub events: u32,
@@ -92,68 +124,52 @@ impl UsageCounts {
     }
 }
 
-/// Usage of one 10-minute bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Usage of one bucket (10 minutes or an hour, by where it is kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageBucket {
-    /// Bucket start, unix seconds (multiple of [`BUCKET_SECS`]).
+    /// Bucket start, unix seconds (a multiple of its width).
     pub start: i64,
     pub usage: UsageCounts,
+    /// Numbers called (outgoing calls and SMS) in the bucket.
+    pub called: Distinct,
 }
 
-/// A called number (hashed: the state never stores raw numbers) and when it was last called.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CalledNumber {
-    pub hash: u64,
-    pub last_seen: i64,
-}
-
-/// A device seen with this subscriber, by [`device_id`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A device seen with this subscriber, by [`device_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeenDevice {
-    pub imei: String,
+    pub key: u64,
     pub first_seen: i64,
     pub last_seen: i64,
 }
 
 /// A country the subscriber has been seen in, or called.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeenCountry {
     pub country: CountryCode,
     pub first_seen: i64,
     pub last_seen: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveState {
-    /// Incremented on every update; stores use it for optimistic concurrency.
-    #[serde(default)]
+    /// Incremented on every applied event; stores use it for optimistic concurrency. Kept by the
+    /// store beside the encoded state, not in it.
     pub version: u64,
     /// Unix seconds of the newest event applied.
-    #[serde(default)]
     pub last_event_time: Option<i64>,
-    #[serde(default)]
     pub last_country: Option<CountryCode>,
-    #[serde(default)]
-    /// [`device_id`] of the newest event's device.
-    pub last_imei: Option<String>,
-    #[serde(default)]
-    pub buckets: Vec<UsageBucket>,
-    #[serde(default)]
-    pub called_numbers: Vec<CalledNumber>,
+    /// [`device_key`] of the newest event's device.
+    pub last_device: Option<u64>,
+    /// 10-minute buckets of the last hour, oldest first.
+    pub recent: Vec<UsageBucket>,
+    /// Hourly buckets of the 23 hours before, oldest first.
+    pub hours: Vec<UsageBucket>,
     /// Countries called in the last 24 h.
-    #[serde(default)]
     pub called_countries: Vec<SeenCountry>,
-    #[serde(default)]
     pub devices: Vec<SeenDevice>,
-    /// Countries visited (kept beyond 24 h: "never visited before" needs history).
-    #[serde(default)]
+    /// Countries visited.
     pub visited: Vec<SeenCountry>,
-    /// Recently applied events (hashed event ids), so a redelivered event is not counted twice.
-    #[serde(default)]
-    pub applied: Vec<CalledNumber>,
-    /// Event time (unix seconds) of the last pruning.
-    #[serde(default)]
-    pub pruned_at: i64,
+    pub applied: Applied,
 }
 
 /// Premium, satellite or hot range, or a high-risk destination country.
@@ -177,6 +193,11 @@ pub fn device_id(imei: &str) -> &str {
     imei.get(..14).unwrap_or(imei)
 }
 
+/// The key a device is remembered by: the hash of its [`device_id`] (the state keeps no IMEI).
+pub fn device_key(imei: &str) -> u64 {
+    stable_hash(device_id(imei))
+}
+
 /// FNV-1a: stable across releases and platforms (state written by one version is read by the next).
 pub fn stable_hash(text: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -191,33 +212,63 @@ fn bucket_start(t: i64) -> i64 {
     t.div_euclid(BUCKET_SECS) * BUCKET_SECS
 }
 
+fn hour_start(t: i64) -> i64 {
+    t.div_euclid(HOUR_SECS) * HOUR_SECS
+}
+
+/// The first 10-minute bucket of the last hour ending in the bucket of `t`.
+fn recent_from(t: i64) -> i64 {
+    bucket_start(t) - WINDOW_1H_SECS + BUCKET_SECS
+}
+
+/// The first hour of the 24 h window ending in the hour of `t`.
+fn day_from(t: i64) -> i64 {
+    hour_start(t) - WINDOW_24H_SECS + HOUR_SECS
+}
+
+/// The bucket starting at `start` in a list sorted by start, created if missing.
+fn bucket_at(list: &mut Vec<UsageBucket>, start: i64) -> &mut UsageBucket {
+    let at = list.partition_point(|b| b.start < start);
+    if list.get(at).is_none_or(|b| b.start != start) {
+        list.insert(at, UsageBucket { start, ..UsageBucket::default() });
+    }
+    &mut list[at]
+}
+
 impl LiveState {
-    /// Usage over the last hour and the last 24 hours ending at `now` (whole 10-minute buckets),
-    /// plus `current`, in one pass.
+    /// The buckets of the 24 h window at `now` (up to `now`): the last hour's 10-minute buckets and
+    /// the hours before, each with whether it is in the last hour too.
+    fn window(&self, now: i64) -> impl Iterator<Item = (&UsageBucket, bool)> {
+        let (from_1h, from_24h) = (recent_from(now), day_from(now));
+        let hours = self.hours.iter().filter(move |b| b.start >= from_24h && b.start <= now).map(|b| (b, false));
+        let recent = self.recent.iter().filter(move |b| b.start >= from_24h && b.start <= now);
+        hours.chain(recent.map(move |b| (b, b.start >= from_1h)))
+    }
+
+    /// Usage over the last hour and the last 24 hours ending at `now`, plus `current`, in one pass.
     pub fn hour_and_day(&self, now: i64, current: &UsageCounts) -> (UsageCounts, UsageCounts) {
-        let end = bucket_start(now);
-        let (from_1h, from_24h) = (end - WINDOW_1H_SECS + BUCKET_SECS, end - WINDOW_24H_SECS + BUCKET_SECS);
         let (mut hour, mut day) = (*current, *current);
-        for b in self.buckets.iter().filter(|b| b.start >= from_24h && b.start <= now) {
+        for (b, in_hour) in self.window(now) {
             day.add(&b.usage);
-            if b.start >= from_1h {
+            if in_hour {
                 hour.add(&b.usage);
             }
         }
         (hour, day)
     }
 
-    /// Distinct numbers called over the last hour and the last 24 h, counting `current` (a
-    /// number hash) too.
+    /// Distinct numbers called over the last hour and the last 24 h (estimated: see [`Distinct`]),
+    /// counting `current` (a number hash) too.
     pub fn distinct_called_hour_and_day(&self, now: i64, current: Option<u64>) -> (u32, u32) {
-        let (from_1h, from_24h) = (now - WINDOW_1H_SECS, now - WINDOW_24H_SECS);
-        let (mut hour, mut day) = (0u32, 0u32);
-        for n in self.called_numbers.iter().filter(|n| n.last_seen > from_24h && Some(n.hash) != current) {
-            day += 1;
-            hour += u32::from(n.last_seen > from_1h);
+        let start = current.map_or(Distinct::default(), Distinct::bit);
+        let (mut hour, mut day) = (start, start);
+        for (b, in_hour) in self.window(now) {
+            day = day.union(b.called);
+            if in_hour {
+                hour = hour.union(b.called);
+            }
         }
-        let current = u32::from(current.is_some());
-        (hour + current, day + current)
+        (hour.estimate(), day.estimate())
     }
 
     /// Distinct countries called within 24 h, counting `current` too.
@@ -227,20 +278,17 @@ impl LiveState {
         seen as u32 + u32::from(current.is_some())
     }
 
-    /// Distinct devices within 24 h, counting `current` too.
+    /// Distinct devices within 24 h, counting `current` (an IMEI) too.
     pub fn distinct_devices(&self, now: i64, current: Option<&str>) -> u32 {
         let from = now - WINDOW_24H_SECS;
-        let seen = self
-            .devices
-            .iter()
-            .filter(|d| d.last_seen > from && Some(d.imei.as_str()) != current.map(device_id))
-            .count();
+        let current = current.map(device_key);
+        let seen = self.devices.iter().filter(|d| d.last_seen > from && Some(d.key) != current).count();
         seen as u32 + u32::from(current.is_some())
     }
 
     pub fn device(&self, imei: &str) -> Option<&SeenDevice> {
-        let id = device_id(imei);
-        self.devices.iter().find(|d| d.imei == id)
+        let key = device_key(imei);
+        self.devices.iter().find(|d| d.key == key)
     }
 
     pub fn visited_country(&self, country: CountryCode) -> Option<&SeenCountry> {
@@ -248,90 +296,84 @@ impl LiveState {
     }
 
     /// True when this event was already folded into the state (a redelivery).
-    pub fn has_applied(&self, event_id: &str) -> bool {
-        let hash = stable_hash(event_id);
-        self.applied.iter().any(|a| a.hash == hash)
+    pub fn has_applied(&self, event_id: &str, sequence: Option<&Sequence<'_>>) -> bool {
+        self.applied.contains(event_id, sequence)
     }
 
-    /// Folds one event into the state, once: a redelivered event (same event_id) is ignored.
+    /// Folds one event into the state, once: a redelivered event is ignored (see [`Applied`]).
     /// Events should arrive in time order per subscriber; a late event still updates its bucket,
     /// but does not move `last_*` backwards. Returns false when the event was already applied.
-    pub fn apply(&mut self, event: &RoamingEvent, home: Option<CountryCode>) -> bool {
-        if self.has_applied(&event.event_id) {
+    pub fn apply(&mut self, event: &RoamingEvent, home: Option<CountryCode>, sequence: Option<&Sequence<'_>>) -> bool {
+        if self.has_applied(&event.event_id, sequence) {
             return false;
         }
-        let t = event.event_time.timestamp();
-        self.applied.push(CalledNumber { hash: stable_hash(&event.event_id), last_seen: t });
-        let usage = UsageCounts::of(event, home);
-        let newest = self.last_event_time.map_or(t, |last| last.max(t));
+        self.applied.record(&event.event_id, sequence);
         self.version += 1;
+        let t = event.event_time.timestamp();
+        let newest = self.last_event_time.map_or(t, |last| last.max(t));
+        self.roll(newest);
 
-        let start = bucket_start(t);
-        let bucket = match self.buckets.iter().position(|b| b.start == start) {
-            Some(i) => &mut self.buckets[i],
-            None => {
-                let at = self.buckets.partition_point(|b| b.start < start);
-                self.buckets.insert(at, UsageBucket { start, ..UsageBucket::default() });
-                &mut self.buckets[at]
-            }
-        };
-        bucket.usage.add(&usage);
-
-        if event.event_type.is_originating()
-            && let Some(number) = &event.called_number
-        {
-            let hash = stable_hash(number);
-            match self.called_numbers.iter_mut().find(|n| n.hash == hash) {
-                Some(n) => n.last_seen = n.last_seen.max(t),
-                None => self.called_numbers.push(CalledNumber { hash, last_seen: t }),
-            }
-            if let Some(country) = event.called_country {
-                touch_country(&mut self.called_countries, country, t);
+        let called = event.called_number.as_deref().filter(|_| event.event_type.is_originating()).map(stable_hash);
+        if t >= day_from(newest) {
+            let bucket = if t >= recent_from(newest) {
+                bucket_at(&mut self.recent, bucket_start(t))
+            } else {
+                bucket_at(&mut self.hours, hour_start(t))
+            };
+            bucket.usage.add(&UsageCounts::of(event, home));
+            if let Some(hash) = called {
+                bucket.called.insert(hash);
             }
         }
-        if let Some(imei) = event.imei.as_deref().map(device_id) {
-            match self.devices.iter_mut().find(|d| d.imei == imei) {
+        if let (Some(country), Some(_)) = (event.called_country.filter(|_| event.event_type.is_originating()), called) {
+            touch_country(&mut self.called_countries, country, t);
+        }
+        if let Some(key) = event.imei.as_deref().map(device_key) {
+            match self.devices.iter_mut().find(|d| d.key == key) {
                 Some(d) => {
                     d.first_seen = d.first_seen.min(t);
                     d.last_seen = d.last_seen.max(t);
                 }
-                None => self.devices.push(SeenDevice { imei: imei.to_string(), first_seen: t, last_seen: t }),
+                None => self.devices.push(SeenDevice { key, first_seen: t, last_seen: t }),
             }
         }
         touch_country(&mut self.visited, event.visited_country, t);
-
         if t >= newest {
             self.last_event_time = Some(t);
             self.last_country = Some(event.visited_country);
             if let Some(imei) = event.imei.as_deref() {
-                self.last_imei = Some(device_id(imei).to_string());
+                self.last_device = Some(device_key(imei));
             }
         }
-        // Pruning walks every list: do it once per bucket of event time, or when a cap is hit.
-        // Windows filter by time themselves, so entries a few minutes past the horizon are inert.
-        if newest - self.pruned_at >= BUCKET_SECS
-            || self.called_numbers.len() > MAX_CALLED_NUMBERS
-            || self.applied.len() > MAX_APPLIED
-            || self.devices.len() > MAX_DEVICES
-            || self.visited.len() > MAX_COUNTRIES
-        {
-            self.prune(newest);
-        }
+        self.prune(newest);
         true
     }
 
-    /// Drops what no window can see any more and caps the lists (keeping the most recent).
+    /// Folds the 10-minute buckets that left the last hour (at `newest`) into their hours.
+    fn roll(&mut self, newest: i64) {
+        let from = recent_from(newest);
+        let leaving = self.recent.partition_point(|b| b.start < from);
+        for b in self.recent.drain(..leaving) {
+            let hour = bucket_at(&mut self.hours, hour_start(b.start));
+            hour.usage.add(&b.usage);
+            hour.called = hour.called.union(b.called);
+        }
+    }
+
+    /// Drops what no window can see any more and keeps the lists within their bounds (the most
+    /// recent entries stay).
     fn prune(&mut self, now: i64) {
-        self.pruned_at = now;
+        let from = day_from(now);
+        self.hours.retain(|b| b.start >= from);
         let horizon = now - WINDOW_24H_SECS;
-        self.buckets.retain(|b| b.start + BUCKET_SECS > horizon);
-        self.called_numbers.retain(|n| n.last_seen > horizon);
-        cap_most_recent(&mut self.called_numbers, MAX_CALLED_NUMBERS, |n| n.last_seen);
-        self.applied.retain(|a| a.last_seen > horizon);
-        cap_most_recent(&mut self.applied, MAX_APPLIED, |a| a.last_seen);
         self.called_countries.retain(|c| c.last_seen > horizon);
         cap_most_recent(&mut self.devices, MAX_DEVICES, |d| d.last_seen);
         cap_most_recent(&mut self.visited, MAX_COUNTRIES, |c| c.last_seen);
+    }
+
+    /// Events counted in the state's buckets (for tests and reports).
+    pub fn events_counted(&self) -> u64 {
+        self.recent.iter().chain(&self.hours).map(|b| u64::from(b.usage.events)).sum()
     }
 }
 
@@ -367,21 +409,26 @@ mod tests {
         ))
     }
 
+    fn t(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp()
+    }
+
     #[test]
     fn when_events_older_than_24h_should_be_pruned() {
         let mut s = LiveState::default();
-        s.apply(&call("a", "2026-05-01T00:00:00Z", "34911234567", 60), None);
-        s.apply(&call("b", "2026-05-02T00:30:00Z", "34911234568", 60), None);
-        assert_eq!(s.buckets.len(), 1);
-        assert_eq!(s.called_numbers.len(), 1);
+        s.apply(&call("a", "2026-05-01T00:00:00Z", "34911234567", 60), None, None);
+        s.apply(&call("b", "2026-05-02T00:30:00Z", "34911234568", 60), None, None);
+        assert_eq!((s.recent.len(), s.hours.len()), (1, 0));
+        assert_eq!(s.events_counted(), 1);
+        assert_eq!(s.distinct_called_hour_and_day(t("2026-05-02T00:31:00Z"), None), (1, 1));
         assert_eq!(s.version, 2);
     }
 
     #[test]
     fn when_window_is_1h_should_count_only_last_hour_plus_current() {
         let mut s = LiveState::default();
-        s.apply(&call("a", "2026-05-01T10:00:00Z", "34911234567", 60), None);
-        s.apply(&call("b", "2026-05-01T11:20:00Z", "34911234568", 5), None);
+        s.apply(&call("a", "2026-05-01T10:00:00Z", "34911234567", 60), None, None);
+        s.apply(&call("b", "2026-05-01T11:20:00Z", "34911234568", 5), None, None);
         let now = call("c", "2026-05-01T11:30:00Z", "34911234569", 30);
         let u = UsageCounts::of(&now, None);
         let (w1, w24) = s.hour_and_day(now.event_time.timestamp(), &u);
@@ -390,36 +437,67 @@ mod tests {
     }
 
     #[test]
+    fn when_buckets_leave_the_last_hour_should_fold_into_hours_and_keep_24h_totals() {
+        let mut s = LiveState::default();
+        // One call every 20 minutes for 30 hours.
+        for i in 0..90 {
+            let at = t("2026-05-01T00:00:00Z") + i * 1200;
+            let time = chrono::DateTime::from_timestamp(at, 0).unwrap().to_rfc3339();
+            s.apply(&call(&format!("e{i}"), &time, &format!("3491123{i:04}"), 60), None, None);
+        }
+        assert!(s.recent.len() <= 6 && s.hours.len() <= 23, "{} recent, {} hours", s.recent.len(), s.hours.len());
+        let now = s.last_event_time.unwrap();
+        let (w1, w24) = s.hour_and_day(now, &UsageCounts::default());
+        assert_eq!(w1.voice_mo, 3, "the last hour's six 10-minute buckets");
+        // 24 h windows span 23-24 h: here the 23 hours before plus the current one, 3 calls each.
+        assert_eq!(w24.voice_mo, 72);
+        let (d1, d24) = s.distinct_called_hour_and_day(now, None);
+        assert_eq!(d1, 3);
+        assert!((62..=82).contains(&d24), "72 distinct numbers estimated as {d24}");
+    }
+
+    #[test]
     fn when_late_event_arrives_should_not_move_last_position_back() {
         let mut s = LiveState::default();
         let first = call("a", "2026-05-01T10:00:00Z", "34911234567", 60);
-        s.apply(&first, None);
+        s.apply(&first, None, None);
         let mut late = call("b", "2026-05-01T09:00:00Z", "33612345678", 60);
         late.visited_country = CountryCode::from_static("FR");
-        s.apply(&late, None);
+        s.apply(&late, None, None);
         assert_eq!(s.last_country, Some(CountryCode::from_static("ES")));
         assert_eq!(s.last_event_time, Some(first.event_time.timestamp()));
-        assert_eq!(s.buckets.len(), 2);
-        assert!(s.buckets[0].start < s.buckets[1].start);
+        assert_eq!((s.recent.len(), s.hours.len()), (1, 1), "the late event lands in its hour");
+        assert_eq!(s.events_counted(), 2);
     }
 
     #[test]
     fn when_event_is_redelivered_should_not_count_it_twice() {
         let mut s = LiveState::default();
         let e = call("a", "2026-05-01T10:00:00Z", "34911234567", 60);
-        assert!(s.apply(&e, None));
+        assert!(s.apply(&e, None, None));
         let once = s.clone();
-        assert!(!s.apply(&e, None));
+        assert!(!s.apply(&e, None, None));
         assert_eq!(s, once);
-        assert!(s.has_applied("a") && !s.has_applied("b"));
+        assert!(s.has_applied("a", None) && !s.has_applied("b", None));
     }
 
     #[test]
-    fn when_state_round_trips_through_json_should_be_equal() {
+    fn when_stream_record_is_redelivered_should_know_it_by_sequence_even_after_many_events() {
         let mut s = LiveState::default();
-        s.apply(&call("a", "2026-05-01T10:00:00Z", "34911234567", 60), None);
-        let json = serde_json::to_string(&s).unwrap();
-        assert!(!json.contains("34911234567"), "raw numbers must not be stored");
-        assert_eq!(serde_json::from_str::<LiveState>(&json).unwrap(), s);
+        let shard = "shardId-000000000000";
+        let numbers: Vec<String> =
+            (0..50).map(|i| format!("4959033827149025660855969253836157109592157598913{i:07}")).collect();
+        for (i, n) in numbers.iter().enumerate() {
+            let time = format!("2026-05-01T10:{:02}:00Z", i);
+            s.apply(
+                &call(&format!("e{i}"), &time, "34911234567", 60),
+                None,
+                Some(&Sequence { source: shard, number: n }),
+            );
+        }
+        let once = s.clone();
+        let redelivered = call("e3", "2026-05-01T10:03:00Z", "34911234567", 60);
+        assert!(!s.apply(&redelivered, None, Some(&Sequence { source: shard, number: &numbers[3] })));
+        assert_eq!(s, once, "an old record of the shard is not applied again");
     }
 }

@@ -100,7 +100,8 @@ async fn when_batch_is_delivered_twice_should_return_stored_verdicts_and_not_cou
     ]);
     let first = run(&h, &input).await;
     let state_after_first = h.memory.subscribers.get(A).unwrap().state;
-    assert_eq!(state_after_first.buckets.iter().map(|b| b.usage.voice_mo).sum::<u32>(), 2);
+    let last = state_after_first.last_event_time.unwrap();
+    assert_eq!(state_after_first.hour_and_day(last, &Default::default()).1.voice_mo, 2);
 
     let second = run(&h, &input).await;
     assert_eq!(first, second, "a replay answers with the stored verdicts");
@@ -134,7 +135,7 @@ async fn when_event_id_repeats_within_a_batch_should_give_one_verdict_for_both()
     assert_eq!(v.len(), 2);
     assert_eq!(v[0], v[1]);
     assert_eq!(h.memory.verdict_store.len(), 1);
-    assert_eq!(h.memory.subscribers.get(A).unwrap().state.buckets.iter().map(|b| b.usage.events).sum::<u32>(), 1);
+    assert_eq!(h.memory.subscribers.get(A).unwrap().state.events_counted(), 1);
 }
 
 struct FailingScorer;
@@ -214,7 +215,7 @@ async fn when_stream_partially_fails_should_retry_only_failed_records_and_conver
     let second = run(&h, &input).await;
     assert!(second.iter().all(|o| matches!(o, Outcome::Verdict(_))));
     assert_eq!(verdicts(&second)[0], verdicts(&first)[0]);
-    assert_eq!(h.memory.subscribers.get(B).unwrap().state.buckets.iter().map(|b| b.usage.events).sum::<u32>(), 2);
+    assert_eq!(h.memory.subscribers.get(B).unwrap().state.events_counted(), 2);
     let delivered = sink.delivered.lock().unwrap().clone();
     for id in ["e1", "e2", "e3"] {
         assert!(delivered.iter().any(|d| d == id), "{id} delivered at least once");

@@ -8,11 +8,12 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::join::{join2, join3, timed};
-use super::{BatchReport, Counts, Outcome, Pipeline, Port, Record, RetryReason, StageTimings};
+use super::{BatchReport, Counts, Outcome, Pipeline, Port, Record, Replays, RetryReason, StageTimings};
 use crate::events::RoamingEvent;
 use crate::features::{self, FeatureVector};
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, PortError, StateUpdate, Subscriber};
+use crate::state::Sequence;
 use crate::verdict::{Decision, Verdict};
 
 /// What a record is.
@@ -23,8 +24,10 @@ enum Input {
 }
 
 /// One input record and what has become of it.
-struct Item {
+struct Item<'r> {
     input: Input,
+    /// The record's place in its source, if it has one.
+    sequence: Option<Sequence<'r>>,
     /// The batch's first record with the same event_id, when this is a later copy: copies share
     /// the first one's outcome.
     copy_of: Option<usize>,
@@ -38,7 +41,7 @@ struct Item {
     retry: Option<RetryReason>,
 }
 
-impl Item {
+impl Item<'_> {
     fn event(&self) -> Option<&RoamingEvent> {
         match &self.input {
             Input::Event(e) => Some(e),
@@ -56,9 +59,9 @@ impl Item {
     }
 }
 
-pub(super) struct Batch {
+pub(super) struct Batch<'r> {
     now: DateTime<Utc>,
-    items: Vec<Item>,
+    items: Vec<Item<'r>>,
     /// Profiles and live states of the batch's subscribers, once loaded.
     subscribers: HashMap<String, Subscriber>,
     /// State versions as loaded: a store detects a concurrent writer with them.
@@ -72,11 +75,11 @@ pub(super) struct Batch {
     timings: StageTimings,
 }
 
-impl Batch {
+impl<'r> Batch<'r> {
     /// Decode + validate: an event, or a dead letter that says why not.
-    pub(super) fn decode(records: &[Record<'_>], now: DateTime<Utc>) -> Batch {
+    pub(super) fn decode(records: &[Record<'r>], now: DateTime<Utc>) -> Batch<'r> {
         let started = Instant::now();
-        let mut items: Vec<Item> = records
+        let mut items: Vec<Item<'r>> = records
             .iter()
             .map(|r| {
                 let input = match RoamingEvent::from_json(r.data) {
@@ -85,6 +88,7 @@ impl Batch {
                 };
                 Item {
                     input,
+                    sequence: r.sequence,
                     copy_of: None,
                     features: None,
                     probability: None,
@@ -119,7 +123,7 @@ impl Batch {
         }
     }
 
-    fn events_mut(&mut self) -> impl Iterator<Item = &mut Item> {
+    fn events_mut(&mut self) -> impl Iterator<Item = &mut Item<'r>> {
         self.items.iter_mut().filter(|i| i.event().is_some())
     }
 
@@ -141,6 +145,18 @@ impl Batch {
                 item.verdict = stored.get(&e.event_id).cloned();
             }
         }
+    }
+
+    /// Events to process whose subscriber's live state has applied them already.
+    fn applied_already(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .filter_map(|item| Some((item.live_event()?, item)))
+            .filter(|(e, item)| {
+                self.subscribers.get(&e.imsi).is_some_and(|s| s.state.has_applied(&e.event_id, item.sequence.as_ref()))
+            })
+            .map(|(e, _)| e.event_id.clone())
+            .collect()
     }
 
     /// Profiles and live states, unless the lookup failed already (every event is retried then).
@@ -177,7 +193,7 @@ impl Batch {
             let sub = subscribers.entry(e.imsi.clone()).or_default();
             let row = item.verdict.is_none().then(|| features::compute(e, sub.profile.as_ref(), &sub.state));
             let home = sub.profile.as_ref().map(|p| p.home_country);
-            if sub.state.apply(e, home) && !touched.contains(&e.imsi) {
+            if sub.state.apply(e, home, item.sequence.as_ref()) && !touched.contains(&e.imsi) {
                 touched.insert(e.imsi.clone());
             }
             if row.is_some() {
@@ -295,10 +311,16 @@ impl Batch {
 impl Pipeline {
     /// The stored-verdict lookup, the profile and live-state load and the dead letters go out
     /// together: none needs another's answer.
-    pub(super) async fn read(&self, batch: &mut Batch) {
+    pub(super) async fn read(&self, batch: &mut Batch<'_>) {
+        let look_up_every = self.replays == Replays::LookUpEvery;
         let (stored, loaded, sent) = {
-            let mut ids: Vec<&str> =
-                batch.items.iter().filter_map(Item::live_event).map(|e| e.event_id.as_str()).collect();
+            let mut ids: Vec<&str> = batch
+                .items
+                .iter()
+                .filter_map(Item::live_event)
+                .filter(|_| look_up_every)
+                .map(|e| e.event_id.as_str())
+                .collect();
             ids.sort_unstable();
             let mut imsis: Vec<&str> = batch.items.iter().filter_map(Item::event).map(|e| e.imsi.as_str()).collect();
             imsis.sort_unstable();
@@ -324,10 +346,26 @@ impl Pipeline {
         batch.take_stored(stored.0);
         batch.take_loaded(loaded.0);
         batch.letters_sent(sent.0);
+        if !look_up_every {
+            self.read_replays(batch).await;
+        }
+    }
+
+    /// The stored verdicts of the events the live state says it applied already (redelivered
+    /// records): one more read, only in batches that have some.
+    async fn read_replays(&self, batch: &mut Batch<'_>) {
+        let ids = batch.applied_already();
+        if ids.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (stored, took) = timed(self.ports.verdict_store.get_many(&ids)).await;
+        batch.timings.replay_lookup += took;
+        batch.take_stored(stored);
     }
 
     /// The batch's rows in one call; a failing primary falls back and marks verdicts degraded.
-    pub(super) async fn score(&self, batch: &mut Batch) {
+    pub(super) async fn score(&self, batch: &mut Batch<'_>) {
         let started = Instant::now();
         let (items, rows) = batch.rows();
         if !rows.is_empty() {
@@ -368,7 +406,7 @@ impl Pipeline {
 
     /// The table keeps the first verdict per event_id (a concurrent writer may win): what it
     /// holds is the verdict.
-    pub(super) async fn store(&self, batch: &mut Batch) {
+    pub(super) async fn store(&self, batch: &mut Batch<'_>) {
         let started = Instant::now();
         let (items, fresh): (Vec<usize>, Vec<Verdict>) =
             batch.items.iter_mut().enumerate().filter_map(|(i, item)| Some((i, item.decided.take()?))).unzip();
@@ -392,7 +430,7 @@ impl Pipeline {
     /// Publishes the stored verdicts and saves the live states, at once. A record whose
     /// publishing fails is retried with its subscriber's state saved: the retry finds its
     /// verdict stored and the event applied, and only publishes it again.
-    pub(super) async fn publish_and_save(&self, batch: &mut Batch) {
+    pub(super) async fn publish_and_save(&self, batch: &mut Batch<'_>) {
         let (items, to_publish) = batch.publishable();
         let updates = batch.take_updates();
         let saving: HashSet<String> = updates.iter().map(|u| u.imsi.clone()).collect();
