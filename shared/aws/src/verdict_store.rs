@@ -407,6 +407,30 @@ mod tests {
         assert_eq!(from_item(&item).unwrap(), v);
     }
 
+    /// The size the cost model (the demo's estimate) gives a verdict is the item's, as DynamoDB
+    /// counts it.
+    #[test]
+    fn when_a_verdict_item_is_built_should_the_cost_model_size_it_exactly() {
+        let size = |item: &Item| -> usize {
+            item.iter()
+                .map(|(name, value)| match value {
+                    AttributeValue::S(t) => roamguard::cost::string_attribute(name, t),
+                    AttributeValue::N(t) => roamguard::cost::number_attribute(name, t),
+                    AttributeValue::Bool(_) => name.len() + 1,
+                    other => panic!("unexpected attribute {other:?}"),
+                })
+                .sum()
+        };
+        for decision in [Decision::Allow, Decision::Review, Decision::Block] {
+            let mut v = verdict();
+            v.decision = decision;
+            if decision == Decision::Allow {
+                v.reasons.clear();
+            }
+            assert_eq!(roamguard::cost::verdict_item_bytes(&v), size(&to_item(&v).unwrap()), "{decision:?}");
+        }
+    }
+
     #[test]
     fn when_decision_is_allow_should_leave_the_verdict_out_of_the_day_index() {
         let mut v = verdict();

@@ -23,4 +23,5 @@ pub mod pipeline;
 pub mod ports;
 
 pub mod base64;
+pub mod cost;
 pub mod rng;
