@@ -70,8 +70,8 @@ pub const FEATURES: [(&str, &str); NUM_FEATURES] = [
         "outgoing share of calls over the last 24 h (SIM-boxes make, never take, calls; missing: no calls)",
     ),
     ("short_call_share_24h", "share of outgoing calls under 10 s over the last 24 h (missing: no outgoing calls)"),
-    ("distinct_called_1h", "distinct numbers called over the last hour"),
-    ("distinct_called_24h", "distinct numbers called over the last 24 h"),
+    ("distinct_called_1h", "distinct numbers called over the last hour (estimated: see the live state's sketch)"),
+    ("distinct_called_24h", "distinct numbers called over the last 24 h (estimated)"),
     ("distinct_called_countries_24h", "distinct countries called over the last 24 h"),
     (
         "risky_calls_24h",
