@@ -23,35 +23,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Measure the embedded pipeline and the CLI; rewrite BENCHMARKS.md, keeping the other sections.
-    Bench {
-        /// Output Markdown file.
-        #[arg(long, default_value = "BENCHMARKS.md")]
-        out: PathBuf,
-        /// Subscribers in the generated workload (7 days of traffic each).
-        #[arg(long, default_value_t = 1000)]
-        subscribers: usize,
-        /// The `roamguard` binary whose start-up time is measured.
-        #[arg(long, default_value = "target/release/roamguard")]
-        cli: PathBuf,
-        /// Criterion's output directory (micro-benchmarks from `cargo bench`).
-        #[arg(long, default_value = "target/criterion")]
-        criterion: PathBuf,
-    },
-    /// One pipeline run over a data set written by `roamguard generate` (`bench` runs these in
-    /// child processes); prints a JSON line.
+    /// Measure the embedded pipeline, the CLI and a Python per-record handler on steady-state
+    /// subscribers; rewrite BENCHMARKS.md, keeping the other sections.
+    Bench(pipeline::ReportArgs),
+    /// One pipeline run over a prepared workload (`bench` runs these in child processes);
+    /// prints a JSON line.
     #[command(hide = true)]
-    BenchPipeline {
-        #[arg(long)]
-        batch_size: usize,
-        /// Directory with profiles.jsonl and events.jsonl.
-        #[arg(long)]
-        data: PathBuf,
-        /// Use the SQLite verdict table (in a temporary file) instead of none.
-        #[arg(long)]
-        sqlite: bool,
-    },
-    /// AWS calls, round trips, handler time and cold start of score-stream against moto.
+    BenchPipeline(pipeline::RunArgs),
+    /// AWS calls, request units, handler CPU and cold start of score-stream against moto.
     #[cfg(feature = "aws")]
     BenchAws(aws::Args),
     /// Put FRAGMENT (a Markdown file) into OUT between `<!-- bench-NAME:begin -->` and
@@ -66,9 +45,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Bench { out, subscribers, cli, criterion } => pipeline::report(&out, subscribers, &cli, &criterion),
-        Command::BenchPipeline { batch_size, data, sqlite } => {
-            let r = pipeline::run_pipeline(batch_size, &data, sqlite)?;
+        Command::Bench(args) => pipeline::report(&args),
+        Command::BenchPipeline(args) => {
+            let r = pipeline::run_pipeline(&args)?;
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }

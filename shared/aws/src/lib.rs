@@ -36,7 +36,7 @@ pub use sagemaker_scorer::{SageMakerScorer, SageMakerSettings};
 pub use sqs_dead_letters::SqsDeadLetters;
 pub use subscriber_store::{DynamoSubscriberStore, EXPIRES_AT, load_profiles};
 pub use verdict_store::DynamoVerdictStore;
-pub use wiring::{StreamResources, api_ports, scorers, stream_pipeline};
+pub use wiring::{StreamResources, api_ports, scorers, stream_pipeline, stream_pipeline_over, stream_subscribers};
 
 use roamguard::ports::PortError;
 

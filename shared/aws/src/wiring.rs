@@ -46,12 +46,25 @@ pub fn stream_pipeline(
     choice: &ScorerChoice,
     model: Arc<FraudModel>,
 ) -> Pipeline {
+    stream_pipeline_over(sdk, resources, choice, model, Arc::new(stream_subscribers(sdk, resources)))
+}
+
+/// score-stream's subscriber store: the single writer of the subscribers' states.
+pub fn stream_subscribers(sdk: &SdkConfig, resources: &StreamResources) -> DynamoSubscriberStore {
+    DynamoSubscriberStore::new(sdk, resources.profiles_table.clone(), resources.states_table.clone()).single_writer()
+}
+
+/// [`stream_pipeline`] over a given subscriber store (a measurement warms its profile cache).
+pub fn stream_pipeline_over(
+    sdk: &SdkConfig,
+    resources: &StreamResources,
+    choice: &ScorerChoice,
+    model: Arc<FraudModel>,
+    subscribers: Arc<DynamoSubscriberStore>,
+) -> Pipeline {
     let (scorer, fallback) = scorers(sdk, choice, model.clone());
     let ports = Ports {
-        subscribers: Arc::new(
-            DynamoSubscriberStore::new(sdk, resources.profiles_table.clone(), resources.states_table.clone())
-                .single_writer(),
-        ),
+        subscribers,
         scorer,
         fallback,
         verdict_store: Arc::new(DynamoVerdictStore::new(sdk, resources.verdicts_table.clone())),

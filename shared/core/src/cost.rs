@@ -10,13 +10,22 @@ use crate::verdict::{Decision, Verdict};
 pub const WRITE_UNIT_BYTES: usize = 1024;
 pub const READ_UNIT_BYTES: usize = 4096;
 
-/// us-east-1 on-demand list prices, dated 2026-11-27 as known to the author (no internet when
-/// measured); free tiers ignored.
+/// us-east-1 list prices, dated 2026-11-27 as known to the author (public price pages, checked
+/// in 2025; no internet when measured); free tiers ignored.
 pub mod price {
     /// $ per write request unit (on-demand, $0.625 per million).
     pub const DYNAMODB_WRU: f64 = 0.625 / 1e6;
     /// $ per read request unit (on-demand, $0.125 per million).
     pub const DYNAMODB_RRU: f64 = 0.125 / 1e6;
+    /// Lambda arm64, $ per GB-second and per request.
+    pub const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    /// Kinesis Data Streams on-demand: per stream-hour, per GB in, per GB out.
+    pub const KINESIS_STREAM_HOUR: f64 = 0.04;
+    pub const KINESIS_GB_IN: f64 = 0.08;
+    pub const KINESIS_GB_OUT: f64 = 0.04;
+    /// SageMaker real-time ml.m5.large, per hour.
+    pub const SAGEMAKER_M5_LARGE_HOUR: f64 = 0.115;
 }
 
 /// Write units for one item of `bytes` (whole KB, at least one).

@@ -3,6 +3,7 @@
 
 mod jsonl;
 mod memory;
+pub mod metered;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

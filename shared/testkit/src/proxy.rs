@@ -98,6 +98,9 @@ pub struct Call {
     pub sent_bytes: usize,
     /// A 2xx answer reached the client. Injected faults and moto's own 500s are not ok.
     pub ok: bool,
+    /// The request and response bodies, when [`ProxyOptions::record_bodies`] is set.
+    pub request_body: Bytes,
+    pub response_body: Bytes,
 }
 
 /// How the proxy behaves.
@@ -112,6 +115,8 @@ pub struct ProxyOptions {
     pub serialize_transactions: bool,
     /// (table name, label): DynamoDB operations on the table are named "… (label)".
     pub table_labels: Vec<(String, String)>,
+    /// Keeps every call's request and response body (to size what was sent).
+    pub record_bodies: bool,
 }
 
 pub struct Proxy {
@@ -259,9 +264,24 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let request_body = if state.options.record_bodies { body.clone() } else { Bytes::new() };
     let answer = answer(&state, &target, parts, body).await;
     let ok = answer.as_ref().is_ok_and(|r| r.status().is_success());
-    locked(&state.calls).push(Call { operation, start, end: state.epoch.elapsed(), sent_bytes, ok });
+    let response_body = match &answer {
+        Ok(r) if state.options.record_bodies => {
+            r.body().clone().collect().await.map(|b| b.to_bytes()).unwrap_or_default()
+        }
+        _ => Bytes::new(),
+    };
+    locked(&state.calls).push(Call {
+        operation,
+        start,
+        end: state.epoch.elapsed(),
+        sent_bytes,
+        ok,
+        request_body,
+        response_body,
+    });
     answer
 }
 

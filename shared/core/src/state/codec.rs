@@ -143,7 +143,11 @@ impl Writer {
         let ones = d.0.count_ones();
         if ones < 16 {
             self.0.push(ones as u8);
-            self.0.extend((0..128u8).filter(|i| d.0 >> i & 1 == 1));
+            let mut bits = d.0;
+            while bits != 0 {
+                self.0.push(bits.trailing_zeros() as u8);
+                bits &= bits - 1;
+            }
         } else {
             self.0.push(0xff);
             self.0.extend_from_slice(&d.0.to_le_bytes());
