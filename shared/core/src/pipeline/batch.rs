@@ -57,6 +57,32 @@ impl Item<'_> {
     fn fail(&mut self, port: Port, error: &PortError) {
         self.retry = Some(RetryReason { port, error: error.clone() });
     }
+
+    /// The outcome of a later copy of this (first) event: the same.
+    fn copied_outcome(&self) -> Outcome {
+        settled(self.retry.clone(), self.verdict.clone())
+    }
+
+    fn into_outcome(self) -> Outcome {
+        match self.input {
+            Input::Invalid(letter) => self.retry.map_or(Outcome::DeadLetter(letter), Outcome::Retry),
+            Input::Event(_) => settled(self.retry, self.verdict),
+        }
+    }
+}
+
+/// An event's outcome: retried if it must be, else its verdict.
+fn settled(retry: Option<RetryReason>, verdict: Option<Verdict>) -> Outcome {
+    match (retry, verdict) {
+        (Some(reason), _) => Outcome::Retry(reason),
+        (None, Some(v)) => Outcome::Verdict(v),
+        // Every stage either stores a verdict for an event or marks it for retry; should one ever
+        // do neither, the record is delivered again rather than lost.
+        (None, None) => Outcome::Retry(RetryReason {
+            port: Port::VerdictStore,
+            error: PortError::transient("pipeline", "event left without a verdict"),
+        }),
+    }
 }
 
 pub(super) struct Batch<'r> {
@@ -237,15 +263,21 @@ impl<'r> Batch<'r> {
         self.timings.decide = started.elapsed();
     }
 
-    /// Verdicts to publish: every stored one of the batch (replays included: the stream is at
-    /// least once), once per event_id.
-    fn publishable(&self) -> (Vec<usize>, Vec<Verdict>) {
+    /// Verdicts to publish, taken out of their items: every stored one of the batch (replays
+    /// included: the stream is at least once), once per event_id. [`Batch::put_back`] returns them.
+    fn take_publishable(&mut self) -> (Vec<usize>, Vec<Verdict>) {
         self.items
-            .iter()
+            .iter_mut()
             .enumerate()
             .filter(|(_, item)| item.live_event().is_some())
-            .filter_map(|(i, item)| Some((i, item.verdict.clone()?)))
+            .filter_map(|(i, item)| Some((i, item.verdict.take()?)))
             .unzip()
+    }
+
+    fn put_back(&mut self, items: &[usize], verdicts: Vec<Verdict>) {
+        for (&i, v) in items.iter().zip(verdicts) {
+            self.items[i].verdict = Some(v);
+        }
     }
 
     /// Live states to save, moved out of the batch. A subscriber with a record to retry already
@@ -273,7 +305,15 @@ impl<'r> Batch<'r> {
     /// Exactly one outcome per record, in input order, and the counts.
     pub(super) fn report(self) -> BatchReport {
         let mut counts = Counts { records: self.items.len(), replayed: self.replayed, ..Counts::default() };
-        let outcomes: Vec<Outcome> = (0..self.items.len()).map(|i| self.outcome(i)).collect();
+        // Later copies of an event_id share the first one's outcome (a copy); the others are moved.
+        let copies: Vec<Option<Outcome>> =
+            self.items.iter().map(|item| item.copy_of.map(|first| self.items[first].copied_outcome())).collect();
+        let outcomes: Vec<Outcome> = self
+            .items
+            .into_iter()
+            .zip(copies)
+            .map(|(item, copy)| copy.unwrap_or_else(|| item.into_outcome()))
+            .collect();
         for o in &outcomes {
             match o {
                 Outcome::Verdict(v) => {
@@ -289,22 +329,6 @@ impl<'r> Batch<'r> {
             }
         }
         BatchReport { outcomes, timings: self.timings, counts }
-    }
-
-    fn outcome(&self, i: usize) -> Outcome {
-        let item = &self.items[i];
-        let decided = &self.items[item.copy_of.unwrap_or(i)];
-        match (&item.input, &decided.retry, &decided.verdict) {
-            (_, Some(reason), _) => Outcome::Retry(reason.clone()),
-            (Input::Invalid(letter), None, _) => Outcome::DeadLetter(letter.clone()),
-            (Input::Event(_), None, Some(v)) => Outcome::Verdict(v.clone()),
-            // Every stage either stores a verdict for an event or marks it for retry; should one
-            // ever do neither, the record is delivered again rather than lost.
-            (Input::Event(_), None, None) => Outcome::Retry(RetryReason {
-                port: Port::VerdictStore,
-                error: PortError::transient("pipeline", "event left without a verdict"),
-            }),
-        }
     }
 }
 
@@ -431,7 +455,7 @@ impl Pipeline {
     /// publishing fails is retried with its subscriber's state saved: the retry finds its
     /// verdict stored and the event applied, and only publishes it again.
     pub(super) async fn publish_and_save(&self, batch: &mut Batch<'_>) {
-        let (items, to_publish) = batch.publishable();
+        let (items, to_publish) = batch.take_publishable();
         let updates = batch.take_updates();
         let saving: HashSet<String> = updates.iter().map(|u| u.imsi.clone()).collect();
         let ((published, publish_time), (saved, save_time)) = join2(
@@ -442,6 +466,7 @@ impl Pipeline {
         )
         .await;
         (batch.timings.verdict_sink, batch.timings.state_save) = (publish_time, save_time);
+        batch.put_back(&items, to_publish);
         match published {
             Ok(failed) => {
                 let not_delivered = PortError::transient(Port::VerdictSink.name(), "delivery failed after retries");
