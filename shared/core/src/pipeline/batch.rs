@@ -85,15 +85,21 @@ fn settled(retry: Option<RetryReason>, verdict: Option<Verdict>) -> Outcome {
     }
 }
 
+/// A subscriber as loaded, and what the batch did to it.
+#[derive(Default)]
+struct Loaded {
+    subscriber: Subscriber,
+    /// The state's version as loaded: a store detects a concurrent writer with it.
+    version: u64,
+    /// Its state took a new event.
+    touched: bool,
+}
+
 pub(super) struct Batch<'r> {
     now: DateTime<Utc>,
     items: Vec<Item<'r>>,
     /// Profiles and live states of the batch's subscribers, once loaded.
-    subscribers: HashMap<String, Subscriber>,
-    /// State versions as loaded: a store detects a concurrent writer with them.
-    loaded_versions: HashMap<String, u64>,
-    /// Subscribers whose state took a new event.
-    touched: HashSet<String>,
+    subscribers: HashMap<String, Loaded>,
     /// Stored verdicts found for events of the batch (copies included).
     replayed: usize,
     /// Scored by the fallback scorer.
@@ -137,16 +143,7 @@ impl<'r> Batch<'r> {
             item.copy_of = copy_of;
         }
         let timings = StageTimings { decode: started.elapsed(), ..StageTimings::default() };
-        Batch {
-            now,
-            items,
-            subscribers: HashMap::new(),
-            loaded_versions: HashMap::new(),
-            touched: HashSet::new(),
-            replayed: 0,
-            degraded: false,
-            timings,
-        }
+        Batch { now, items, subscribers: HashMap::new(), replayed: 0, degraded: false, timings }
     }
 
     fn events_mut(&mut self) -> impl Iterator<Item = &mut Item<'r>> {
@@ -179,7 +176,9 @@ impl<'r> Batch<'r> {
             .iter()
             .filter_map(|item| Some((item.live_event()?, item)))
             .filter(|(e, item)| {
-                self.subscribers.get(&e.imsi).is_some_and(|s| s.state.has_applied(&e.event_id, item.sequence.as_ref()))
+                self.subscribers
+                    .get(&e.imsi)
+                    .is_some_and(|s| s.subscriber.state.has_applied(&e.event_id, item.sequence.as_ref()))
             })
             .map(|(e, _)| e.event_id.clone())
             .collect()
@@ -192,8 +191,13 @@ impl<'r> Batch<'r> {
         }
         match loaded {
             Ok(map) => {
-                self.loaded_versions = map.iter().map(|(k, s)| (k.clone(), s.state.version)).collect();
-                self.subscribers = map;
+                self.subscribers = map
+                    .into_iter()
+                    .map(|(imsi, subscriber)| {
+                        let version = subscriber.state.version;
+                        (imsi, Loaded { subscriber, version, touched: false })
+                    })
+                    .collect();
             }
             Err(err) => self.fail_events(Port::Subscribers, &err),
         }
@@ -213,15 +217,17 @@ impl<'r> Batch<'r> {
     /// attempt stored the verdict but failed before saving the state).
     pub(super) fn features(&mut self) {
         let started = Instant::now();
-        let Batch { items, subscribers, touched, .. } = self;
+        let Batch { items, subscribers, .. } = self;
         for item in items.iter_mut() {
             let Some(e) = item.live_event() else { continue };
-            let sub = subscribers.entry(e.imsi.clone()).or_default();
+            let loaded = match subscribers.get_mut(&e.imsi) {
+                Some(loaded) => loaded,
+                None => subscribers.entry(e.imsi.clone()).or_default(),
+            };
+            let sub = &mut loaded.subscriber;
             let row = item.verdict.is_none().then(|| features::compute(e, sub.profile.as_ref(), &sub.state));
             let home = sub.profile.as_ref().map(|p| p.home_country);
-            if sub.state.apply(e, home, item.sequence.as_ref()) && !touched.contains(&e.imsi) {
-                touched.insert(e.imsi.clone());
-            }
+            loaded.touched |= sub.state.apply(e, home, item.sequence.as_ref());
             if row.is_some() {
                 item.features = row;
             }
@@ -290,14 +296,22 @@ impl<'r> Batch<'r> {
             .filter(|i| i.retry.is_some())
             .filter_map(|i| i.event().map(|e| e.imsi.as_str()))
             .collect();
-        let saving: Vec<String> =
-            self.touched.iter().filter(|imsi| !retried.contains(imsi.as_str())).cloned().collect();
+        let saving: Vec<String> = self
+            .subscribers
+            .iter()
+            .filter(|(imsi, loaded)| loaded.touched && !retried.contains(imsi.as_str()))
+            .map(|(imsi, _)| imsi.clone())
+            .collect();
         saving
             .into_iter()
             .filter_map(|imsi| {
-                let s = self.subscribers.remove(&imsi)?;
-                let expected_version = self.loaded_versions.get(&imsi).copied().unwrap_or(0);
-                Some(StateUpdate { imsi, expected_version, has_profile: s.profile.is_some(), state: s.state })
+                let Loaded { subscriber, version, .. } = self.subscribers.remove(&imsi)?;
+                Some(StateUpdate {
+                    imsi,
+                    expected_version: version,
+                    has_profile: subscriber.profile.is_some(),
+                    state: subscriber.state,
+                })
             })
             .collect()
     }
