@@ -1,0 +1,161 @@
+//! The SQLite verdict table on a file, as `roamguard score --db` and `serve --db` use it: many
+//! ids a lookup, conflicts inside a batch and between connections, and what a closed table
+//! leaves on disk.
+#![cfg(feature = "sqlite")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use roamguard::ports::{VerdictQuery, VerdictStore};
+use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard_local::sqlite::SqliteVerdictStore;
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("roamguard-local-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("verdicts.db")
+}
+
+fn wal(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}-wal", db.display()))
+}
+
+fn verdict(i: usize, decision: Decision) -> Verdict {
+    Verdict {
+        event_id: format!("{:032x}", (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)),
+        imsi: format!("20801{:010}", i % 37),
+        // Nanoseconds survive the round trip.
+        event_time: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::nanoseconds(i as i64 * 1_000_000_007),
+        decision,
+        score: i as f32 / 1000.0,
+        reasons: if decision == Decision::Allow {
+            Vec::new()
+        } else {
+            vec![Reason { feature: "calls_to_premium_1h".into(), value: Some(i as f32), contribution: 0.5 }]
+        },
+        model_version: "m1".into(),
+        degraded: i.is_multiple_of(5),
+        scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+#[test]
+fn when_looking_up_more_ids_than_one_statement_binds_should_find_exactly_the_stored_ones() {
+    let rt = runtime();
+    let store = SqliteVerdictStore::open(&temp_db("lookup")).unwrap();
+    let all: Vec<Verdict> = (0..1_000).map(|i| verdict(i, Decision::Allow)).collect();
+    let stored: Vec<Verdict> = all.iter().step_by(3).cloned().collect();
+    rt.block_on(store.put_if_absent(&stored)).unwrap();
+
+    let mut ids: Vec<&str> = all.iter().map(|v| v.event_id.as_str()).collect();
+    ids.sort_unstable();
+    let found = rt.block_on(store.get_many(&ids)).unwrap();
+    assert_eq!(found.len(), stored.len());
+    for v in &stored {
+        assert_eq!(found.get(&v.event_id), Some(v));
+    }
+    // One id, and one more than a chunk of ids, all stored.
+    assert_eq!(rt.block_on(store.get_many(&[stored[0].event_id.as_str()])).unwrap().len(), 1);
+    let some: Vec<&str> = stored.iter().take(257).map(|v| v.event_id.as_str()).collect();
+    assert_eq!(rt.block_on(store.get_many(&some)).unwrap().len(), 257);
+    assert!(rt.block_on(store.get_many(&[])).unwrap().is_empty());
+}
+
+#[test]
+fn when_a_batch_mixes_new_stored_and_repeated_events_should_answer_the_first_verdict_of_each_in_order() {
+    let rt = runtime();
+    let store = SqliteVerdictStore::open(&temp_db("mixed")).unwrap();
+    let old = verdict(1, Decision::Block);
+    rt.block_on(store.put_if_absent(std::slice::from_ref(&old))).unwrap();
+
+    let mut replay = old.clone();
+    replay.decision = Decision::Allow;
+    replay.reasons.clear();
+    let new = verdict(2, Decision::Review);
+    let mut new_again = new.clone();
+    new_again.score = 0.99;
+    let other = verdict(3, Decision::Allow);
+    let answered = rt.block_on(store.put_if_absent(&[new.clone(), replay, other.clone(), new_again])).unwrap();
+    assert_eq!(answered, vec![new.clone(), old, other, new]);
+    assert_eq!(store.count().unwrap(), 3);
+}
+
+#[test]
+fn when_two_connections_write_the_same_event_should_keep_the_first_for_both() {
+    let rt = runtime();
+    let db = temp_db("two");
+    let (a, b) = (SqliteVerdictStore::open(&db).unwrap(), SqliteVerdictStore::open(&db).unwrap());
+    let first = verdict(7, Decision::Block);
+    let mut second = first.clone();
+    second.decision = Decision::Allow;
+    assert_eq!(rt.block_on(a.put_if_absent(std::slice::from_ref(&first))).unwrap(), vec![first.clone()]);
+    assert_eq!(rt.block_on(b.put_if_absent(&[second])).unwrap(), vec![first.clone()]);
+    assert_eq!(rt.block_on(b.get_many(&[first.event_id.as_str()])).unwrap().get(&first.event_id), Some(&first));
+}
+
+#[test]
+fn when_the_table_is_closed_should_leave_no_wal_and_read_back_every_verdict() {
+    let rt = runtime();
+    let db = temp_db("close");
+    let written: Vec<Verdict> =
+        (0..3_000).map(|i| verdict(i, [Decision::Allow, Decision::Review, Decision::Block][i % 3])).collect();
+    {
+        let store = SqliteVerdictStore::open(&db).unwrap();
+        for batch in written.chunks(500) {
+            rt.block_on(store.put_if_absent(batch)).unwrap();
+        }
+        assert!(wal(&db).exists());
+    }
+    // The checkpoint thread stopped, and the writer's connection, the last one, copied the rest
+    // of the WAL into the file and removed it.
+    assert!(!wal(&db).exists());
+
+    let store = SqliteVerdictStore::open(&db).unwrap();
+    assert_eq!(store.count().unwrap(), written.len() as u64);
+    let mut read = Vec::new();
+    let mut before = None;
+    loop {
+        let page = rt
+            .block_on(store.query(&VerdictQuery { limit: 700, before: before.clone(), ..Default::default() }))
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some((last.event_time, last.event_id.clone()));
+        read.extend(page);
+    }
+    let mut expected = written;
+    expected.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn when_the_table_was_created_by_an_earlier_version_should_keep_working() {
+    let rt = runtime();
+    let db = temp_db("earlier");
+    {
+        // The schema as the previous release wrote it (its CHECK used IN).
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE verdicts (
+                 event_id TEXT PRIMARY KEY, imsi TEXT NOT NULL, event_time TEXT NOT NULL,
+                 decision TEXT NOT NULL CHECK (decision IN ('ALLOW', 'REVIEW', 'BLOCK')),
+                 score REAL NOT NULL, reasons TEXT NOT NULL, model_version TEXT NOT NULL,
+                 degraded INTEGER NOT NULL, scored_at TEXT NOT NULL);
+             CREATE INDEX verdicts_by_subscriber ON verdicts (imsi, event_time);
+             CREATE INDEX verdicts_by_decision ON verdicts (decision, event_time);",
+        )
+        .unwrap();
+    }
+    let store = SqliteVerdictStore::open(&db).unwrap();
+    let v = verdict(9, Decision::Review);
+    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&v))).unwrap(), vec![v.clone()]);
+    let q = VerdictQuery { decision: Some(Decision::Review), limit: 10, ..Default::default() };
+    assert_eq!(rt.block_on(store.query(&q)).unwrap(), vec![v]);
+}
