@@ -204,6 +204,7 @@ fn when_predict_gets_a_ubj_model_should_score_like_json() {
 fn when_asking_for_help_should_explain_inputs_and_outputs() {
     for (cmd, needle) in [
         ("score", "dead letter"),
+        ("score", "last 100,000 verdicts"),
         ("demo", "PR-AUC"),
         ("verdicts", "newest first"),
         ("generate", "labels.jsonl"),

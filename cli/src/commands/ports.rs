@@ -1,6 +1,7 @@
 //! The embedded ports the commands wire: profiles and live state in memory, the in-process model,
-//! the verdict table (SQLite with --db, else in memory), the verdict stream (JSON Lines with
-//! --out, else discarded) and the dead letters (JSON Lines).
+//! the verdict table (SQLite with --db, else in memory: all of it for `serve`, the most recent
+//! verdicts for `score`), the verdict stream (JSON Lines with --out, else discarded) and the dead
+//! letters (JSON Lines).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,10 +15,15 @@ use roamguard::profile::SubscriberProfile;
 use roamguard_local::sqlite::SqliteVerdictStore;
 use roamguard_local::{JsonlFile, MemorySubscriberStore, MemoryVerdictStore};
 
-pub fn verdict_store(db: Option<&Path>) -> anyhow::Result<Arc<dyn VerdictStore>> {
-    Ok(match db {
-        Some(path) => Arc::new(SqliteVerdictStore::open(path).with_context(|| format!("opening {}", path.display()))?),
-        None => Arc::new(MemoryVerdictStore::default()),
+/// The verdict table: the SQLite file `db`, else in memory, where `keep` bounds it to that many
+/// of the most recent verdicts (None: all of them).
+pub fn verdict_store(db: Option<&Path>, keep: Option<usize>) -> anyhow::Result<Arc<dyn VerdictStore>> {
+    Ok(match (db, keep) {
+        (Some(path), _) => {
+            Arc::new(SqliteVerdictStore::open(path).with_context(|| format!("opening {}", path.display()))?)
+        }
+        (None, Some(capacity)) => Arc::new(MemoryVerdictStore::bounded(capacity)),
+        (None, None) => Arc::new(MemoryVerdictStore::default()),
     })
 }
 
@@ -30,15 +36,17 @@ pub fn verdict_stream(out: Option<&Path>) -> anyhow::Result<Arc<dyn VerdictSink>
     })
 }
 
-/// The pipeline's ports; dead letters go to `dead_letter` (JSON Lines).
+/// The pipeline's ports; dead letters go to `dead_letter` (JSON Lines). Without `db`, the verdict
+/// table in memory keeps the `keep` most recent verdicts (None: all).
 pub fn pipeline_ports(
     model: Arc<FraudModel>,
     profiles: Vec<SubscriberProfile>,
     db: Option<&Path>,
+    keep: Option<usize>,
     out: Option<&Path>,
     dead_letter: &Path,
 ) -> anyhow::Result<Ports> {
-    let api = api_ports(model, profiles, db, out)?;
+    let api = ports(model, profiles, verdict_store(db, keep)?, out)?;
     let dead_letters = JsonlFile::create(dead_letter, "dead letters")
         .with_context(|| format!("creating {}", dead_letter.display()))?;
     Ok(Ports {
@@ -51,18 +59,28 @@ pub fn pipeline_ports(
     })
 }
 
-/// The API's ports (an invalid request is answered, never dead-lettered).
+/// The API's ports (an invalid request is answered, never dead-lettered). Without `db`, the
+/// verdict table in memory keeps every verdict: a client may repeat any request.
 pub fn api_ports(
     model: Arc<FraudModel>,
     profiles: Vec<SubscriberProfile>,
     db: Option<&Path>,
     out: Option<&Path>,
 ) -> anyhow::Result<ApiPorts> {
+    ports(model, profiles, verdict_store(db, None)?, out)
+}
+
+fn ports(
+    model: Arc<FraudModel>,
+    profiles: Vec<SubscriberProfile>,
+    verdict_store: Arc<dyn VerdictStore>,
+    out: Option<&Path>,
+) -> anyhow::Result<ApiPorts> {
     Ok(ApiPorts {
         subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
         scorer: Arc::new(ModelScorer::new(model)),
         fallback: None,
-        verdict_store: verdict_store(db)?,
+        verdict_store,
         verdict_sink: verdict_stream(out)?,
     })
 }

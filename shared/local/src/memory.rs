@@ -1,7 +1,7 @@
 //! The ports in memory: profiles and live state, the verdict table, the verdict stream and dead
-//! letters. The pipeline's tests, `roamguard serve` without --db and the embedded demo use them.
+//! letters. The pipeline's tests and the CLI's embedded pipeline (`demo`, `score`, `serve`) use them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -69,15 +69,57 @@ impl SubscriberStore for MemorySubscriberStore {
     }
 }
 
-/// Verdict table in memory (tests, `serve` without --db).
+/// Verdict table in memory. [`Default`] keeps every verdict (the tests, `serve` without --db);
+/// [`MemoryVerdictStore::bounded`] keeps only the most recently inserted ones (`score` without
+/// --db), so memory stays flat however long the input.
 #[derive(Default)]
 pub struct MemoryVerdictStore {
-    inner: Mutex<HashMap<String, Verdict>>,
+    inner: Mutex<Verdicts>,
+}
+
+#[derive(Default)]
+struct Verdicts {
+    by_id: HashMap<String, Verdict>,
+    /// With a bound: the stored event ids, oldest insertion first.
+    order: VecDeque<String>,
+    capacity: Option<usize>,
+}
+
+impl Verdicts {
+    /// The stored verdict for `v`'s event: the one already there, else `v`, inserted (and the
+    /// oldest one forgotten, past the bound).
+    fn insert_if_absent(&mut self, v: &Verdict) -> Verdict {
+        if let Some(stored) = self.by_id.get(&v.event_id) {
+            return stored.clone();
+        }
+        self.by_id.insert(v.event_id.clone(), v.clone());
+        if let Some(capacity) = self.capacity {
+            self.order.push_back(v.event_id.clone());
+            while self.order.len() > capacity {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.by_id.remove(&oldest);
+                }
+            }
+        }
+        v.clone()
+    }
 }
 
 impl MemoryVerdictStore {
+    /// Keeps the `capacity` most recently inserted verdicts and forgets older ones: an event
+    /// seen again within the last `capacity` insertions gets its first verdict back; one seen
+    /// again later is new to the table (it is scored again, and stored again).
+    pub fn bounded(capacity: usize) -> MemoryVerdictStore {
+        MemoryVerdictStore { inner: Mutex::new(Verdicts { capacity: Some(capacity), ..Verdicts::default() }) }
+    }
+
+    /// The bound of [`MemoryVerdictStore::bounded`]; None when every verdict is kept.
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.lock().ok().and_then(|t| t.capacity)
+    }
+
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+        self.inner.lock().map(|t| t.by_id.len()).unwrap_or(0)
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -87,18 +129,19 @@ impl MemoryVerdictStore {
 #[async_trait]
 impl VerdictStore for MemoryVerdictStore {
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
-        let map = lock(&self.inner, "verdict store")?;
-        Ok(event_ids.iter().filter_map(|&id| map.get(id).map(|v| (id.to_string(), v.clone()))).collect())
+        let t = lock(&self.inner, "verdict store")?;
+        Ok(event_ids.iter().filter_map(|&id| t.by_id.get(id).map(|v| (id.to_string(), v.clone()))).collect())
     }
 
     async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
-        let mut map = lock(&self.inner, "verdict store")?;
-        Ok(verdicts.iter().map(|v| map.entry(v.event_id.clone()).or_insert_with(|| v.clone()).clone()).collect())
+        let mut t = lock(&self.inner, "verdict store")?;
+        Ok(verdicts.iter().map(|v| t.insert_if_absent(v)).collect())
     }
 
     async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
-        let map = lock(&self.inner, "verdict store")?;
-        let mut out: Vec<Verdict> = map
+        let t = lock(&self.inner, "verdict store")?;
+        let mut out: Vec<Verdict> = t
+            .by_id
             .values()
             .filter(|v| q.imsi.as_deref().is_none_or(|i| v.imsi == i))
             .filter(|v| q.decision.is_none_or(|d| v.decision == d))

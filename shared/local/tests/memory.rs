@@ -1,0 +1,83 @@
+//! The in-memory verdict table, unbounded (`serve`, tests) and bounded (`score` without --db).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+use chrono::{TimeZone, Utc};
+use roamguard::ports::{VerdictQuery, VerdictStore};
+use roamguard::verdict::{Decision, Verdict};
+use roamguard_local::MemoryVerdictStore;
+
+fn verdict(i: usize, decision: Decision) -> Verdict {
+    Verdict {
+        event_id: format!("e{i}"),
+        imsi: "208010000000001".into(),
+        event_time: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(i as i64),
+        decision,
+        score: 0.5,
+        reasons: Vec::new(),
+        model_version: "m1".into(),
+        degraded: false,
+        scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+#[test]
+fn when_bounded_should_never_hold_more_than_its_capacity_and_keep_the_most_recent() {
+    let rt = runtime();
+    let store = MemoryVerdictStore::bounded(20);
+    assert_eq!(store.capacity(), Some(20));
+    for batch in (0..100).collect::<Vec<_>>().chunks(7) {
+        let verdicts: Vec<Verdict> = batch.iter().map(|&i| verdict(i, Decision::Allow)).collect();
+        rt.block_on(store.put_if_absent(&verdicts)).unwrap();
+        assert!(store.len() <= 20, "{} verdicts held", store.len());
+    }
+    assert_eq!(store.len(), 20);
+    let ids: Vec<String> = (0..100).map(|i| format!("e{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut held: Vec<String> = rt.block_on(store.get_many(&ids)).unwrap().into_keys().collect();
+    held.sort_by_key(|id| id[1..].parse::<usize>().unwrap());
+    assert_eq!(held, (80..100).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    let all = rt.block_on(store.query(&VerdictQuery { limit: 1_000, ..Default::default() })).unwrap();
+    assert_eq!(all.len(), 20);
+
+    // A batch larger than the bound leaves the last `capacity` of it.
+    let big: Vec<Verdict> = (100..150).map(|i| verdict(i, Decision::Allow)).collect();
+    assert_eq!(rt.block_on(store.put_if_absent(&big)).unwrap(), big);
+    assert_eq!(store.len(), 20);
+}
+
+#[test]
+fn when_bounded_should_answer_a_recent_repeat_with_its_first_verdict_and_an_old_one_as_new() {
+    let rt = runtime();
+    let store = MemoryVerdictStore::bounded(3);
+    let first = verdict(1, Decision::Block);
+    rt.block_on(store.put_if_absent(std::slice::from_ref(&first))).unwrap();
+    let mut repeat = first.clone();
+    repeat.decision = Decision::Allow;
+    // Within the bound: the first verdict wins.
+    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&repeat))).unwrap(), vec![first.clone()]);
+    // A repeat does not count as an insertion: e1 is still the oldest of three.
+    rt.block_on(store.put_if_absent(&[verdict(2, Decision::Allow), verdict(3, Decision::Allow)])).unwrap();
+    assert_eq!(rt.block_on(store.get_many(&["e1"])).unwrap().get("e1"), Some(&first));
+    // One more insertion forgets e1: seen again, it is stored as new.
+    rt.block_on(store.put_if_absent(&[verdict(4, Decision::Allow)])).unwrap();
+    assert!(rt.block_on(store.get_many(&["e1"])).unwrap().is_empty());
+    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&repeat))).unwrap(), vec![repeat]);
+    assert_eq!(store.len(), 3);
+}
+
+#[test]
+fn when_unbounded_should_keep_every_verdict() {
+    let rt = runtime();
+    let store = MemoryVerdictStore::default();
+    assert_eq!(store.capacity(), None);
+    let verdicts: Vec<Verdict> = (0..5_000).map(|i| verdict(i, Decision::Allow)).collect();
+    rt.block_on(store.put_if_absent(&verdicts)).unwrap();
+    assert_eq!(store.len(), 5_000);
+    let mut again = verdicts[0].clone();
+    again.decision = Decision::Block;
+    assert_eq!(rt.block_on(store.put_if_absent(&[again])).unwrap(), vec![verdicts[0].clone()]);
+}
