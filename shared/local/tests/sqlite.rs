@@ -11,11 +11,27 @@ use roamguard::ports::{VerdictQuery, VerdictStore};
 use roamguard::verdict::{Decision, Reason, Verdict};
 use roamguard_local::sqlite::SqliteVerdictStore;
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roamguard-local-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("verdicts.db")
+/// A directory for one test's table, removed with it: declared before the stores, so they close
+/// first.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("roamguard-local-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("verdicts.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn wal(db: &Path) -> PathBuf {
@@ -49,7 +65,8 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn when_looking_up_more_ids_than_one_statement_binds_should_find_exactly_the_stored_ones() {
     let rt = runtime();
-    let store = SqliteVerdictStore::open(&temp_db("lookup")).unwrap();
+    let dir = TempDir::new("lookup");
+    let store = SqliteVerdictStore::open(&dir.db()).unwrap();
     let all: Vec<Verdict> = (0..1_000).map(|i| verdict(i, Decision::Allow)).collect();
     let stored: Vec<Verdict> = all.iter().step_by(3).cloned().collect();
     rt.block_on(store.put_if_absent(&stored)).unwrap();
@@ -71,7 +88,8 @@ fn when_looking_up_more_ids_than_one_statement_binds_should_find_exactly_the_sto
 #[test]
 fn when_a_batch_mixes_new_stored_and_repeated_events_should_answer_the_first_verdict_of_each_in_order() {
     let rt = runtime();
-    let store = SqliteVerdictStore::open(&temp_db("mixed")).unwrap();
+    let dir = TempDir::new("mixed");
+    let store = SqliteVerdictStore::open(&dir.db()).unwrap();
     let old = verdict(1, Decision::Block);
     rt.block_on(store.put_if_absent(std::slice::from_ref(&old))).unwrap();
 
@@ -90,7 +108,8 @@ fn when_a_batch_mixes_new_stored_and_repeated_events_should_answer_the_first_ver
 #[test]
 fn when_two_connections_write_the_same_event_should_keep_the_first_for_both() {
     let rt = runtime();
-    let db = temp_db("two");
+    let dir = TempDir::new("two");
+    let db = dir.db();
     let (a, b) = (SqliteVerdictStore::open(&db).unwrap(), SqliteVerdictStore::open(&db).unwrap());
     let first = verdict(7, Decision::Block);
     let mut second = first.clone();
@@ -103,7 +122,8 @@ fn when_two_connections_write_the_same_event_should_keep_the_first_for_both() {
 #[test]
 fn when_the_table_is_closed_should_leave_no_wal_and_read_back_every_verdict() {
     let rt = runtime();
-    let db = temp_db("close");
+    let dir = TempDir::new("close");
+    let db = dir.db();
     let written: Vec<Verdict> =
         (0..3_000).map(|i| verdict(i, [Decision::Allow, Decision::Review, Decision::Block][i % 3])).collect();
     {
@@ -137,7 +157,8 @@ fn when_the_table_is_closed_should_leave_no_wal_and_read_back_every_verdict() {
 #[test]
 fn when_the_table_was_created_by_an_earlier_version_should_keep_working() {
     let rt = runtime();
-    let db = temp_db("earlier");
+    let dir = TempDir::new("earlier");
+    let db = dir.db();
     {
         // The schema as the previous release wrote it (its CHECK used IN).
         let conn = rusqlite::Connection::open(&db).unwrap();
