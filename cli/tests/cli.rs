@@ -91,6 +91,42 @@ fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_ide
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Verdicts of a verdict stream by event_id, without their `scored_at`.
+fn verdicts_by_id(path: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    lines(path)
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("scored_at");
+            (v["event_id"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn when_scoring_on_several_workers_should_give_every_verdict_the_single_thread_gives() {
+    let dir = temp_dir("threads");
+    generate(&dir);
+    let score = |threads: &str, out: &str| {
+        run(bin()
+            .arg("score")
+            .arg("--profiles")
+            .arg(dir.join("profiles.jsonl"))
+            .arg("--events")
+            .arg(dir.join("events.jsonl"))
+            .arg("--out")
+            .arg(dir.join(out))
+            .arg("--dead-letter")
+            .arg(dir.join("dlq.jsonl"))
+            .args(["--batch-size", "50", "--threads", threads]))
+    };
+    score("1", "one.jsonl");
+    score("3", "three.jsonl");
+    let (one, three) = (verdicts_by_id(&dir.join("one.jsonl")), verdicts_by_id(&dir.join("three.jsonl")));
+    assert_eq!(one.len(), lines(&dir.join("events.jsonl")).len());
+    assert_eq!(one, three, "each subscriber's events are scored in order, whatever the workers");
+}
+
 #[test]
 fn when_events_file_has_blank_lines_should_report_them_and_score_every_other_line() {
     let dir = temp_dir("blank");

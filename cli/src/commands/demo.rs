@@ -73,7 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(&args.out.join("verdicts.jsonl")),
         &args.out.join("dead-letters.jsonl"),
     )?;
-    let stats = score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, true)?;
+    let stats =
+        score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, score::default_threads(), true)?;
     println!("2. Scored the events through the embedded pipeline (batches of {})", args.batch_size);
     let mut summary_text = Vec::new();
     stats.print_summary(&mut summary_text)?;

@@ -46,6 +46,10 @@ pub struct Args {
     /// Records per pipeline batch (a Kinesis batch is up to 10,000).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
+    /// Scoring workers (default: one a core). Records are shared out by IMSI, so each
+    /// subscriber's records are still scored in file order; 1 scores the file in one thread.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: Option<u32>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -82,6 +86,7 @@ pub fn read_profiles(path: &Path) -> anyhow::Result<Vec<SubscriberProfile>> {
 }
 
 /// What a scoring run produced.
+#[derive(Default)]
 pub struct RunStats {
     pub counts: Counts,
     pub timings: StageTimings,
@@ -94,6 +99,15 @@ pub struct RunStats {
 }
 
 impl RunStats {
+    /// Adds a worker's share.
+    fn merge(&mut self, other: RunStats) {
+        self.counts.add(&other.counts);
+        self.timings.add(&other.timings);
+        self.latencies.extend(other.latencies);
+        self.verdicts.extend(other.verdicts);
+        self.blank_lines += other.blank_lines;
+    }
+
     pub fn events_per_sec(&self) -> f64 {
         self.counts.records as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -146,35 +160,37 @@ impl RunStats {
     }
 }
 
-/// Feeds the lines of `events` through the pipeline in batches; `keep_verdicts` retains them
-/// for a report.
+/// Feeds the lines of `events` through the pipeline in batches, on `threads` workers;
+/// `keep_verdicts` retains the verdicts for a report.
+///
+/// Records are routed to a worker by their IMSI, so each subscriber's records are scored by one
+/// worker, in file order (as a Kinesis shard keeps them): its live state sees them in order, and
+/// no two workers touch the same subscriber. The verdict stream then holds each batch's verdicts
+/// together, batches of different workers interleaved.
 pub fn run_file(
     pipeline: &Pipeline,
     events: &Path,
     batch_size: usize,
+    threads: usize,
     keep_verdicts: bool,
 ) -> anyhow::Result<RunStats> {
     let total_bytes = std::fs::metadata(events).map(|m| m.len()).unwrap_or(0);
     let file = std::fs::File::open(events).with_context(|| format!("opening {}", events.display()))?;
-    let mut reader = BufReader::new(file);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting the async runtime")?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
     let progress = std::io::stderr().is_terminal();
-
-    let mut stats = RunStats {
-        counts: Counts::default(),
-        timings: StageTimings::default(),
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-        verdicts: Vec::new(),
-        blank_lines: 0,
-    };
+    let threads = threads.max(1);
     let started = Instant::now();
-    let mut last_progress = Instant::now();
-    let (mut line_no, mut bytes_read) = (0usize, 0u64);
-    let mut lines: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch_size);
-    loop {
-        lines.clear();
-        while lines.len() < batch_size {
+    let mut stats = std::thread::scope(|scope| -> anyhow::Result<RunStats> {
+        let (senders, workers): (Vec<_>, Vec<_>) = (0..threads)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, Vec<u8>)>>(2);
+                (tx, scope.spawn(move || score_batches(pipeline, &rx, keep_verdicts)))
+            })
+            .unzip();
+        let mut pending: Vec<Vec<(String, Vec<u8>)>> = (0..threads).map(|_| Vec::with_capacity(batch_size)).collect();
+        let (mut line_no, mut bytes_read, mut blank_lines) = (0usize, 0u64, 0usize);
+        let mut last_progress = Instant::now();
+        loop {
             let mut buf = Vec::new();
             let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {}", events.display()))?;
             if n == 0 {
@@ -186,14 +202,53 @@ pub fn run_file(
                 buf.pop();
             }
             if buf.iter().all(u8::is_ascii_whitespace) {
-                stats.blank_lines += 1;
-            } else {
-                lines.push((format!("line {line_no}"), buf));
+                blank_lines += 1;
+                continue;
+            }
+            let shard = shard_of(&buf, threads);
+            pending[shard].push((format!("line {line_no}"), buf));
+            if pending[shard].len() == batch_size {
+                let batch = std::mem::replace(&mut pending[shard], Vec::with_capacity(batch_size));
+                // A worker that stopped has failed: its error comes from the join below.
+                let _ = senders[shard].send(batch);
+            }
+            if progress && last_progress.elapsed() > Duration::from_millis(200) {
+                last_progress = Instant::now();
+                let pct = if total_bytes > 0 { bytes_read as f64 * 100.0 / total_bytes as f64 } else { 0.0 };
+                let rate = line_no as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprint!("\r  scoring: {pct:>5.1}%  {line_no} lines  {rate:.0} lines/s   ");
             }
         }
-        if lines.is_empty() {
-            break;
+        for (sender, batch) in senders.iter().zip(pending) {
+            if !batch.is_empty() {
+                let _ = sender.send(batch);
+            }
         }
+        drop(senders);
+        let mut stats = RunStats { blank_lines, ..RunStats::default() };
+        for worker in workers {
+            let done = worker.join().map_err(|_| anyhow::anyhow!("a scoring worker panicked"))??;
+            stats.merge(done);
+        }
+        Ok(stats)
+    })?;
+    if progress {
+        eprint!("\r{}\r", " ".repeat(70));
+    }
+    stats.elapsed = started.elapsed();
+    stats.latencies.sort_unstable();
+    Ok(stats)
+}
+
+/// One worker: scores the batches it is sent until the reader is done.
+fn score_batches(
+    pipeline: &Pipeline,
+    batches: &std::sync::mpsc::Receiver<Vec<(String, Vec<u8>)>>,
+    keep_verdicts: bool,
+) -> anyhow::Result<RunStats> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting the async runtime")?;
+    let mut stats = RunStats::default();
+    for lines in batches {
         let records: Vec<Record<'_>> = lines.iter().map(|(p, d)| Record::new(p, d)).collect();
         let batch_started = Instant::now();
         let report = runtime.block_on(pipeline.process(&records));
@@ -207,23 +262,30 @@ pub fn run_file(
                 _ => None,
             }));
         }
-        if progress && last_progress.elapsed() > Duration::from_millis(200) {
-            last_progress = Instant::now();
-            let pct = if total_bytes > 0 { bytes_read as f64 * 100.0 / total_bytes as f64 } else { 0.0 };
-            eprint!(
-                "\r  scoring: {:>5.1}%  {} records  {:.0} events/s   ",
-                pct,
-                stats.counts.records,
-                stats.counts.records as f64 / started.elapsed().as_secs_f64().max(1e-9)
-            );
-        }
     }
-    if progress {
-        eprint!("\r{}\r", " ".repeat(70));
-    }
-    stats.elapsed = started.elapsed();
-    stats.latencies.sort_unstable();
     Ok(stats)
+}
+
+/// The worker of a record: by its IMSI's hash, read from the raw JSON (`"imsi":"..."`), so a
+/// subscriber's records all go to one worker. A record without one (it will be dead-lettered)
+/// goes to the first.
+fn shard_of(line: &[u8], shards: usize) -> usize {
+    if shards == 1 {
+        return 0;
+    }
+    const KEY: &[u8] = b"\"imsi\"";
+    let Some(at) = line.windows(KEY.len()).position(|w| w == KEY) else { return 0 };
+    let rest = &line[at + KEY.len()..];
+    let Some(open) = rest.iter().position(|&b| b == b'"') else { return 0 };
+    let value = &rest[open + 1..];
+    let end = value.iter().position(|&b| b == b'"').unwrap_or(value.len());
+    let text = String::from_utf8_lossy(&value[..end]);
+    (roamguard::state::stable_hash(&text) % shards as u64) as usize
+}
+
+/// How many workers `score` runs by default: one a core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Verdicts the in-memory table keeps without --db (the most recent ones), so a file of any
@@ -249,7 +311,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let profiles = read_profiles(&args.profiles)?;
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
     let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?;
-    let stats = run_file(&pipeline, &args.events, args.batch_size as usize, false)?;
+    let threads = args.threads.map_or_else(default_threads, |t| t as usize);
+    let stats = run_file(&pipeline, &args.events, args.batch_size as usize, threads, false)?;
     let mut err = std::io::stderr();
     stats.print_summary(&mut err)?;
     if stats.counts.dead_letters > 0 {
