@@ -1,11 +1,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
+use roamguard::pipeline::{Pipeline, Ports, Replays};
 use roamguard::verdict::{Decision, Verdict};
+use roamguard_local::metered::{Footprint, Metered};
 use roamguard_sim::{self as generator, FraudType, GeneratorConfig};
 
+use super::ports;
 use super::score::{self, ModelArgs};
 
 /// Run the whole job end to end on embedded defaults and print a readable report.
@@ -66,13 +70,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let pipeline = score::embedded_pipeline(
-        model,
+    // The ports behind meters: what score-stream would store in DynamoDB for this traffic.
+    let meter = Arc::new(Mutex::new(Footprint::default()));
+    let ports = ports::pipeline_ports(
+        model.clone(),
         dataset.profiles.clone(),
         Some(&db),
+        None,
         Some(&args.out.join("verdicts.jsonl")),
         &args.out.join("dead-letters.jsonl"),
     )?;
+    let ports = Ports {
+        subscribers: Arc::new(Metered::new(ports.subscribers, meter.clone())),
+        verdict_store: Arc::new(Metered::new(ports.verdict_store, meter.clone())),
+        ..ports
+    };
+    // As score-stream finds replays (the table is new: there are none).
+    let pipeline = Pipeline::new(model, ports).with_replays(Replays::AskLiveState);
     let stats =
         score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, score::default_threads(), true)?;
     println!("2. Scored the events through the embedded pipeline (batches of {})", args.batch_size);
@@ -81,6 +95,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for line in String::from_utf8_lossy(&summary_text).lines() {
         println!("   {line}");
     }
+    let footprint = meter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let (p50, p99, max) = footprint.state_item_percentiles();
+    let units = footprint.per_event(stats.counts.records);
+    println!("   in DynamoDB, as score-stream stores it: live-state items p50 {p50} B, p99 {p99} B, max {max} B;");
+    println!(
+        "   {:.2} read and {:.2} write units per event: ${:.2} per million events (on-demand list prices, 2026-11-27)",
+        units.read,
+        units.write,
+        units.dollars_per_million()
+    );
     println!();
 
     let truth: HashMap<&str, Option<FraudType>> =

@@ -76,7 +76,7 @@ impl DynamoVerdictStore {
         DynamoVerdictStore { client, table: table.into(), backoff: Backoff::default(), concurrency: super::ALL_AT_ONCE }
     }
 
-    /// Calls in flight at once per `get_many` / `put_if_absent` (default
+    /// Calls in flight at once per `get_many` / `put` (default
     /// [`ALL_AT_ONCE`](super::ALL_AT_ONCE): a batch of 10,000 verdicts is one round of 100
     /// calls). Queries use at most 16.
     pub fn with_concurrency(mut self, concurrency: usize) -> DynamoVerdictStore {
@@ -262,7 +262,7 @@ fn sort_newest_first(verdicts: &mut [Verdict]) {
 #[async_trait]
 impl VerdictStore for DynamoVerdictStore {
     /// BatchGetItem, eventually consistent: a verdict written a moment ago and missed here is
-    /// scored again, and `put_if_absent` then answers with the stored one, so a stale read
+    /// scored again, and `put` then answers with the stored one, so a stale read
     /// costs a little work, never a second verdict.
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
         let mut unique: Vec<&str> = event_ids.to_vec();
@@ -282,7 +282,7 @@ impl VerdictStore for DynamoVerdictStore {
     /// again on the same state — a redelivery after its state failed to save, the same verdict
     /// but its `scored_at` — or two writers scoring one event at once. An event_id listed twice
     /// is written once (the first).
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         let mut seen = std::collections::HashSet::with_capacity(verdicts.len());
         let items = verdicts
             .iter()

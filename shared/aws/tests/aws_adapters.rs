@@ -415,7 +415,7 @@ async fn when_verdicts_are_stored_should_write_one_item_per_event_in_batches() {
     let mut copy = ours[7].clone();
     copy.score = 0.5;
     ours.push(copy);
-    let stored = store.put_if_absent(&ours).await.expect("put");
+    let stored = store.put(&ours).await.expect("put");
     assert_eq!(stored.len(), ours.len());
     assert_eq!(stored[230], ours[7]);
     assert_eq!(&stored[..230], &ours[..230]);
@@ -424,7 +424,7 @@ async fn when_verdicts_are_stored_should_write_one_item_per_event_in_batches() {
     assert_eq!((read.len(), &read["e007"], &read["e229"]), (2, &ours[7], &ours[229]));
     // Read back equals what was written, nanoseconds included.
     let precise = verdict("e-ns", A, at(1, 12) + TimeDelta::nanoseconds(123_456_789), Decision::Block);
-    store.put_if_absent(std::slice::from_ref(&precise)).await.unwrap();
+    store.put(std::slice::from_ref(&precise)).await.unwrap();
     assert_eq!(store.get_many(&["e-ns"]).await.unwrap()["e-ns"], precise);
 }
 
@@ -434,7 +434,7 @@ async fn when_getting_more_than_100_verdicts_should_return_every_stored_one() {
     let store = verdict_store(&config).await;
     let verdicts: Vec<Verdict> =
         (0..230).map(|i| verdict(&format!("e{i:03}"), A, at(1, 0) + TimeDelta::seconds(i), Decision::Allow)).collect();
-    store.put_if_absent(&verdicts).await.expect("put");
+    store.put(&verdicts).await.expect("put");
     let mut wanted: Vec<String> = verdicts.iter().map(|v| v.event_id.clone()).collect();
     wanted.extend((0..5).map(|i| format!("absent-{i}")));
     let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
@@ -451,7 +451,7 @@ async fn when_querying_verdicts_should_use_the_indexes_and_sort_newest_first() {
     let store = verdict_store(&config).await;
     let recent = verdict("recent", B, Utc::now() - TimeDelta::days(2), Decision::Block);
     store
-        .put_if_absent(&[
+        .put(&[
             verdict("e1", A, at(1, 10), Decision::Allow),
             verdict("e2", A, at(1, 11), Decision::Block),
             verdict("e3", A, at(2, 9), Decision::Review),

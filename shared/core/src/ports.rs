@@ -99,10 +99,13 @@ pub struct VerdictQuery {
 pub trait VerdictStore: Send + Sync {
     /// Stored verdicts for these event ids (absent ids are missing from the map).
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError>;
-    /// Inserts verdicts whose event_id is not stored yet; an existing row is never replaced.
-    /// Returns the verdict that is stored for each input, in order (the existing one on a
-    /// conflict), so a replay always answers with the original verdict.
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError>;
+    /// Stores the verdicts of events the pipeline has not applied yet and returns, for each input
+    /// in order, the verdict the table holds. A table that can tell keeps the first verdict per
+    /// event_id and returns it on a conflict (memory, SQLite); DynamoDB's batched writes carry no
+    /// condition and keep the last — the pipeline only writes an event again after a failed state
+    /// save (the same event on the same state: the same verdict) or when two writers score it at
+    /// once.
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError>;
     /// Newest first.
     async fn query(&self, query: &VerdictQuery) -> Result<Vec<Verdict>, PortError>;
 }
@@ -139,7 +142,7 @@ impl VerdictStore for Discard {
     async fn get_many(&self, _event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
         Ok(HashMap::new())
     }
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         Ok(verdicts.to_vec())
     }
     async fn query(&self, _query: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {

@@ -233,7 +233,7 @@ impl VerdictStore for DownStore {
     async fn get_many(&self, _: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
         Err(PortError::transient("verdict table", "connection refused (secret internal detail)"))
     }
-    async fn put_if_absent(&self, _: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, _: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         Err(PortError::transient("verdict table", "connection refused"))
     }
     async fn query(&self, _: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {

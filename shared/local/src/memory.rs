@@ -133,7 +133,7 @@ impl VerdictStore for MemoryVerdictStore {
         Ok(event_ids.iter().filter_map(|&id| t.by_id.get(id).map(|v| (id.to_string(), v.clone()))).collect())
     }
 
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         let mut t = lock(&self.inner, "verdict store")?;
         Ok(verdicts.iter().map(|v| t.insert_if_absent(v)).collect())
     }

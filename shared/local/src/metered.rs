@@ -94,9 +94,9 @@ impl<S: VerdictStore + ?Sized> VerdictStore for Metered<S> {
         Ok(found)
     }
 
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         let units: u64 = verdicts.iter().map(cost::verdict_write_units).sum();
-        let stored = self.inner.put_if_absent(verdicts).await?;
+        let stored = self.inner.put(verdicts).await?;
         self.tally(|f| f.write_units += units);
         Ok(stored)
     }

@@ -274,7 +274,7 @@ impl VerdictStore for SqliteVerdictStore {
 
     /// One transaction: every verdict is inserted unless its event_id is stored (first writer
     /// wins); only the rows whose insert did nothing are read back.
-    async fn put_if_absent(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
+    async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let mut conflicts = Vec::new();
@@ -376,8 +376,8 @@ mod tests {
         let first = verdict("e1", "208010000000001", 1, Decision::Block);
         let mut second = first.clone();
         second.decision = Decision::Allow;
-        assert_eq!(store.put_if_absent(std::slice::from_ref(&first)).await.unwrap(), vec![first.clone()]);
-        assert_eq!(store.put_if_absent(&[second]).await.unwrap(), vec![first.clone()]);
+        assert_eq!(store.put(std::slice::from_ref(&first)).await.unwrap(), vec![first.clone()]);
+        assert_eq!(store.put(&[second]).await.unwrap(), vec![first.clone()]);
         assert_eq!(store.count().unwrap(), 1);
         assert_eq!(store.get_many(&["e1", "nope"]).await.unwrap().get("e1"), Some(&first));
     }
@@ -387,7 +387,7 @@ mod tests {
         let store = SqliteVerdictStore::open_in_memory().unwrap();
         let a = "208010000000001";
         store
-            .put_if_absent(&[
+            .put(&[
                 verdict("e1", a, 1, Decision::Allow),
                 verdict("e2", a, 2, Decision::Block),
                 verdict("e3", "208010000000002", 3, Decision::Block),
@@ -449,7 +449,7 @@ mod tests {
             Reason { feature: "distance_km \"quoted\"".into(), value: None, contribution: -0.125 },
             Reason { feature: "duration_s".into(), value: Some(1e-7), contribution: 3.4e38 },
         ];
-        store.put_if_absent(&[none.clone(), three.clone()]).await.unwrap();
+        store.put(&[none.clone(), three.clone()]).await.unwrap();
         let raw: Vec<String> = {
             let conn = store.conn().unwrap();
             let mut stmt = conn.prepare("SELECT reasons FROM verdicts ORDER BY event_id").unwrap();

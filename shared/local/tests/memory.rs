@@ -31,7 +31,7 @@ fn when_bounded_should_never_hold_more_than_its_capacity_and_keep_the_most_recen
     assert_eq!(store.capacity(), Some(20));
     for batch in (0..100).collect::<Vec<_>>().chunks(7) {
         let verdicts: Vec<Verdict> = batch.iter().map(|&i| verdict(i, Decision::Allow)).collect();
-        rt.block_on(store.put_if_absent(&verdicts)).unwrap();
+        rt.block_on(store.put(&verdicts)).unwrap();
         assert!(store.len() <= 20, "{} verdicts held", store.len());
     }
     assert_eq!(store.len(), 20);
@@ -45,7 +45,7 @@ fn when_bounded_should_never_hold_more_than_its_capacity_and_keep_the_most_recen
 
     // A batch larger than the bound leaves the last `capacity` of it.
     let big: Vec<Verdict> = (100..150).map(|i| verdict(i, Decision::Allow)).collect();
-    assert_eq!(rt.block_on(store.put_if_absent(&big)).unwrap(), big);
+    assert_eq!(rt.block_on(store.put(&big)).unwrap(), big);
     assert_eq!(store.len(), 20);
 }
 
@@ -54,18 +54,18 @@ fn when_bounded_should_answer_a_recent_repeat_with_its_first_verdict_and_an_old_
     let rt = runtime();
     let store = MemoryVerdictStore::bounded(3);
     let first = verdict(1, Decision::Block);
-    rt.block_on(store.put_if_absent(std::slice::from_ref(&first))).unwrap();
+    rt.block_on(store.put(std::slice::from_ref(&first))).unwrap();
     let mut repeat = first.clone();
     repeat.decision = Decision::Allow;
     // Within the bound: the first verdict wins.
-    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&repeat))).unwrap(), vec![first.clone()]);
+    assert_eq!(rt.block_on(store.put(std::slice::from_ref(&repeat))).unwrap(), vec![first.clone()]);
     // A repeat does not count as an insertion: e1 is still the oldest of three.
-    rt.block_on(store.put_if_absent(&[verdict(2, Decision::Allow), verdict(3, Decision::Allow)])).unwrap();
+    rt.block_on(store.put(&[verdict(2, Decision::Allow), verdict(3, Decision::Allow)])).unwrap();
     assert_eq!(rt.block_on(store.get_many(&["e1"])).unwrap().get("e1"), Some(&first));
     // One more insertion forgets e1: seen again, it is stored as new.
-    rt.block_on(store.put_if_absent(&[verdict(4, Decision::Allow)])).unwrap();
+    rt.block_on(store.put(&[verdict(4, Decision::Allow)])).unwrap();
     assert!(rt.block_on(store.get_many(&["e1"])).unwrap().is_empty());
-    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&repeat))).unwrap(), vec![repeat]);
+    assert_eq!(rt.block_on(store.put(std::slice::from_ref(&repeat))).unwrap(), vec![repeat]);
     assert_eq!(store.len(), 3);
 }
 
@@ -75,9 +75,9 @@ fn when_unbounded_should_keep_every_verdict() {
     let store = MemoryVerdictStore::default();
     assert_eq!(store.capacity(), None);
     let verdicts: Vec<Verdict> = (0..5_000).map(|i| verdict(i, Decision::Allow)).collect();
-    rt.block_on(store.put_if_absent(&verdicts)).unwrap();
+    rt.block_on(store.put(&verdicts)).unwrap();
     assert_eq!(store.len(), 5_000);
     let mut again = verdicts[0].clone();
     again.decision = Decision::Block;
-    assert_eq!(rt.block_on(store.put_if_absent(&[again])).unwrap(), vec![verdicts[0].clone()]);
+    assert_eq!(rt.block_on(store.put(&[again])).unwrap(), vec![verdicts[0].clone()]);
 }

@@ -69,7 +69,7 @@ fn when_looking_up_more_ids_than_one_statement_binds_should_find_exactly_the_sto
     let store = SqliteVerdictStore::open(&dir.db()).unwrap();
     let all: Vec<Verdict> = (0..1_000).map(|i| verdict(i, Decision::Allow)).collect();
     let stored: Vec<Verdict> = all.iter().step_by(3).cloned().collect();
-    rt.block_on(store.put_if_absent(&stored)).unwrap();
+    rt.block_on(store.put(&stored)).unwrap();
 
     let mut ids: Vec<&str> = all.iter().map(|v| v.event_id.as_str()).collect();
     ids.sort_unstable();
@@ -91,7 +91,7 @@ fn when_a_batch_mixes_new_stored_and_repeated_events_should_answer_the_first_ver
     let dir = TempDir::new("mixed");
     let store = SqliteVerdictStore::open(&dir.db()).unwrap();
     let old = verdict(1, Decision::Block);
-    rt.block_on(store.put_if_absent(std::slice::from_ref(&old))).unwrap();
+    rt.block_on(store.put(std::slice::from_ref(&old))).unwrap();
 
     let mut replay = old.clone();
     replay.decision = Decision::Allow;
@@ -100,7 +100,7 @@ fn when_a_batch_mixes_new_stored_and_repeated_events_should_answer_the_first_ver
     let mut new_again = new.clone();
     new_again.score = 0.99;
     let other = verdict(3, Decision::Allow);
-    let answered = rt.block_on(store.put_if_absent(&[new.clone(), replay, other.clone(), new_again])).unwrap();
+    let answered = rt.block_on(store.put(&[new.clone(), replay, other.clone(), new_again])).unwrap();
     assert_eq!(answered, vec![new.clone(), old, other, new]);
     assert_eq!(store.count().unwrap(), 3);
 }
@@ -114,8 +114,8 @@ fn when_two_connections_write_the_same_event_should_keep_the_first_for_both() {
     let first = verdict(7, Decision::Block);
     let mut second = first.clone();
     second.decision = Decision::Allow;
-    assert_eq!(rt.block_on(a.put_if_absent(std::slice::from_ref(&first))).unwrap(), vec![first.clone()]);
-    assert_eq!(rt.block_on(b.put_if_absent(&[second])).unwrap(), vec![first.clone()]);
+    assert_eq!(rt.block_on(a.put(std::slice::from_ref(&first))).unwrap(), vec![first.clone()]);
+    assert_eq!(rt.block_on(b.put(&[second])).unwrap(), vec![first.clone()]);
     assert_eq!(rt.block_on(b.get_many(&[first.event_id.as_str()])).unwrap().get(&first.event_id), Some(&first));
 }
 
@@ -129,7 +129,7 @@ fn when_the_table_is_closed_should_leave_no_wal_and_read_back_every_verdict() {
     {
         let store = SqliteVerdictStore::open(&db).unwrap();
         for batch in written.chunks(500) {
-            rt.block_on(store.put_if_absent(batch)).unwrap();
+            rt.block_on(store.put(batch)).unwrap();
         }
         assert!(wal(&db).exists());
     }
@@ -176,7 +176,7 @@ fn when_the_table_was_created_by_an_earlier_version_should_keep_working() {
     }
     let store = SqliteVerdictStore::open(&db).unwrap();
     let v = verdict(9, Decision::Review);
-    assert_eq!(rt.block_on(store.put_if_absent(std::slice::from_ref(&v))).unwrap(), vec![v.clone()]);
+    assert_eq!(rt.block_on(store.put(std::slice::from_ref(&v))).unwrap(), vec![v.clone()]);
     let q = VerdictQuery { decision: Some(Decision::Review), limit: 10, ..Default::default() };
     assert_eq!(rt.block_on(store.query(&q)).unwrap(), vec![v]);
 }

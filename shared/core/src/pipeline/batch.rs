@@ -449,7 +449,7 @@ impl Pipeline {
         let (items, fresh): (Vec<usize>, Vec<Verdict>) =
             batch.items.iter_mut().enumerate().filter_map(|(i, item)| Some((i, item.decided.take()?))).unzip();
         if !fresh.is_empty() {
-            match self.ports.verdict_store.put_if_absent(&fresh).await {
+            match self.ports.verdict_store.put(&fresh).await {
                 Ok(stored) => {
                     for (i, v) in items.into_iter().zip(stored) {
                         batch.items[i].verdict = Some(v);
