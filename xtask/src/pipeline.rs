@@ -424,7 +424,8 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     let python = python_run(&a.python, &w, a.python_events)?;
     eprintln!("start → first verdict …");
     let start = start_to_first_verdict(&a.cli, &w)?;
-    let md = render(a, &w, &timed, &metered, &sqlite, (threads, &cli), python, &start, &criterion_results(&a.criterion));
+    let md =
+        render(a, &w, &timed, &metered, &sqlite, (threads, &cli), python, &start, &criterion_results(&a.criterion));
     let previous = std::fs::read_to_string(&a.out).unwrap_or_default();
     let mut doc = md;
     // The sections of `make chaos`, `make bench-serve` and `make bench-aws` come from their own
