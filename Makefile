@@ -126,7 +126,7 @@ train: $(VENV)/.installed ## generate data, export features with the Rust code, 
 	target/release/roamguard export-features --data $(OUT)/validation-data --out $(OUT)/validation/features.csv
 	$(VPY) training/train.py --train $(OUT)/train --validation $(OUT)/validation --model-dir models
 
-bench: ## criterion micro-benchmarks + pipeline measurements -> BENCHMARKS.md
+bench: $(VENV)/.installed ## criterion micro-benchmarks + pipeline measurements (and the Python baseline) -> BENCHMARKS.md
 	$(CARGO) bench -p roamguard --bench core
 	$(CARGO) build --release --quiet -p roamguard-cli -p xtask
 	target/release/xtask bench --out BENCHMARKS.md

@@ -9,7 +9,8 @@
 
 Runs the baseline on DATA (verdicts to DATA/python-verdicts.jsonl) with its feature function
 wrapped to keep every row, then compares: features against `roamguard export-features` rows as f32,
-exact or within 1e-5 relative (float64 against f32 arithmetic); verdicts by event_id.
+exact or within 1e-5 relative (float64 against f32 arithmetic); verdicts by event_id. Exits 1
+when more than 0.1% of the feature values or decisions differ, or an event is in one output only.
 """
 import argparse
 import csv
@@ -77,7 +78,16 @@ def main():
     for k in sorted(common):
         if rv[k]["decision"] != pv[k]["decision"]:
             print(f"  {k}: Rust {rv[k]['decision']} {rv[k]['score']:.6g}, Python {pv[k]['decision']} {pv[k]['score']:.6g}")
+    # The same work: (almost) every feature value and every decision alike, every event in both.
+    failures = [what for what, bad in [
+        (f"features within 1e-5 relative: {close / total:.4%} < 99.9%", close < 0.999 * total),
+        (f"events in only one output: {len(rv.keys() ^ pv.keys())}", rv.keys() != pv.keys()),
+        (f"decisions differ on {len(common) - agree} events (more than 0.1%)", len(common) - agree > 0.001 * len(common)),
+    ] if bad]
+    for what in failures:
+        print(f"FAIL: {what}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

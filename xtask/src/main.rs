@@ -10,6 +10,10 @@ mod aws;
 mod pipeline;
 mod report;
 
+// The allocator of the binaries it measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

@@ -298,10 +298,10 @@ fn cli_runs(cli: &Path, w: &Workload) -> anyhow::Result<(usize, Vec<(&'static st
     Ok((threads, runs))
 }
 
-/// The Python per-record handler on the first `limit` events of the same file.
+/// The Python per-record handler on the same file (its first `limit` events when not 0).
 fn python_run(python: &Path, w: &Workload, limit: usize) -> anyhow::Result<(usize, f64)> {
     let p = |name: &str| w.dir.join(name).display().to_string();
-    let args = [
+    let mut args = vec![
         "tests/load/python_baseline.py".to_string(),
         "--profiles".into(),
         p("profiles.jsonl"),
@@ -311,10 +311,11 @@ fn python_run(python: &Path, w: &Workload, limit: usize) -> anyhow::Result<(usiz
         "models".into(),
         "--out".into(),
         p("python-verdicts.jsonl"),
-        "--limit".into(),
-        limit.to_string(),
     ];
-    eprintln!("the Python per-record handler on {limit} events …");
+    if limit > 0 {
+        args.extend(["--limit".into(), limit.to_string()]);
+    }
+    eprintln!("the Python per-record handler (a few minutes on the whole file) …");
     let run = run_process(python, &args)?;
     let summary: serde_json::Value = serde_json::from_str(run.stdout.trim().lines().last().unwrap_or("{}"))
         .context("the Python handler prints a JSON summary line")?;
@@ -395,8 +396,8 @@ pub struct ReportArgs {
     /// The Python of the project's venv (xgboost) for the per-record baseline.
     #[arg(long, default_value = ".venv/bin/python")]
     python: PathBuf,
-    /// Events the Python handler scores (it is slow; its rate is per event).
-    #[arg(long, default_value_t = 30_000)]
+    /// Events the Python handler scores (0: the whole file, as `roamguard score` scores it).
+    #[arg(long, default_value_t = 0)]
     python_events: usize,
     /// Criterion's output directory (micro-benchmarks from `cargo bench`).
     #[arg(long, default_value = "target/criterion")]
@@ -565,7 +566,7 @@ core (`taskset -c 0`), with the stream's replay detection (`Replays::AskLiveStat
     md.push_str(&format!(
         "\nThe Python baseline (`tests/load/python_baseline.py`, run by `{}`): the per-record pattern of the AWS Lambda samples, \
          doing the same work per event (decode and validate, profile and live-state lookup, the 41 features, the same XGBoost \
-         model one row per call, the decision, one verdict line out), on the first {python_events} events of the same file: \
+         model one row per call, the decision, one verdict line out), on {python_events} events of the same file: \
          {python_rate:.0} events/s. `roamguard score --out` is **{:.0}×** that ({:.0}× on one worker; the Python handler computes no \
          SHAP reasons, RoamGuard does for every REVIEW and BLOCK).\n",
         a.python.display(),

@@ -11,7 +11,9 @@ use super::score::read_profiles;
 /// Reads a JSON Lines file of SubscriberProfile v1 and writes it with BatchWriteItem (25 items a
 /// call, unprocessed items retried with backoff). Credentials and region come from the standard
 /// AWS chain (environment, profile, role); --endpoint-url points at an emulator such as moto.
-/// Loading replaces each subscriber's item, live state included: run it before scoring starts.
+/// Loading replaces profiles only: live states are in their own table (STATES_TABLE) and stay.
+/// (On a stack from before the state table, a profile item still holds its state until the
+/// first event migrates it: load profiles there before scoring starts.)
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {

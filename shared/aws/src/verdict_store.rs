@@ -1,4 +1,4 @@
-//! The verdict table in DynamoDB: one item per event_id, written once.
+//! The verdict table in DynamoDB: one item per event_id (the last written: see `put`).
 
 use std::collections::HashMap;
 
@@ -261,9 +261,9 @@ fn sort_newest_first(verdicts: &mut [Verdict]) {
 
 #[async_trait]
 impl VerdictStore for DynamoVerdictStore {
-    /// BatchGetItem, eventually consistent: a verdict written a moment ago and missed here is
-    /// scored again, and `put` then answers with the stored one, so a stale read
-    /// costs a little work, never a second verdict.
+    /// BatchGetItem, eventually consistent: a verdict written a moment ago and missed here makes
+    /// the pipeline score its event again; the live state knows the event as applied, so usage
+    /// is not counted twice, and the verdict written then replaces the first.
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
         let mut unique: Vec<&str> = event_ids.to_vec();
         unique.sort_unstable();

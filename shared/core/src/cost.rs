@@ -1,7 +1,8 @@
 //! What storing the pipeline's items costs in DynamoDB, from their sizes as DynamoDB counts them:
 //! request units per write and read, and dollars per million events at list prices. The demo
 //! estimates with it from what it would store; `xtask bench-aws` applies the same rules to the
-//! requests the AWS adapters actually send (and checks the two agree).
+//! requests the AWS adapters actually send; the AWS adapter tests check that a verdict item's size
+//! as computed here is the size of the item the adapter writes.
 
 use crate::verdict::{Decision, Verdict};
 

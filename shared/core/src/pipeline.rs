@@ -15,9 +15,10 @@
 //! counts it), and the stream only ever carries stored verdicts (on a conflict the stored one,
 //! not ours).
 //!
-//! Replays are safe at every step: the verdict table keeps the first verdict per event_id and the
-//! live state remembers which events it has applied, so reprocessing a batch after a partial
-//! failure neither duplicates rows nor double-counts usage.
+//! Replays are safe at every step: the verdict table holds one verdict per event_id (the first in
+//! memory and SQLite, the last in DynamoDB: see [`VerdictStore::put`](crate::ports::VerdictStore::put))
+//! and the live state remembers which events it has applied, so reprocessing a batch after a
+//! partial failure neither duplicates rows nor double-counts usage.
 
 mod batch;
 mod join;

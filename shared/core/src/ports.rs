@@ -103,8 +103,9 @@ pub trait VerdictStore: Send + Sync {
     /// in order, the verdict the table holds. A table that can tell keeps the first verdict per
     /// event_id and returns it on a conflict (memory, SQLite); DynamoDB's batched writes carry no
     /// condition and keep the last — the pipeline only writes an event again after a failed state
-    /// save (the same event on the same state: the same verdict) or when two writers score it at
-    /// once.
+    /// save (the same event on the same state: the same verdict), when two writers score it at
+    /// once, or when an eventually consistent lookup missed its verdict (the state knows the
+    /// event: its usage is not counted twice).
     async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError>;
     /// Newest first.
     async fn query(&self, query: &VerdictQuery) -> Result<Vec<Verdict>, PortError>;

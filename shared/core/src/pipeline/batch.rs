@@ -442,8 +442,8 @@ impl Pipeline {
         Err(primary_error)
     }
 
-    /// The table keeps the first verdict per event_id (a concurrent writer may win): what it
-    /// holds is the verdict.
+    /// What the table answers it holds is the verdict (on a conflict another writer's, in the
+    /// tables that keep the first one).
     pub(super) async fn store(&self, batch: &mut Batch<'_>) {
         let started = Instant::now();
         let (items, fresh): (Vec<usize>, Vec<Verdict>) =
