@@ -11,6 +11,8 @@ use roamguard::profile::{Plan, SubscriberProfile};
 
 use super::FraudType;
 use super::fraud::FraudPlan;
+use super::lookalikes::{self, Lookalikes};
+use super::params::PersonaParams;
 use super::world::{self, World};
 use roamguard::rng::Rng;
 
@@ -32,6 +34,7 @@ impl Period {
     }
 }
 
+/// Legitimate roaming personas; their mix is a world parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persona {
     Business,
@@ -43,15 +46,34 @@ pub enum Persona {
     LongStay,
 }
 
-const PERSONAS: &[(Persona, f64)] = &[
-    (Persona::Business, 20.0),
-    (Persona::Holiday, 28.0),
-    (Persona::HeavyData, 8.0),
-    (Persona::Commuter, 10.0),
-    (Persona::LowUser, 14.0),
-    (Persona::Driver, 5.0),
-    (Persona::LongStay, 15.0),
-];
+impl Persona {
+    /// Every persona, in the order of the world parameters' per-persona arrays.
+    pub const ALL: [Persona; 7] = [
+        Persona::Business,
+        Persona::Holiday,
+        Persona::HeavyData,
+        Persona::Commuter,
+        Persona::LowUser,
+        Persona::Driver,
+        Persona::LongStay,
+    ];
+
+    pub fn index(self) -> usize {
+        Persona::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persona::Business => "business",
+            Persona::Holiday => "holiday",
+            Persona::HeavyData => "heavy_data",
+            Persona::Commuter => "commuter",
+            Persona::LowUser => "low_user",
+            Persona::Driver => "driver",
+            Persona::LongStay => "long_stay",
+        }
+    }
+}
 
 /// Mean daily usage while abroad and its shape.
 #[derive(Debug, Clone)]
@@ -111,7 +133,7 @@ const H_LONGSTAY: [f64; 24] = [
 ];
 
 impl Persona {
-    /// Persona-typical usage before per-subscriber variation.
+    /// Persona-typical usage of the original world, before world and subscriber variation.
     #[rustfmt::skip]
     fn base_usage(self) -> Usage {
         let u = |v: [f64; 7], hours: [f64; 24], dest: [f64; 3]| Usage {
@@ -170,6 +192,8 @@ pub struct Subscriber {
     /// `second_device_blocks` time intervals.
     pub second_device: Option<usize>,
     pub second_device_blocks: Vec<(i64, i64)>,
+    /// Legitimate look-alikes of fraud this subscriber shows (none in world 0).
+    pub lookalikes: Lookalikes,
     /// Older phones the operator has seen with this SIM.
     pub old_devices: Vec<String>,
     pub home_contacts: Vec<String>,
@@ -213,14 +237,14 @@ pub fn local_hour(t: i64, c: CountryCode) -> i64 {
 }
 
 /// UTC start of the local day containing `t`.
-fn local_midnight(t: i64, c: CountryCode) -> i64 {
+pub fn local_midnight(t: i64, c: CountryCode) -> i64 {
     let off = offset_s(c);
     let local = t + off;
     local - local.rem_euclid(DAY) - off
 }
 
 /// Monday = 0 … Sunday = 6 of a local day starting at UTC `t` (1970-01-01 was a Thursday).
-fn weekday(local_midnight_utc: i64, c: CountryCode) -> i64 {
+pub fn weekday(local_midnight_utc: i64, c: CountryCode) -> i64 {
     ((local_midnight_utc + offset_s(c)).div_euclid(DAY) + 3).rem_euclid(7)
 }
 
@@ -233,12 +257,12 @@ pub fn travel_s(a: CountryCode, b: CountryCode) -> i64 {
 }
 
 /// Driving time over the lower-bound distance between two countries, at 80 km/h.
-fn road_s(a: CountryCode, b: CountryCode) -> i64 {
+pub fn road_s(a: CountryCode, b: CountryCode) -> i64 {
     let km = f64::from(countries::min_travel_km(a, b).unwrap_or(0.0));
     (km / 80.0 * HOUR as f64) as i64
 }
 
-fn pick_country(list: &[(&'static str, f64)], rng: &mut Rng, avoid: &[CountryCode]) -> Option<CountryCode> {
+pub fn pick_country(list: &[(&'static str, f64)], rng: &mut Rng, avoid: &[CountryCode]) -> Option<CountryCode> {
     let candidates: Vec<(CountryCode, f64)> =
         list.iter().map(|(c, w)| (world::code(c), *w)).filter(|(c, _)| !avoid.contains(c)).collect();
     if candidates.is_empty() {
@@ -247,7 +271,7 @@ fn pick_country(list: &[(&'static str, f64)], rng: &mut Rng, avoid: &[CountryCod
     Some(rng.pick_weighted(&candidates))
 }
 
-fn stay(world: &World, country: CountryCode, start: i64, end: i64, rng: &mut Rng) -> Stay {
+pub fn stay(world: &World, country: CountryCode, start: i64, end: i64, rng: &mut Rng) -> Stay {
     let network = world.network(country, rng);
     let alt = world.network(country, rng).filter(|a| Some(*a) != network);
     Stay { country, start, end, network, alt_network: alt }
@@ -256,31 +280,32 @@ fn stay(world: &World, country: CountryCode, start: i64, end: i64, rng: &mut Rng
 /// Builds the genuine subscriber: identity, persona, itinerary, devices and habits.
 pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rng) -> Subscriber {
     let home = world::code(rng.pick_weighted(world::HOMES));
-    let mut persona = rng.pick_weighted(PERSONAS);
+    let p = &world.params;
+    let mut persona = rng.pick_weighted(&p.persona_mix());
     // Personas that need land borders fall back where the home country has none.
     if persona == Persona::Commuter && world.commute(home).is_empty()
         || persona == Persona::Driver && world.neighbours(home).is_empty()
     {
         persona = Persona::Holiday;
     }
-    let plan = if rng.bernoulli(0.25) { Plan::Prepaid } else { Plan::Postpaid };
+    let plan = if rng.bernoulli(p.habits.prepaid_share) { Plan::Prepaid } else { Plan::Postpaid };
     let tenure_days = tenure(plan, rng);
-    let usage = vary_usage(persona, rng);
+    let usage = vary_usage(world, persona, rng);
     let stays = itinerary(world, period, home, persona, rng);
     let mut devices = vec![world::imei(device_tacs(persona, rng), rng)];
-    let device_change = if rng.bernoulli(0.04) {
+    let device_change = if rng.bernoulli(p.devices.change) {
         devices.push(world::imei(world::PHONE_TACS, rng));
         Some((period.start + rng.range(DAY / 2, (period.len() - HOUR).max(DAY / 2)), devices.len() - 1))
     } else {
         None
     };
     let mut second_device_blocks = Vec::new();
-    let second_device = if rng.bernoulli(0.05) {
+    let second_device = if rng.bernoulli(p.devices.second) {
         let tacs = if rng.bernoulli(0.5) { world::MODULE_TACS } else { world::PHONE_TACS };
         devices.push(world::imei(tacs, rng));
         let mut day = period.start;
         while day < period.end {
-            if rng.bernoulli(0.4) {
+            if rng.bernoulli(p.devices.second_day) {
                 let from = day + rng.range(0, DAY - 2 * HOUR);
                 second_device_blocks.push((from, from + rng.range(2 * HOUR, 8 * HOUR)));
             }
@@ -292,7 +317,7 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
     };
     let old_devices = (0..rng.weighted(&[0.6, 0.3, 0.1])).map(|_| world::imei(world::PHONE_TACS, rng)).collect();
     let home_contacts = (0..rng.range(3, 15)).map(|_| world.number(home, rng.bernoulli(0.8), rng)).collect();
-    let family = if rng.bernoulli(0.06) {
+    let family = if rng.bernoulli(p.habits.diaspora_share) {
         pick_country(world.family(home), rng, &[home]).map(|c| {
             let numbers = (0..rng.range(1, 3)).map(|_| world.number(c, rng.bernoulli(0.7), rng)).collect();
             (c, numbers)
@@ -300,8 +325,8 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
     } else {
         None
     };
-    let forward_to = rng.bernoulli(0.03).then(|| world.number(home, rng.bernoulli(0.3), rng));
-    let odd_calls = if rng.bernoulli(0.04) { rng.range(1, 2) as u32 } else { 0 };
+    let forward_to = rng.bernoulli(p.habits.forward_share).then(|| world.number(home, rng.bernoulli(0.3), rng));
+    let odd_calls = if rng.bernoulli(p.habits.odd_call_share) { rng.range(1, 2) as u32 } else { 0 };
     let imsi = world.imsi(home, rng);
     let msisdn = world.number(home, true, rng);
     Subscriber {
@@ -318,6 +343,7 @@ pub fn plan_subscriber(world: &World, period: Period, index: usize, rng: &mut Rn
         device_change,
         second_device,
         second_device_blocks,
+        lookalikes: Lookalikes::default(),
         old_devices,
         home_contacts,
         family,
@@ -348,24 +374,28 @@ pub fn tenure(plan: Plan, rng: &mut Rng) -> u32 {
     v.max(0.0) as u32
 }
 
-/// Per-subscriber variation around the persona: overall intensity, per-channel taste and
-/// sometimes night-owl habits.
-pub fn vary_usage(persona: Persona, rng: &mut Rng) -> Usage {
+/// Per-subscriber variation around the persona as the world shapes it: overall intensity,
+/// per-channel taste and sometimes night-owl habits.
+pub fn vary_usage(world: &World, persona: Persona, rng: &mut Rng) -> Usage {
+    let p = &world.params;
     let mut u = persona.base_usage();
+    scale_usage(&mut u, p.persona(persona));
+    shift_hours(&mut u.hours, p.usage.hour_shift);
     // Clamped: the extreme tails would be indistinguishable from abuse rather than merely hard.
-    let overall = rng.lognormal(1.0, 0.45).clamp(0.2, 3.0);
+    let (lo, hi) = p.usage.level_clamp;
+    let overall = rng.lognormal(1.0, p.persona(persona).spread).clamp(lo, hi);
     for v in [&mut u.voice_mo, &mut u.voice_mt, &mut u.sms_mo, &mut u.sms_mt, &mut u.data_sessions] {
         *v *= overall * rng.lognormal(1.0, 0.3).clamp(0.4, 2.0);
     }
-    if persona == Persona::LowUser && rng.bernoulli(0.4) {
+    if persona == Persona::LowUser && rng.bernoulli(p.usage.data_off_share) {
         // Data switched off abroad.
         u.data_sessions = 0.0;
     }
     u.call_median_s *= rng.lognormal(1.0, 0.3);
     u.session_mb *= rng.lognormal(1.0, 0.4).clamp(0.3, 2.5);
-    if rng.bernoulli(0.1) {
+    if rng.bernoulli(p.usage.night_owl_share) {
         for h in &mut u.hours[..6] {
-            *h *= 4.0;
+            *h *= p.usage.night_owl_factor;
         }
     }
     let jitter = [rng.lognormal(1.0, 0.3), rng.lognormal(1.0, 0.3), rng.lognormal(1.0, 0.5)];
@@ -373,6 +403,23 @@ pub fn vary_usage(persona: Persona, rng: &mut Rng) -> Usage {
         *d *= j;
     }
     u
+}
+
+/// The world's level of a persona's usage (multipliers of 1 leave it unchanged).
+fn scale_usage(u: &mut Usage, p: &PersonaParams) {
+    u.voice_mo *= p.voice;
+    u.voice_mt *= p.voice;
+    u.sms_mo *= p.sms;
+    u.sms_mt *= p.sms;
+    u.data_sessions *= p.data;
+    u.call_median_s *= p.call_median;
+    u.session_mb *= p.session_mb;
+}
+
+/// Moves an activity profile `shift` hours later (earlier when negative).
+pub fn shift_hours(hours: &mut [f64; 24], shift: i64) {
+    let k = shift.rem_euclid(24) as usize;
+    hours.rotate_right(k);
 }
 
 /// Where and when the subscriber roams during the period (possibly starting before it).
@@ -397,13 +444,18 @@ fn itinerary(world: &World, period: Period, home: CountryCode, persona: Persona,
 }
 
 fn business_trips(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Vec<Stay> {
+    let trips = &world.params.trips;
     let mut stays = Vec::new();
     let mut t = period.start - rng.range(0, 2 * DAY);
     let mut first = true;
     while t < period.end {
-        t += if first { rng.range(0, 3 * DAY) } else { rng.range(DAY, 5 * DAY) };
+        t += if first {
+            rng.range(0, 3 * DAY)
+        } else {
+            rng.range(scaled(DAY, trips.business_gap), scaled(5 * DAY, trips.business_gap))
+        };
         first = false;
-        let legs = 1 + rng.weighted(&[0.6, 0.3, 0.1]);
+        let legs = 1 + rng.weighted(&trips.business_legs);
         let mut prev = home;
         for _ in 0..legs {
             // Later legs favour neighbours of the previous country (a road show).
@@ -417,7 +469,7 @@ fn business_trips(world: &World, period: Period, home: CountryCode, rng: &mut Rn
                 break;
             };
             t += travel_s(prev, c);
-            let len = (rng.uniform(0.6, 3.0) * DAY as f64) as i64;
+            let len = (rng.uniform(0.6, 3.0) * trips.business_stay * DAY as f64) as i64;
             stays.push(stay(world, c, t, t + len, rng));
             t += len;
             prev = c;
@@ -429,11 +481,12 @@ fn business_trips(world: &World, period: Period, home: CountryCode, rng: &mut Rn
 
 fn holiday(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Vec<Stay> {
     let mut t = period.start + rng.range(-6 * DAY, period.len() - 12 * HOUR);
-    let total = (rng.uniform(3.0, 14.0) * DAY as f64) as i64;
+    let trips = &world.params.trips;
+    let total = (rng.uniform(3.0, 14.0) * trips.holiday_days * DAY as f64) as i64;
     let Some(c) = pick_country(world.destinations(home), rng, &[home]) else {
         return Vec::new();
     };
-    if rng.bernoulli(0.85) {
+    if rng.bernoulli(trips.holiday_one_country) {
         return vec![stay(world, c, t, t + total, rng)];
     }
     // Two-country holiday, often across a land border.
@@ -459,7 +512,7 @@ fn long_stay(world: &World, period: Period, home: CountryCode, rng: &mut Rng) ->
     let Some(c) = pick_country(world.destinations(home), rng, &[home]) else {
         return Vec::new();
     };
-    if rng.bernoulli(0.12) {
+    if rng.bernoulli(world.params.trips.long_stay_move_on) {
         // Moves on to another country mid-period.
         if let Some(d) = pick_country(world.destinations(home), rng, &[home, c]) {
             let mid = period.start + rng.range(DAY / 2, (period.len() - DAY / 2).max(DAY / 2));
@@ -473,7 +526,7 @@ fn long_stay(world: &World, period: Period, home: CountryCode, rng: &mut Rng) ->
 fn commuter(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Vec<Stay> {
     // A minority lives in one foreign country and works in a neighbouring one: their roaming
     // events flip between two visited countries every working day.
-    if rng.bernoulli(0.3)
+    if rng.bernoulli(world.params.trips.commuter_two_country)
         && let Some(live) = pick_country(world.destinations(home), rng, &[home])
     {
         // Only real next-door pairs: a daily commute cannot span a long lower-bound distance.
@@ -550,7 +603,8 @@ fn driver(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Ve
         let mut current = rng.pick(first_legs);
         t += travel_s(home, current) / 2;
         while t < trip_end {
-            let len = rng.range(3 * HOUR, 30 * HOUR);
+            let scale = world.params.trips.driver_leg;
+            let len = rng.range(scaled(3 * HOUR, scale), scaled(30 * HOUR, scale));
             stays.push(stay(world, current, t, t + len, rng));
             t += len;
             let options: Vec<CountryCode> = world.neighbours(current).iter().copied().filter(|c| *c != prev).collect();
@@ -569,8 +623,15 @@ fn driver(world: &World, period: Period, home: CountryCode, rng: &mut Rng) -> Ve
     stays
 }
 
-/// Generates a subscriber's legitimate traffic over their stays within the period.
-pub fn normal_events(world: &World, period: Period, sub: &Subscriber, rng: &mut Rng) -> Vec<Draft> {
+/// Generates a subscriber's legitimate traffic over their stays within the period. Look-alike
+/// behaviours draw from `lookalike_rng`, so that they never shift the everyday traffic's draws.
+pub fn normal_events(
+    world: &World,
+    period: Period,
+    sub: &Subscriber,
+    rng: &mut Rng,
+    lookalike_rng: &mut Rng,
+) -> Vec<Draft> {
     let mut out = Vec::new();
     let total_w: f64 = sub.usage.hours.iter().sum();
     for s in &sub.stays {
@@ -598,6 +659,7 @@ pub fn normal_events(world: &World, period: Period, sub: &Subscriber, rng: &mut 
         }
     }
     odd_calls(world, period, sub, rng, &mut out);
+    lookalikes::events(world, sub, lookalike_rng, &mut out);
     avoid_overlapping_calls(&mut out, rng);
     out
 }
@@ -616,14 +678,17 @@ fn day_events(
     out: &mut Vec<Draft>,
 ) {
     let u = &sub.usage;
+    let p = &world.params.usage;
     let base = rng.lognormal(1.0, 0.35);
     let mut voice = base;
     let mut data = base * rng.lognormal(1.0, 0.2);
     match sub.persona {
-        // Conference or deal-closing day: many more calls.
-        Persona::Business | Persona::Driver if rng.bernoulli(0.06) => voice *= rng.uniform(3.0, 6.0),
+        // Deal-closing day: many more calls.
+        Persona::Business | Persona::Driver if rng.bernoulli(p.busy_day) => {
+            voice *= rng.uniform(p.busy_factor.0, p.busy_factor.1);
+        }
         // Rainy day in the hotel, or a big download.
-        Persona::Holiday | Persona::LongStay | Persona::HeavyData if rng.bernoulli(0.05) => {
+        Persona::Holiday | Persona::LongStay | Persona::HeavyData if rng.bernoulli(p.binge_day) => {
             data *= rng.uniform(2.0, 4.0);
         }
         _ => {}
@@ -645,6 +710,27 @@ fn day_events(
             out.push(normal_event(world, sub, s, t, kind, local_contacts, rng));
         }
     }
+}
+
+/// A legitimate event of `sub` at `t` in stay `s`, before its parties and volumes are set.
+pub fn legit_draft(sub: &Subscriber, s: &Stay, t: i64, kind: EventType, rng: &mut Rng) -> Draft {
+    Draft {
+        t,
+        kind,
+        country: s.country,
+        network: network_of(s, rng),
+        device: device_at(sub, t),
+        other: None,
+        duration: None,
+        bytes: None,
+        forwarded: false,
+        fraud: None,
+    }
+}
+
+/// `x` scaled by `s`, truncated (exactly `x` when `s` is 1).
+pub fn scaled(x: i64, s: f64) -> i64 {
+    (x as f64 * s) as i64
 }
 
 fn device_at(sub: &Subscriber, t: i64) -> usize {
@@ -702,25 +788,16 @@ fn normal_event(
     rng: &mut Rng,
 ) -> Draft {
     let u = &sub.usage;
-    let mut d = Draft {
-        t,
-        kind,
-        country: s.country,
-        network: network_of(s, rng),
-        device: device_at(sub, t),
-        other: None,
-        duration: None,
-        bytes: None,
-        forwarded: false,
-        fraud: None,
-    };
+    let calls = world.params.calls;
+    let habits = world.params.habits;
+    let mut d = legit_draft(sub, s, t, kind, rng);
     let call_len = |rng: &mut Rng, median: f64| -> u64 {
         // Unanswered calls and voicemail drops are common: short calls are not suspicious.
         if rng.bernoulli(0.08) {
             rng.range(0, 12) as u64
-        } else if rng.bernoulli(0.03) {
+        } else if rng.bernoulli(calls.long_share) {
             // Conference calls and long family chats.
-            rng.lognormal(1500.0, 0.5).clamp(300.0, 7200.0) as u64
+            rng.lognormal(calls.long_median_s, 0.5).clamp(300.0, 7200.0) as u64
         } else {
             rng.lognormal(median, CALL_SIGMA).clamp(3.0, 7200.0) as u64
         }
@@ -729,8 +806,8 @@ fn normal_event(
         EventType::VoiceMo => {
             let mut median = u.call_median_s;
             let number = match &sub.family {
-                Some((_, numbers)) if rng.bernoulli(0.15) => {
-                    median *= 2.5;
+                Some((_, numbers)) if rng.bernoulli(habits.diaspora_call_share) => {
+                    median *= habits.diaspora_call_factor;
                     numbers[rng.index(numbers.len())].clone()
                 }
                 _ => match rng.weighted(&u.dest) {
@@ -798,18 +875,10 @@ fn odd_calls(world: &World, period: Period, sub: &Subscriber, rng: &mut Rng, out
         };
         let (lo, hi) = (s.start.max(period.start), s.end.min(period.end));
         let t = lo + rng.below((hi - lo).max(1) as u64) as i64;
-        out.push(Draft {
-            t,
-            kind: EventType::VoiceMo,
-            country: s.country,
-            network: network_of(s, rng),
-            device: device_at(sub, t),
-            other: Some(world.risky_number(rng)),
-            duration: Some(rng.lognormal(180.0, 0.8).clamp(5.0, 3600.0) as u64),
-            bytes: None,
-            forwarded: false,
-            fraud: None,
-        });
+        let mut d = legit_draft(sub, s, t, EventType::VoiceMo, rng);
+        d.other = Some(world.risky_number(rng));
+        d.duration = Some(rng.lognormal(180.0, 0.8).clamp(5.0, 3600.0) as u64);
+        out.push(d);
     }
 }
 
@@ -840,12 +909,20 @@ fn avoid_overlapping_calls(events: &mut [Draft], rng: &mut Rng) {
 /// stale), usual countries (often incomplete), known devices (usually, not always, current).
 pub fn profile(world: &World, sub: &Subscriber, rng: &mut Rng) -> SubscriberProfile {
     let u = &sub.usage;
+    let c = &world.params.calls;
     // Mixture of `normal_event`'s call lengths: unanswered, long (conference) and ordinary.
-    let call_mean = 0.08 * 6.0 + 0.03 * 1700.0 + 0.89 * u.call_median_s * (CALL_SIGMA * CALL_SIGMA / 2.0).exp();
+    let call_mean = 0.08 * 6.0
+        + c.long_weight * c.long_mean_s
+        + c.ordinary_weight * u.call_median_s * (CALL_SIGMA * CALL_SIGMA / 2.0).exp();
     let session_mean = u.session_mb * (SESSION_SIGMA * SESSION_SIGMA / 2.0).exp();
     let mut voice = (u.voice_mo + u.voice_mt) * call_mean / 60.0;
     let mut sms = u.sms_mo + u.sms_mt;
     let mut data = u.data_sessions * session_mean;
+    if sub.lookalikes.habitual_voice_min > 0.0 {
+        // Long call sessions are a habit: some of them are in the history the baseline is
+        // learnt from (how much depends on how far back it reaches).
+        voice += sub.lookalikes.habitual_voice_min * rng.f64();
+    }
     let fresh = sub.tenure_days < 14;
     if fresh {
         // No history yet: either nothing or the operator's population default.

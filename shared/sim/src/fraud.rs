@@ -10,7 +10,9 @@ use roamguard::events::EventType;
 use roamguard::profile::Plan;
 
 use super::FraudType;
-use super::behaviours::{self, DAY, Draft, HOUR, MB, Period, Persona, Stay, Subscriber, local_hour};
+use super::behaviours::{self, DAY, Draft, HOUR, MB, Period, Persona, Stay, Subscriber, local_hour, scaled};
+use super::lookalikes::Lookalikes;
+use super::params::FraudKnobs;
 use super::world::{self, World};
 use roamguard::rng::Rng;
 
@@ -68,8 +70,9 @@ pub struct FraudPlan {
 /// Decides the episode and adapts the subscriber (fresh prepaid SIM, fraud device, …) before
 /// the profile is derived from it.
 ///
-/// `ordinal` numbers the episodes of one type; intensities cycle over it (2 blatant, 2 moderate,
-/// 1 subtle in every 5) so that small datasets still get every intensity of every type.
+/// `ordinal` numbers the episodes of one type; intensities cycle over the world's cycle of five
+/// (in world 0: 2 blatant, 2 moderate, 1 subtle), which holds every intensity, so that small
+/// datasets still get every intensity of every type.
 pub fn prepare(
     world: &World,
     period: Period,
@@ -78,9 +81,8 @@ pub fn prepare(
     ordinal: usize,
     rng: &mut Rng,
 ) {
-    const CYCLE: [Intensity; 5] =
-        [Intensity::Blatant, Intensity::Moderate, Intensity::Subtle, Intensity::Blatant, Intensity::Moderate];
-    let intensity = CYCLE[ordinal % CYCLE.len()];
+    let cycle = world.params.fraud(fraud_type).cycle;
+    let intensity = cycle[ordinal % cycle.len()];
     let plan = match fraud_type {
         FraudType::Irsf => prepare_irsf(world, period, sub, intensity, rng),
         FraudType::Simbox => prepare_simbox(world, period, sub, intensity, rng),
@@ -184,7 +186,8 @@ fn make_fresh_sim(world: &World, period: Period, sub: &mut Subscriber, country: 
     sub.plan = Plan::Prepaid;
     sub.tenure_days = if rng.bernoulli(0.7) { rng.range(0, 29) as u32 } else { rng.range(30, 120) as u32 };
     sub.persona = Persona::LowUser;
-    sub.usage = behaviours::vary_usage(Persona::LowUser, rng);
+    sub.usage = behaviours::vary_usage(world, Persona::LowUser, rng);
+    sub.lookalikes = Lookalikes::default();
     sub.device_change = None;
     sub.second_device = None;
     sub.second_device_blocks.clear();
@@ -320,7 +323,8 @@ pub fn inject(
             (network, world.network(plan.country, rng).filter(|a| Some(*a) != network))
         }
     };
-    let mut ep = Episode { plan, network, out: Vec::new() };
+    let knobs = *world.params.fraud(plan.fraud_type);
+    let mut ep = Episode { plan, knobs, network, out: Vec::new() };
     match plan.fraud_type {
         FraudType::Irsf => irsf(world, &mut ep, rng),
         FraudType::Simbox => simbox(world, period, &mut ep, rng),
@@ -358,8 +362,22 @@ pub fn inject(
 
 struct Episode<'a> {
     plan: &'a FraudPlan,
+    /// The world's loudness of this fraud type.
+    knobs: FraudKnobs,
     network: Option<&'static str>,
     out: Vec<Draft>,
+}
+
+impl FraudKnobs {
+    /// A count scaled by the world's volume; at least 1 if it was (exactly `n` at volume 1).
+    fn count(&self, n: i64) -> i64 {
+        if n <= 0 { n } else { scaled(n, self.volume).max(1) }
+    }
+
+    /// A time gap or window scaled by the world's pace.
+    fn gap(&self, g: i64) -> i64 {
+        scaled(g, self.pace)
+    }
 }
 
 impl Episode<'_> {
@@ -391,11 +409,11 @@ impl Episode<'_> {
 /// Premium-rate pumping: long calls, back to back on one or several lines, to a few numbers of
 /// the same high-risk range; sometimes through call forwarding.
 fn irsf(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let calls = i.pick(rng.range(40, 150), rng.range(12, 40), rng.range(3, 10));
+    let (i, knobs) = (ep.plan.intensity, ep.knobs);
+    let calls = knobs.count(i.pick(rng.range(40, 150), rng.range(12, 40), rng.range(3, 10)));
     let lines = i.pick(rng.range(1, 4), rng.range(1, 2), 1);
     // Quiet episodes keep calls short enough to pass for ordinary ones.
-    let median = i.pick(900.0, 420.0, 180.0);
+    let median = i.pick(900.0, 420.0, 180.0) * knobs.call_length;
     let unlisted = rng.bernoulli(i.pick(0.15, 0.35, 0.5));
     let count = i.pick(rng.range(3, 20), rng.range(2, 8), rng.range(1, 4)) as usize;
     let destinations = pumped_numbers(world, count, unlisted, rng);
@@ -408,9 +426,9 @@ fn irsf(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
         let d = ep.push(clocks[line], EventType::VoiceMo, Some(number), Some(duration as u64), None);
         d.forwarded = forwarding && rng.bernoulli(0.8);
         let gap = match i {
-            Intensity::Blatant => rng.range(2, 60),
-            Intensity::Moderate => 10 + rng.exponential(300.0) as i64,
-            Intensity::Subtle => 60 + rng.exponential(3600.0) as i64,
+            Intensity::Blatant => knobs.gap(rng.range(2, 60)),
+            Intensity::Moderate => 10 + rng.exponential(300.0 * knobs.pace) as i64,
+            Intensity::Subtle => 60 + rng.exponential(3600.0 * knobs.pace) as i64,
         };
         clocks[line] += duration + gap;
     }
@@ -446,11 +464,11 @@ fn pumped_numbers(world: &World, n: usize, unlisted: bool, rng: &mut Rng) -> Vec
 /// SIM box: back-to-back calls round the clock to ever-new local numbers, nearly no incoming
 /// traffic, no SMS, no data.
 fn simbox(world: &World, period: Period, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let hours = i.pick(rng.range(24, 96), rng.range(8, 36), rng.range(2, 10));
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let hours = k.count(i.pick(rng.range(24, 96), rng.range(8, 36), rng.range(2, 10)));
     let end = (ep.plan.start + hours * HOUR).min(period.end);
-    let mean_gap = i.pick(rng.uniform(20.0, 60.0), rng.uniform(120.0, 360.0), rng.uniform(480.0, 1200.0));
-    let median = rng.uniform(50.0, 110.0);
+    let mean_gap = i.pick(rng.uniform(20.0, 60.0), rng.uniform(120.0, 360.0), rng.uniform(480.0, 1200.0)) * k.pace;
+    let median = rng.uniform(50.0, 110.0) * k.call_length;
     let humanised = i != Intensity::Blatant && rng.bernoulli(0.5);
     let country = ep.plan.country;
     let mut recent: Vec<String> = Vec::new();
@@ -489,30 +507,30 @@ fn simbox(world: &World, period: Period, ep: &mut Episode<'_>, rng: &mut Rng) {
 
 /// Wangiri dialer: bursts of ring-once calls (0–3 s) to many numbers in several countries.
 fn wangiri_dialer(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let bursts = i.pick(rng.range(2, 5), rng.range(1, 2), 1);
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let bursts = k.count(i.pick(rng.range(2, 5), rng.range(1, 2), 1));
     let mut victims: Vec<CountryCode> = world::WANGIRI_VICTIMS.iter().map(|c| world::code(c)).collect();
     rng.shuffle(&mut victims);
     victims.truncate(rng.range(3, 10) as usize);
     let mut t = ep.plan.start;
     for _ in 0..bursts {
-        let size = i.pick(rng.range(40, 150), rng.range(15, 40), rng.range(5, 15));
+        let size = k.count(i.pick(rng.range(40, 150), rng.range(15, 40), rng.range(5, 15)));
         for _ in 0..size {
             let c = victims[rng.index(victims.len())];
             let number = world.number(c, rng.bernoulli(0.8), rng);
             let duration = if rng.bernoulli(0.5) { 0 } else { rng.range(1, 3) as u64 };
             ep.push(t, EventType::VoiceMo, Some(number), Some(duration), None);
-            t += duration as i64 + i.pick(rng.range(2, 15), rng.range(10, 60), rng.range(30, 300));
+            t += duration as i64 + k.gap(i.pick(rng.range(2, 15), rng.range(10, 60), rng.range(30, 300)));
         }
-        t += rng.range(20 * 60, 6 * HOUR);
+        t += k.gap(rng.range(20 * 60, 6 * HOUR));
     }
 }
 
 /// Wangiri callback: one-ring calls from premium or high-risk numbers, then the subscriber
 /// calls some of them back and is kept on the line.
 fn wangiri_callback(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let rings = i.pick(rng.range(4, 10), rng.range(2, 4), rng.range(1, 2));
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let rings = k.count(i.pick(rng.range(4, 10), rng.range(2, 4), rng.range(1, 2)));
     let one_number = rng.bernoulli(0.3);
     let first = world.risky_number(rng);
     let mut t = ep.plan.start;
@@ -521,9 +539,9 @@ fn wangiri_callback(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
         let number = if one_number { first.clone() } else { world.risky_number(rng) };
         ep.push(t, EventType::VoiceMt, Some(number.clone()), Some(rng.range(0, 2) as u64), None);
         rung.push((t, number));
-        t += rng.range(60, 30 * 60);
+        t += k.gap(rng.range(60, 30 * 60));
     }
-    let callbacks = i.pick(rng.range(2, 5), rng.range(1, 2), 1).min(rung.len() as i64);
+    let callbacks = k.count(i.pick(rng.range(2, 5), rng.range(1, 2), 1)).min(rung.len() as i64);
     let country = ep.plan.country;
     for _ in 0..callbacks {
         let (rang_at, number) = rung[rng.index(rung.len())].clone();
@@ -532,17 +550,18 @@ fn wangiri_callback(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
         while local_hour(at, country) < 7 {
             at += HOUR;
         }
-        let duration = rng.lognormal(150.0, 0.7).clamp(20.0, 1800.0) as u64;
+        let duration = rng.lognormal(150.0 * k.call_length, 0.7).clamp(20.0, 1800.0) as u64;
         ep.push(at, EventType::VoiceMo, Some(number), Some(duration), None);
     }
 }
 
 /// Data resale or tethering: sustained sessions adding up to many gigabytes per day.
 fn data_abuse(ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let hours = i.pick(rng.range(12, 60), rng.range(6, 24), rng.range(3, 10));
-    let gb_per_day = i.pick(rng.uniform(15.0, 50.0), rng.uniform(5.0, 15.0), rng.uniform(1.5, 4.0));
-    let mean_gap = rng.uniform(300.0, 1200.0);
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let hours = k.count(i.pick(rng.range(12, 60), rng.range(6, 24), rng.range(3, 10)));
+    let gb_per_day = i.pick(rng.uniform(15.0, 50.0), rng.uniform(5.0, 15.0), rng.uniform(1.5, 4.0)) * k.volume;
+    // A slower pace means fewer, bigger sessions at the same daily volume.
+    let mean_gap = rng.uniform(300.0, 1200.0) * k.pace;
     let per_session = gb_per_day * 1000.0 * MB * mean_gap / DAY as f64;
     let end = ep.plan.start + hours * HOUR;
     let mut t = ep.plan.start;
@@ -558,9 +577,10 @@ fn data_abuse(ep: &mut Episode<'_>, rng: &mut Rng) {
 /// Cloned SIM far away from the genuine subscriber: its own device, calls (often premium or
 /// international), some SMS and data, interleaved with the owner's normal traffic.
 fn clone_sim(world: &World, period: Period, sub: &Subscriber, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let window = i.pick(rng.range(6 * HOUR, 48 * HOUR), rng.range(2 * HOUR, 12 * HOUR), rng.range(HOUR / 2, 3 * HOUR));
-    let n = i.pick(rng.range(25, 80), rng.range(8, 25), rng.range(2, 6));
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let window =
+        k.gap(i.pick(rng.range(6 * HOUR, 48 * HOUR), rng.range(2 * HOUR, 12 * HOUR), rng.range(HOUR / 2, 3 * HOUR)));
+    let n = k.count(i.pick(rng.range(25, 80), rng.range(8, 25), rng.range(2, 6)));
     let country = ep.plan.country;
     // Kept inside the period so that even short episodes keep their events.
     let window = window.min(period.end - ep.plan.start).max(1);
@@ -579,7 +599,7 @@ fn clone_sim(world: &World, period: Period, sub: &Subscriber, ep: &mut Episode<'
                         world.number(if rng.bernoulli(0.3) { sub.home } else { c }, true, rng)
                     }
                 };
-                let duration = rng.lognormal(240.0, 0.9).clamp(5.0, 3600.0) as u64;
+                let duration = rng.lognormal(240.0 * k.call_length, 0.9).clamp(5.0, 3600.0) as u64;
                 ep.push(t, EventType::VoiceMo, Some(number), Some(duration), None);
                 busy_until = t + duration as i64;
             }
@@ -605,10 +625,10 @@ fn clone_sim(world: &World, period: Period, sub: &Subscriber, ep: &mut Episode<'
 
 /// Stolen device or SIM swap: a never-seen IMEI, then a burst of expensive usage.
 fn device_swap(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
-    let i = ep.plan.intensity;
-    let window = i.pick(rng.range(HOUR, 6 * HOUR), rng.range(HOUR, 4 * HOUR), rng.range(HOUR / 2, 2 * HOUR));
-    let calls = i.pick(rng.range(15, 50), rng.range(6, 15), rng.range(2, 5));
-    let median = i.pick(420.0, 300.0, 200.0);
+    let (i, k) = (ep.plan.intensity, ep.knobs);
+    let window = k.gap(i.pick(rng.range(HOUR, 6 * HOUR), rng.range(HOUR, 4 * HOUR), rng.range(HOUR / 2, 2 * HOUR)));
+    let calls = k.count(i.pick(rng.range(15, 50), rng.range(6, 15), rng.range(2, 5)));
+    let median = i.pick(420.0, 300.0, 200.0) * k.call_length;
     let mut t = ep.plan.start + rng.range(60, 30 * 60);
     let end = ep.plan.start + window;
     let spacing = (window / calls.max(1)).max(60);
@@ -630,8 +650,8 @@ fn device_swap(world: &World, ep: &mut Episode<'_>, rng: &mut Rng) {
         ep.push(t, EventType::VoiceMo, Some(number), Some(duration as u64), None);
         t += duration + rng.range(5, spacing.min(HOUR));
     }
-    let sessions = i.pick(rng.range(1, 4), rng.range(1, 2), rng.range(0, 1));
-    let total_gb = i.pick(rng.uniform(1.0, 5.0), rng.uniform(0.5, 2.0), rng.uniform(0.2, 1.0));
+    let sessions = k.count(i.pick(rng.range(1, 4), rng.range(1, 2), rng.range(0, 1)));
+    let total_gb = i.pick(rng.uniform(1.0, 5.0), rng.uniform(0.5, 2.0), rng.uniform(0.2, 1.0)) * k.volume;
     for _ in 0..sessions {
         let at = ep.plan.start + rng.range(60, (end - ep.plan.start).max(120));
         let bytes = (total_gb * 1000.0 * MB / sessions as f64 * rng.lognormal(1.0, 0.3)) as u64;

@@ -9,10 +9,24 @@
 //! Fraud and normal events go through the same finalisation (`finalize`): identifiers and the
 //! presence of optional fields follow the same rules for both, so a model cannot learn the
 //! label from formatting.
+//!
+//! [`GeneratorConfig::world`] picks the world: how the population behaves ([`WorldParams`]).
+//! World 0 is the original one; other worlds draw persona mixes, usage levels, call lengths,
+//! trips, devices and fraud loudness from wide ranges and add legitimate look-alikes of every
+//! fraud type (`lookalikes.rs`), so that a model trained on several worlds transfers.
 
 mod behaviours;
 mod fraud;
+mod lookalikes;
+mod params;
 mod world;
+
+pub use behaviours::Persona;
+pub use fraud::Intensity;
+pub use params::{
+    CallParams, DeviceParams, FraudKnobs, HabitParams, LookalikeParams, PersonaParams, TripParams, UsageParams,
+    WorldParams,
+};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -94,6 +108,9 @@ pub struct GeneratorConfig {
     pub start: DateTime<Utc>,
     /// Share of subscribers that get a fraud episode.
     pub fraud_share: f64,
+    /// Which world's behaviour ([`WorldParams::for_world`]): 0 is the original world; other
+    /// values draw another population, independently of `seed`.
+    pub world: u64,
 }
 
 impl Default for GeneratorConfig {
@@ -105,6 +122,7 @@ impl Default for GeneratorConfig {
             // 2026-06-01T00:00:00Z: a constant, valid Unix timestamp.
             start: Utc.timestamp_opt(1_780_272_000, 0).single().unwrap_or_default(),
             fraud_share: 0.06,
+            world: 0,
         }
     }
 }
@@ -179,6 +197,10 @@ const STREAM_FRAUD: u64 = 1;
 const STREAM_PLAN: u64 = 2;
 const STREAM_EVENTS: u64 = 3;
 const STREAM_IDS: u64 = 4;
+// Look-alike plans and events: their own streams, so that world 0 (no look-alikes) draws exactly
+// what it drew before they existed.
+const STREAM_LOOKALIKE_PLAN: u64 = 6;
+const STREAM_LOOKALIKE_EVENTS: u64 = 7;
 
 /// Generates the dataset described by `cfg`. Deterministic: the same config always yields the
 /// same dataset, whatever the machine or thread count.
@@ -188,32 +210,45 @@ pub fn generate(cfg: &GeneratorConfig) -> Dataset {
 }
 
 fn generate_with_threads(cfg: &GeneratorConfig, threads: usize) -> Dataset {
-    let world = World::new();
-    let start = cfg.start.timestamp();
-    let period = Period { start, end: start + i64::from(cfg.days.max(1)) * DAY };
-    let fraud_of = assign_fraud(cfg);
+    generate_in(&World::new(WorldParams::for_world(cfg.world)), cfg, threads)
+}
 
-    // Phase 1 (sequential, cheap): subscribers, their fraud plans and profiles. Sequential so
-    // that identifier clashes are resolved in a fixed order.
+fn period_of(cfg: &GeneratorConfig) -> Period {
+    let start = cfg.start.timestamp();
+    Period { start, end: start + i64::from(cfg.days.max(1)) * DAY }
+}
+
+/// Phase 1 (sequential, cheap): subscribers, their look-alikes, fraud plans and profiles.
+/// Sequential so that identifier clashes are resolved in a fixed order.
+fn plan_population(world: &World, cfg: &GeneratorConfig) -> (Vec<Subscriber>, Vec<SubscriberProfile>) {
+    let period = period_of(cfg);
+    let fraud_of = assign_fraud(cfg);
     let mut subs: Vec<Subscriber> = Vec::with_capacity(cfg.subscribers);
     let mut profiles = Vec::with_capacity(cfg.subscribers);
     let mut imsis = HashSet::with_capacity(cfg.subscribers);
     let mut msisdns = HashSet::with_capacity(cfg.subscribers);
     for (i, fraud_type) in fraud_of.iter().enumerate() {
         let mut rng = Rng::derive(cfg.seed, STREAM_PLAN, i as u64);
-        let mut sub = behaviours::plan_subscriber(&world, period, i, &mut rng);
+        let mut sub = behaviours::plan_subscriber(world, period, i, &mut rng);
         while !imsis.insert(sub.imsi.clone()) {
             sub.imsi = world.imsi(sub.home, &mut rng);
         }
         while !msisdns.insert(sub.msisdn.clone()) {
             sub.msisdn = world.number(sub.home, true, &mut rng);
         }
+        lookalikes::plan(world, period, &mut sub, &mut Rng::derive(cfg.seed, STREAM_LOOKALIKE_PLAN, i as u64));
         if let Some((t, ordinal)) = fraud_type {
-            fraud::prepare(&world, period, &mut sub, *t, *ordinal, &mut rng);
+            fraud::prepare(world, period, &mut sub, *t, *ordinal, &mut rng);
         }
-        profiles.push(behaviours::profile(&world, &sub, &mut rng));
+        profiles.push(behaviours::profile(world, &sub, &mut rng));
         subs.push(sub);
     }
+    (subs, profiles)
+}
+
+fn generate_in(world: &World, cfg: &GeneratorConfig, threads: usize) -> Dataset {
+    let period = period_of(cfg);
+    let (subs, profiles) = plan_population(world, cfg);
 
     // Phase 2 (parallel): each subscriber's traffic from its own PRNG stream. Results do not
     // depend on the thread count: every event carries its own sort key.
@@ -229,7 +264,6 @@ fn generate_with_threads(cfg: &GeneratorConfig, threads: usize) -> Dataset {
         let handles: Vec<_> = subs
             .chunks(chunk)
             .map(|part| {
-                let world = &world;
                 scope.spawn(move || {
                     let mut out: Vec<Slice> = (0..slices).map(|_| Slice::default()).collect();
                     for sub in part {
@@ -314,7 +348,8 @@ fn assign_fraud(cfg: &GeneratorConfig) -> Vec<Option<(FraudType, usize)>> {
 
 fn subscriber_events(world: &World, period: Period, seed: u64, sub: &Subscriber, slicer: Slicer, out: &mut [Slice]) {
     let mut rng = Rng::derive(seed, STREAM_EVENTS, sub.index as u64);
-    let mut drafts = behaviours::normal_events(world, period, sub, &mut rng);
+    let mut lookalike_rng = Rng::derive(seed, STREAM_LOOKALIKE_EVENTS, sub.index as u64);
+    let mut drafts = behaviours::normal_events(world, period, sub, &mut rng, &mut lookalike_rng);
     if let Some(plan) = &sub.fraud {
         fraud::inject(world, period, sub, plan, &mut drafts, &mut rng);
     }
@@ -580,5 +615,135 @@ mod tests {
             fraud_subs += usize::from(!types.is_empty());
         }
         assert!(fraud_subs >= 6);
+    }
+
+    fn world(w: u64) -> GeneratorConfig {
+        GeneratorConfig { subscribers: 400, days: 4, seed: 5, world: w, fraud_share: 0.1, ..GeneratorConfig::default() }
+    }
+
+    #[test]
+    fn when_seed_and_world_are_the_same_should_generate_identical_data() {
+        let cfg = world(3);
+        let (a, b) = (generate_with_threads(&cfg, 1), generate_with_threads(&cfg, 4));
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.profiles, b.profiles);
+        assert_ne!(a.events, generate(&world(4)).events, "another world, other data");
+        assert_ne!(a.events, generate(&GeneratorConfig { seed: 6, ..cfg }).events, "another seed, other data");
+    }
+
+    #[test]
+    fn when_world_number_is_the_same_should_draw_the_same_parameters_whatever_the_seed() {
+        assert_eq!(WorldParams::for_world(7), WorldParams::for_world(7));
+        assert_ne!(WorldParams::for_world(7), WorldParams::for_world(8));
+        assert_ne!(WorldParams::for_world(1), WorldParams::default());
+        // The seed plays no part: two seeds of world 5 share its parameters, so its look-alike
+        // rates show in both.
+        let line = WorldParams::for_world(5).to_string();
+        assert!(line.starts_with("world 5: personas business") && !line.contains('\n'), "{line}");
+        assert!(line.contains("look-alikes upgrade bursts") && line.contains("fraud irsf"), "{line}");
+    }
+
+    #[test]
+    fn when_world_is_drawn_should_stay_within_its_documented_ranges() {
+        for n in 1..200 {
+            let p = WorldParams::for_world(n);
+            assert!(p.persona_weights.iter().all(|w| *w > 0.0));
+            for pp in &p.personas {
+                assert!((0.4..=2.5).contains(&pp.voice) && (0.3..=3.3).contains(&pp.data), "{pp:?}");
+                assert!((0.3..=0.8).contains(&pp.spread));
+            }
+            assert!((-2..=2).contains(&p.usage.hour_shift));
+            assert!((p.trips.business_legs.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            assert!((p.calls.long_weight + p.calls.ordinary_weight - 0.92).abs() < 1e-9);
+            let l = &p.lookalikes;
+            for rate in [
+                l.upgrade_burst,
+                l.conference_share,
+                l.night_worker,
+                l.heavy_data,
+                l.data_only,
+                l.border_hops,
+                l.calls_home,
+            ] {
+                assert!(rate > 0.0 && rate < 1.0, "{l:?}");
+            }
+            for k in &p.fraud {
+                for i in [Intensity::Blatant, Intensity::Moderate, Intensity::Subtle] {
+                    assert!(k.cycle.contains(&i), "{k:?}");
+                }
+                assert!((0.35..=2.0).contains(&k.volume) && (0.6..=3.0).contains(&k.pace), "{k:?}");
+            }
+        }
+    }
+
+    /// Mean daily voice minutes of legitimate subscribers, and the share of them with data but
+    /// neither calls nor SMS.
+    fn legit_voice_and_data_only(ds: &Dataset, days: f64) -> (f64, f64) {
+        let mut per: HashMap<&str, (f64, usize, usize, bool)> = HashMap::new();
+        for (e, l) in ds.events.iter().zip(&ds.labels) {
+            let s = per.entry(e.imsi.as_str()).or_default();
+            s.3 |= l.fraud;
+            match e.event_type {
+                EventType::Data => s.2 += 1,
+                t if t.is_voice() => {
+                    s.0 += e.duration_s.unwrap_or(0) as f64 / 60.0;
+                    s.1 += 1;
+                }
+                _ => s.1 += 1,
+            }
+        }
+        let legit: Vec<_> = per.values().filter(|s| !s.3).collect();
+        let n = legit.len() as f64;
+        let voice = legit.iter().map(|s| s.0).sum::<f64>() / n / days;
+        (voice, legit.iter().filter(|s| s.1 == 0 && s.2 > 0).count() as f64 / n)
+    }
+
+    #[test]
+    fn when_worlds_differ_should_differ_in_legit_voice_and_data_only_share() {
+        let stats: Vec<(f64, f64)> = (0..6).map(|w| legit_voice_and_data_only(&generate(&world(w)), 4.0)).collect();
+        let voice: Vec<f64> = stats.iter().map(|s| s.0).collect();
+        let (lo, hi) = voice.iter().fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        assert!(hi > 1.5 * lo, "daily voice minutes by world: {voice:?}");
+        // World 0 has no data-only travellers; drawn worlds have 1–8 % of eligible ones.
+        assert_eq!(stats[0].1, 0.0);
+        assert!(stats[1..].iter().all(|s| s.1 > 0.0), "{stats:?}");
+        let shares: Vec<f64> = stats.iter().map(|s| s.1).collect();
+        assert!(shares.iter().copied().fold(0.0, f64::max) > 0.02, "{shares:?}");
+    }
+
+    #[test]
+    fn when_any_world_is_generated_should_include_every_fraud_type_as_a_minority() {
+        for w in 0..10 {
+            let summary = generate(&GeneratorConfig { subscribers: 240, days: 3, ..world(w) }).summary();
+            for ((t, events), (_, episodes)) in summary.by_type.iter().zip(&summary.episodes) {
+                assert!(*episodes >= 3 && *events >= *episodes, "world {w}, {t}: {summary}");
+            }
+            assert!(summary.fraud_events * 5 < summary.events, "world {w}: {summary}");
+        }
+    }
+
+    #[test]
+    fn when_world_is_drawn_should_keep_events_valid_and_formats_label_free() {
+        let ds = generate(&world(6));
+        let mut absent: HashSet<(bool, &str)> = HashSet::new();
+        for (e, l) in ds.events.iter().zip(&ds.labels) {
+            if let Err(err) = e.validate() {
+                panic!("invalid event {e:?}: {err}");
+            }
+            for (name, present) in [
+                ("msisdn", e.msisdn.is_some()),
+                ("imei", e.imei.is_some()),
+                ("visited_network", e.visited_network.is_some()),
+            ] {
+                if !present {
+                    absent.insert((l.fraud, name));
+                }
+            }
+        }
+        for name in ["msisdn", "imei", "visited_network"] {
+            assert!(absent.contains(&(false, name)) && absent.contains(&(true, name)), "{name} absence in both");
+        }
+        assert!(ds.events.windows(2).all(|w| (w[0].event_time, &w[0].event_id) < (w[1].event_time, &w[1].event_id)));
     }
 }

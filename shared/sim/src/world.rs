@@ -11,6 +11,8 @@ use roamguard::countries::{self, CountryCode, DestinationRange, RangeKind};
 
 use roamguard::rng::Rng;
 
+use super::params::WorldParams;
+
 /// Numbering and networks of one country.
 pub struct Numbering {
     pub code: &'static str,
@@ -299,8 +301,10 @@ pub static PHONE_TACS: &[&str] = &[
 pub static MODULE_TACS: &[&str] =
     &["86106204", "86725503", "86261504", "86695903", "35473208", "86775004"];
 
-/// Precomputed lookups over the static tables and the shared country reference data.
+/// Precomputed lookups over the static tables and the shared country reference data, and the
+/// behaviour parameters of the world being generated.
 pub struct World {
+    pub params: WorldParams,
     numbering: HashMap<CountryCode, &'static Numbering>,
     /// Countries with risk tier 2 (frequent IRSF / Wangiri terminations).
     pub risky: Vec<CountryCode>,
@@ -326,7 +330,7 @@ fn table_for(
 }
 
 impl World {
-    pub fn new() -> World {
+    pub fn new(params: WorldParams) -> World {
         let numbering = NUMBERING.iter().map(|n| (code(n.code), n)).collect();
         let by_tier = |tier: u8| countries::COUNTRIES.iter().filter(|c| c.risk_tier == tier).map(|c| c.code).collect();
         let ranges = |kind: RangeKind| countries::DESTINATION_RANGES.iter().filter(|r| r.kind == kind).collect();
@@ -346,6 +350,7 @@ impl World {
             }
         }
         World {
+            params,
             numbering,
             risky: by_tier(2),
             elevated: by_tier(1),
@@ -519,7 +524,7 @@ mod tests {
 
     #[test]
     fn when_generating_numbers_should_map_back_to_their_country() {
-        let world = World::new();
+        let world = World::new(WorldParams::default());
         let mut rng = Rng::new(9);
         for plan in NUMBERING {
             let c = code(plan.code);
