@@ -39,6 +39,12 @@ class ContractTest(unittest.TestCase):
         subprocess.run([CLI, "score", "--profiles", f"{d}/profiles.jsonl", "--events", f"{d}/events.jsonl",
                         "--out", f"{d}/verdicts.jsonl", "--dead-letter", f"{d}/dlq.jsonl"],
                        check=True, capture_output=True)
+        history = ["--profiles", f"{d}/profiles.jsonl", "--events", f"{d}/events.jsonl"]
+        subprocess.run([CLI, "calibrate", *history, "--labels", f"{d}/labels.jsonl", "--out", f"{d}/thresholds.json"],
+                       check=True, capture_output=True)
+        subprocess.run([CLI, "score", *history, "--thresholds", f"{d}/thresholds.json", "--mode", "shadow",
+                        "--out", f"{d}/shadow.jsonl", "--dead-letter", f"{d}/dlq-shadow.jsonl"],
+                       check=True, capture_output=True)
         cls.dir = d
 
     @classmethod
@@ -56,12 +62,32 @@ class ContractTest(unittest.TestCase):
         events = jsonl(f"{self.dir}/events.jsonl")[:-1]
         self.assert_all_valid(schema("roaming-event.v1.schema.json"), events)
 
+    def test_when_generator_writes_labels_should_match_label_v1(self):
+        labels = jsonl(f"{self.dir}/labels.jsonl")
+        self.assert_all_valid(schema("label.v1.schema.json"), labels)
+        self.assertTrue(any(label["fraud"] for label in labels))
+        self.assertFalse(schema("label.v1.schema.json").is_valid({"event_id": "a", "fraud": "yes"}))
+
     def test_when_score_writes_verdicts_should_match_schema_and_carry_reasons_when_flagged(self):
         verdicts = jsonl(f"{self.dir}/verdicts.jsonl")
         self.assert_all_valid(schema("verdict.v1.schema.json"), verdicts)
         flagged = [v for v in verdicts if v["decision"] != "ALLOW"]
         self.assertTrue(flagged)
         self.assertTrue(all(1 <= len(v["reasons"]) <= 3 for v in flagged))
+
+    def test_when_calibrate_writes_thresholds_should_match_thresholds_v1(self):
+        with open(f"{self.dir}/thresholds.json") as f:
+            thresholds = json.load(f)
+        v = schema("thresholds.v1.schema.json")
+        self.assert_all_valid(v, [thresholds])
+        self.assertLessEqual(thresholds["review"], thresholds["block"])
+        self.assertFalse(v.is_valid(dict(thresholds, reveiw=0.1)), "unknown fields are refused")
+
+    def test_when_scoring_in_shadow_mode_should_mark_verdicts_not_enforced(self):
+        shadow = jsonl(f"{self.dir}/shadow.jsonl")
+        self.assert_all_valid(schema("verdict.v1.schema.json"), shadow)
+        self.assertTrue(all(v["enforced"] is False for v in shadow))
+        self.assertTrue(all(v["enforced"] is True for v in jsonl(f"{self.dir}/verdicts.jsonl")))
 
     def test_when_rust_rejects_a_record_should_schema_reject_it_too(self):
         (letter,) = jsonl(f"{self.dir}/dlq.jsonl")

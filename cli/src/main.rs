@@ -32,6 +32,8 @@ enum Command {
     Generate(commands::generate::Args),
     ExportFeatures(commands::export::Args),
     Predict(commands::predict::Args),
+    Calibrate(commands::calibrate::Args),
+    Evaluate(commands::evaluate::Args),
     #[cfg(feature = "aws")]
     LoadProfiles(commands::load_profiles::Args),
 }
@@ -46,6 +48,8 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => commands::generate::run(args),
         Command::ExportFeatures(args) => commands::export::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Calibrate(args) => commands::calibrate::run(args),
+        Command::Evaluate(args) => commands::evaluate::run(args),
         #[cfg(feature = "aws")]
         Command::LoadProfiles(args) => commands::load_profiles::run(args),
     };

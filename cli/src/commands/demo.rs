@@ -86,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..ports
     };
     // As score-stream finds replays (the table is new: there are none).
-    let pipeline = Pipeline::new(model, ports).with_replays(Replays::AskLiveState);
+    let pipeline = Pipeline::new(model, ports).with_replays(Replays::AskLiveState).with_mode(args.model.mode);
     let stats =
         score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, score::default_threads(), true)?;
     println!("2. Scored the events through the embedded pipeline (batches of {})", args.batch_size);

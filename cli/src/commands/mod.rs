@@ -1,4 +1,6 @@
+pub mod calibrate;
 pub mod demo;
+pub mod evaluate;
 pub mod export;
 pub mod generate;
 #[cfg(feature = "aws")]

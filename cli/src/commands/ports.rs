@@ -10,7 +10,7 @@ use anyhow::Context;
 use roamguard::api::ApiPorts;
 use roamguard::model::{FraudModel, ModelScorer};
 use roamguard::pipeline::Ports;
-use roamguard::ports::{Discard, VerdictSink, VerdictStore};
+use roamguard::ports::{DeadLetterSink, Discard, VerdictSink, VerdictStore};
 use roamguard::profile::SubscriberProfile;
 use roamguard_local::sqlite::SqliteVerdictStore;
 use roamguard_local::{JsonlFile, MemorySubscriberStore, MemoryVerdictStore};
@@ -49,14 +49,26 @@ pub fn pipeline_ports(
     let api = ports(model, profiles, verdict_store(db, keep)?, out)?;
     let dead_letters = JsonlFile::create(dead_letter, "dead letters")
         .with_context(|| format!("creating {}", dead_letter.display()))?;
-    Ok(Ports {
+    Ok(with_dead_letters(api, Arc::new(dead_letters)))
+}
+
+fn with_dead_letters(api: ApiPorts, dead_letters: Arc<dyn DeadLetterSink>) -> Ports {
+    Ports {
         subscribers: api.subscribers,
         scorer: api.scorer,
         fallback: api.fallback,
         verdict_store: api.verdict_store,
         verdict_sink: api.verdict_sink,
-        dead_letters: Arc::new(dead_letters),
-    })
+        dead_letters,
+    }
+}
+
+/// A replay of labelled history (`calibrate`, `evaluate`): the pipeline's ports with nothing
+/// written anywhere (dead letters are counted, not kept); the verdict table in memory keeps the
+/// `keep` most recent verdicts, so a repeated event is not scored twice.
+pub fn replay_ports(model: Arc<FraudModel>, profiles: Vec<SubscriberProfile>, keep: usize) -> anyhow::Result<Ports> {
+    let api = ports(model, profiles, verdict_store(None, Some(keep))?, None)?;
+    Ok(with_dead_letters(api, Arc::new(Discard)))
 }
 
 /// The API's ports (an invalid request is answered, never dead-lettered). Without `db`, the

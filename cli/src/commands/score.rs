@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use roamguard::decision::{DecisionMode, ThresholdsFile};
 use roamguard::model::FraudModel;
 use roamguard::pipeline::{Counts, Outcome, Pipeline, Record, StageTimings};
 use roamguard::profile::SubscriberProfile;
@@ -54,30 +55,52 @@ pub struct Args {
     pub model: ModelArgs,
 }
 
-/// Which model to use and its decision thresholds.
+/// Which model to use, its decision thresholds, and whether decisions are enforced.
 #[derive(clap::Args, Clone, Default)]
 pub struct ModelArgs {
     /// Directory with model.json and metadata.json (default: the model built into this binary).
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
-    /// Override the REVIEW threshold from the model metadata (0–1).
+    /// Thresholds file (Thresholds v1, as `roamguard calibrate` writes it) instead of the
+    /// model's own; refused if it was calibrated for another model.
+    #[arg(long, value_name = "FILE")]
+    pub thresholds: Option<PathBuf>,
+    /// Override the REVIEW threshold (0–1), after --thresholds.
     #[arg(long)]
     pub review_threshold: Option<f32>,
-    /// Override the BLOCK threshold from the model metadata (0–1).
+    /// Override the BLOCK threshold (0–1), after --thresholds.
     #[arg(long)]
     pub block_threshold: Option<f32>,
+    /// `enforce`, or `shadow`: verdicts carry the decision the system would take, marked
+    /// `"enforced": false` (run in shadow, label, calibrate, then enforce).
+    #[arg(long, default_value = "enforce", value_parser = parse_mode)]
+    pub mode: DecisionMode,
+}
+
+fn parse_mode(text: &str) -> Result<DecisionMode, String> {
+    DecisionMode::parse(text).map_err(|e| e.to_string())
 }
 
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<Arc<FraudModel>> {
-        let model = match &self.model_dir {
+        let mut model = match &self.model_dir {
             Some(dir) => {
                 FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display()))?
             }
             None => FraudModel::embedded().context("loading the built-in model")?,
         };
+        if let Some(path) = &self.thresholds {
+            let policy =
+                read_thresholds(path)?.policy_for(model.version()).with_context(|| path.display().to_string())?;
+            model = model.with_policy(policy);
+        }
         Ok(Arc::new(model.with_threshold_overrides(self.review_threshold, self.block_threshold)?))
     }
+}
+
+pub fn read_thresholds(path: &Path) -> anyhow::Result<ThresholdsFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    ThresholdsFile::from_json(&bytes).with_context(|| path.display().to_string())
 }
 
 pub fn read_profiles(path: &Path) -> anyhow::Result<Vec<SubscriberProfile>> {
@@ -310,7 +333,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let profiles = read_profiles(&args.profiles)?;
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
-    let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?;
+    let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?
+        .with_mode(args.model.mode);
     let threads = args.threads.map_or_else(default_threads, |t| t as usize);
     let stats = run_file(&pipeline, &args.events, args.batch_size as usize, threads, false)?;
     let mut err = std::io::stderr();

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
     let ports = ports::api_ports(model.clone(), profiles, args.db.as_deref(), args.out.as_deref())?;
-    let api = Arc::new(Api::new(model, ports));
+    let api = Arc::new(Api::new(model, ports).with_mode(args.model.mode));
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("starting the async runtime")?;
     runtime.block_on(serve(api, args.port))

@@ -209,12 +209,14 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         .collect();
 
     let mut rows: HashMap<String, u32> = HashMap::new();
+    // The score of each stored verdict: the live state marks it (escalation of later BLOCKs).
+    let mut scores: HashMap<String, f32> = HashMap::new();
     let mut start = None;
     loop {
         let page = dynamo
             .scan()
             .table_name(&env["VERDICTS_TABLE"])
-            .projection_expression("event_id")
+            .projection_expression("event_id, score")
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -222,6 +224,9 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         for item in page.items() {
             if let Some(id) = item.get("event_id").and_then(|v| v.as_s().ok()) {
                 *rows.entry(id.clone()).or_default() += 1;
+                if let Some(score) = item.get("score").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()) {
+                    scores.insert(id.clone(), score);
+                }
             }
         }
         start = page.last_evaluated_key.filter(|k| !k.is_empty());
@@ -302,7 +307,11 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
             let imsi = profiles.get_key_value(event.imsi.as_str()).map_or("?", |(k, _)| *k);
             let shard = format!("shardId-{:012}", record.shard);
             let sequence = Sequence { source: &shard, number: &record.sequence };
-            expected.entry(imsi).or_default().apply(&event, home, Some(&sequence));
+            let state = expected.entry(imsi).or_default();
+            if state.apply(&event, home, Some(&sequence)) {
+                let score = scores.get(&event.event_id).copied().unwrap_or(f32::NAN);
+                state.mark_score(&event.event_id, event.event_time.timestamp(), score);
+            }
         }
     }
     let imsis: Vec<&str> = expected.keys().copied().collect();

@@ -28,6 +28,7 @@ const SCORE: &str = "score";
 const REASONS: &str = "reasons";
 const MODEL_VERSION: &str = "model_version";
 const DEGRADED: &str = "degraded";
+const ENFORCED: &str = "enforced";
 const SCORED_AT: &str = "scored_at";
 const TIME_ID: &str = "time_id";
 const DECISION_DAY: &str = "decision_day";
@@ -48,7 +49,8 @@ const QUERY_CONCURRENCY: usize = 16;
 ///   sparse: only REVIEW and BLOCK verdicts carry `decision_day`.
 ///
 /// Attributes: `event_id`, `imsi`, `decision` (`ALLOW`/`REVIEW`/`BLOCK`), `model_version` (S);
-/// `score` (N, the f32's shortest round-trip text); `degraded` (BOOL); `reasons` (S, the JSON
+/// `score` (N, the f32's shortest round-trip text); `degraded` (BOOL); `enforced` (BOOL, only
+/// `false`, on shadow-mode verdicts: absent means enforced, and costs no bytes); `reasons` (S, the JSON
 /// array of reasons: always read whole, never filtered on, and JSON keeps `null` values and
 /// f32 contributions exact); `event_time`, `scored_at` (S, RFC 3339 UTC with a fixed nine-digit
 /// fraction: lossless, so a read-back verdict equals the written one, and fixed width, so text
@@ -227,6 +229,9 @@ fn to_item(v: &Verdict) -> Result<Item, PortError> {
     if let Some(day) = decision_day(v) {
         item.insert(DECISION_DAY.to_string(), s(day));
     }
+    if !v.enforced {
+        item.insert(ENFORCED.to_string(), AttributeValue::Bool(false));
+    }
     Ok(item)
 }
 
@@ -249,6 +254,11 @@ fn from_item(item: &Item) -> Result<Verdict, PortError> {
         degraded: match item.get(DEGRADED) {
             Some(AttributeValue::Bool(b)) => *b,
             _ => return Err(bad(DEGRADED)),
+        },
+        enforced: match item.get(ENFORCED) {
+            None => true,
+            Some(AttributeValue::Bool(b)) => *b,
+            Some(_) => return Err(bad(ENFORCED)),
         },
         scored_at: time(SCORED_AT)?,
     })
@@ -394,6 +404,7 @@ mod tests {
             reasons: vec![Reason { feature: "duration_s".into(), value: None, contribution: 0.1 }],
             model_version: "m".into(),
             degraded: true,
+            enforced: false,
             scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
         }
     }

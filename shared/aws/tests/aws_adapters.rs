@@ -74,6 +74,7 @@ fn verdict(id: &str, imsi: &str, event_time: DateTime<Utc>, decision: Decision) 
         ],
         model_version: "xgb-test".into(),
         degraded: false,
+        enforced: true,
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap() + TimeDelta::nanoseconds(7),
     }
 }
@@ -802,7 +803,8 @@ async fn when_a_mixed_batch_runs_twice_on_the_aws_adapters_should_account_for_ev
     assert_eq!((c.degraded, c.replayed), (0, 0));
     let verdicts = verdicts_of(&first.outcomes);
     assert_eq!(verdicts.iter().map(|v| v.score).collect::<Vec<_>>(), [0.001, 0.002, 0.003, 0.004, 0.005, 0.99]);
-    assert_eq!(verdicts[5].decision, Decision::Block);
+    // Above the BLOCK threshold, but the subscriber's first flag: held at REVIEW.
+    assert_eq!(verdicts[5].decision, Decision::Review);
     assert!(!verdicts[5].reasons.is_empty(), "reasons come from the in-process model");
 
     let items = scan_all(&h.config, VERDICTS).await;

@@ -277,6 +277,12 @@ impl Api {
         self
     }
 
+    /// Shadow mode: verdicts say what would be decided, marked not enforced.
+    pub fn with_mode(mut self, mode: crate::decision::DecisionMode) -> Api {
+        self.pipeline = self.pipeline.with_mode(mode);
+        self
+    }
+
     pub fn model_version(&self) -> &str {
         self.pipeline.model().version()
     }

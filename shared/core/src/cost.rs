@@ -65,8 +65,8 @@ pub fn state_item_bytes(imsi: &str, encoded: usize, version: u64) -> usize {
 }
 
 /// The verdict item as the DynamoDB verdict table stores it (see roamguard-aws's verdict store:
-/// fixed-width RFC 3339 times, reasons as a JSON string, `time_id`, and `decision_day` on flagged
-/// verdicts only).
+/// fixed-width RFC 3339 times, reasons as a JSON string, `time_id`, `decision_day` on flagged
+/// verdicts only, `enforced` on shadow-mode verdicts only).
 pub fn verdict_item_bytes(v: &Verdict) -> usize {
     const TIME: usize = "2026-06-01T12:00:00.000000000Z".len();
     let reasons = serde_json::to_string(&v.reasons).map_or(2, |r| r.len());
@@ -89,6 +89,7 @@ pub fn verdict_item_bytes(v: &Verdict) -> usize {
         + "scored_at".len()
         + TIME
         + if flagged { "decision_day".len() + v.decision.as_str().len() + "#2026-06-01".len() } else { 0 }
+        + if v.enforced { 0 } else { "enforced".len() + 1 }
 }
 
 /// Units of one verdict write: the item, its `by_subscriber` entry, and its `by_decision_day`

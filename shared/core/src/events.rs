@@ -79,6 +79,15 @@ impl ValidationError {
     pub(crate) fn new(field: &str, message: impl Into<String>) -> Self {
         ValidationError { field: field.to_string(), message: message.into() }
     }
+    /// Deserializes `bytes`, naming the field at fault (a JSON path) when they do not fit.
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            ValidationError::new(if field == "." { "" } else { &field }, e.into_inner().to_string())
+        })
+    }
+
     fn describe(&self) -> String {
         if self.field.is_empty() { self.message.clone() } else { format!("field `{}`: {}", self.field, self.message) }
     }

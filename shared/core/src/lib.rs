@@ -5,6 +5,7 @@
 
 // Contracts: what comes in, what is known of a subscriber, what goes out.
 pub mod events;
+pub mod labels;
 pub mod profile;
 pub mod verdict;
 
@@ -16,6 +17,9 @@ pub mod state;
 pub mod decision;
 pub mod features;
 pub mod model;
+
+// What customers feel: operating points, calibration on labelled history.
+pub mod evaluation;
 
 // The pipeline, the ports it talks to, and the API over it.
 pub mod api;

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{self, Thresholds};
+use crate::decision::{self, DecisionPolicy, Escalation, Thresholds};
 use crate::features::{self, FeatureVector, NUM_FEATURES};
 use crate::ports::{PortError, Scorer};
-use crate::verdict::{Decision, Reason};
+use crate::verdict::Reason;
 pub use xgboost::{ModelError, XgbModel};
 
 /// Contents of `metadata.json`. Fields the scorer does not need (training metrics, drift
@@ -25,7 +25,11 @@ pub use xgboost::{ModelError, XgbModel};
 pub struct ModelMetadata {
     pub model_version: String,
     pub feature_names: Vec<String>,
+    /// Chosen on a held-out world by `roamguard calibrate` (`make train`).
     pub thresholds: Thresholds,
+    /// Absent in older metadata: the default (a BLOCK needs an earlier flag).
+    #[serde(default)]
+    pub escalation: Escalation,
     #[serde(default)]
     pub training: serde_json::Value,
 }
@@ -40,19 +44,11 @@ pub enum LoadError {
     Metadata(String),
 }
 
-/// What scoring one row gives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Score {
-    pub probability: f32,
-    pub decision: Decision,
-    /// Top-3 reasons; computed for REVIEW and BLOCK only (exact SHAP costs tens of µs a row).
-    pub reasons: Vec<Reason>,
-}
-
 pub struct FraudModel {
     booster: XgbModel,
     metadata: ModelMetadata,
-    thresholds: Thresholds,
+    /// The metadata's policy unless overridden.
+    policy: DecisionPolicy,
 }
 
 /// The model committed in `models/`, compiled into the binary so the embedded defaults need no
@@ -92,33 +88,37 @@ impl FraudModel {
                 booster.num_features()
             )));
         }
-        metadata.thresholds.check().map_err(|e| LoadError::Metadata(e.to_string()))?;
-        let thresholds = metadata.thresholds;
-        Ok(FraudModel { booster, metadata, thresholds })
+        let policy = DecisionPolicy::new(metadata.thresholds, metadata.escalation)
+            .map_err(|e| LoadError::Metadata(e.to_string()))?;
+        Ok(FraudModel { booster, metadata, policy })
     }
 
-    /// Replaces the metadata's thresholds (configuration override).
-    pub fn with_thresholds(mut self, thresholds: Thresholds) -> FraudModel {
-        self.thresholds = thresholds;
+    /// Replaces the metadata's policy (a thresholds file).
+    pub fn with_policy(mut self, policy: DecisionPolicy) -> FraudModel {
+        self.policy = policy;
         self
     }
 
-    /// Overrides either threshold (None keeps the metadata's), checking the result is consistent.
+    /// Overrides either threshold (None keeps the current one), checking the result is consistent.
     pub fn with_threshold_overrides(
         self,
         review: Option<f32>,
         block: Option<f32>,
     ) -> Result<FraudModel, decision::ThresholdError> {
-        let t = self.thresholds;
+        let t = self.policy.thresholds;
         let wanted = Thresholds::new(review.unwrap_or(t.review), block.unwrap_or(t.block))?;
-        Ok(self.with_thresholds(wanted))
+        let policy = DecisionPolicy::new(wanted, self.policy.escalation)?;
+        Ok(self.with_policy(policy))
     }
 
     pub fn version(&self) -> &str {
         &self.metadata.model_version
     }
     pub fn thresholds(&self) -> Thresholds {
-        self.thresholds
+        self.policy.thresholds
+    }
+    pub fn policy(&self) -> &DecisionPolicy {
+        &self.policy
     }
     pub fn metadata(&self) -> &ModelMetadata {
         &self.metadata
@@ -131,21 +131,12 @@ impl FraudModel {
         self.booster.predict_proba(row)
     }
 
-    /// Decision and reasons for a probability computed by any scorer (in-process or remote).
-    pub fn explain(&self, row: &FeatureVector, probability: f32) -> Score {
-        let decision = self.thresholds.decide(probability);
-        let reasons = if decision == Decision::Allow {
-            Vec::new()
-        } else {
-            let mut contribs = [0f32; NUM_FEATURES + 1];
-            self.booster.contributions(row, &mut contribs);
-            decision::top_reasons(row, &contribs, 3)
-        };
-        Score { probability, decision, reasons }
-    }
-
-    pub fn score(&self, row: &FeatureVector) -> Score {
-        self.explain(row, self.probability(row))
+    /// The top 3 reasons behind this row's score (exact TreeSHAP: tens of µs, so only for
+    /// flagged events).
+    pub fn reasons(&self, row: &FeatureVector) -> Vec<Reason> {
+        let mut contribs = [0f32; NUM_FEATURES + 1];
+        self.booster.contributions(row, &mut contribs);
+        decision::top_reasons(row, &contribs, 3)
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::decision::DecisionMode;
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, SubscriberStore, VerdictSink, VerdictStore};
 pub use crate::state::Sequence;
@@ -199,6 +200,7 @@ pub struct Pipeline {
     ports: Ports,
     clock: fn() -> DateTime<Utc>,
     replays: Replays,
+    mode: DecisionMode,
 }
 
 /// How the pipeline finds the records it has seen before (redeliveries, repeated requests).
@@ -215,7 +217,13 @@ pub enum Replays {
 
 impl Pipeline {
     pub fn new(model: Arc<FraudModel>, ports: Ports) -> Pipeline {
-        Pipeline { model, ports, clock: Utc::now, replays: Replays::LookUpEvery }
+        Pipeline { model, ports, clock: Utc::now, replays: Replays::LookUpEvery, mode: DecisionMode::Enforce }
+    }
+
+    /// Shadow mode: verdicts say what would be decided, marked not enforced.
+    pub fn with_mode(mut self, mode: DecisionMode) -> Pipeline {
+        self.mode = mode;
+        self
     }
 
     pub fn with_replays(mut self, replays: Replays) -> Pipeline {
@@ -239,7 +247,7 @@ impl Pipeline {
         self.read(&mut batch).await;
         batch.features();
         self.score(&mut batch).await;
-        batch.decide(&self.model);
+        batch.decide(&self.model, self.mode);
         self.store(&mut batch).await;
         self.publish_and_save(&mut batch).await;
         batch.report()

@@ -40,11 +40,7 @@ pub struct ProfileError {
 impl SubscriberProfile {
     /// Parses one JSON profile; baselines must be finite and ≥ 0. The error names the field.
     pub fn from_json(bytes: &[u8]) -> Result<SubscriberProfile, ValidationError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let p: SubscriberProfile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let field = e.path().to_string();
-            ValidationError::new(if field == "." { "" } else { &field }, e.into_inner().to_string())
-        })?;
+        let p: SubscriberProfile = ValidationError::parse(bytes)?;
         if p.imsi.len() < 6 || p.imsi.len() > 15 || !p.imsi.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new("imsi", format!("must be 6–15 digits, got {:?}", p.imsi)));
         }

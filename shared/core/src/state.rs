@@ -13,7 +13,9 @@
 //!   called in the last 24 h, countries visited (kept beyond 24 h: "never visited before" needs
 //!   history; at most [`MAX_COUNTRIES`]);
 //! - which events were applied ([`Applied`]): the last sequence number of the record's source plus
-//!   the last 8 event-id fingerprints, instead of a list of ids.
+//!   the last 8 event-id fingerprints, instead of a list of ids;
+//! - the subscriber's own history ([`DailyHistory`]: a decayed mean of its active days) and its
+//!   highest recent scores ([`ScoreMarks`], a decision input).
 //!
 //! [`codec`] writes it in a compact, versioned binary form (~0.3–0.6 KB for a typical traveller,
 //! under 2 KB for the busiest) and reads the JSON form earlier versions stored.
@@ -21,6 +23,7 @@
 mod applied;
 pub mod codec;
 mod distinct;
+mod history;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +32,10 @@ use crate::events::RoamingEvent;
 
 pub use applied::{Applied, LastApplied, RECENT_IDS, SequenceNumber, fingerprint};
 pub use distinct::Distinct;
+pub use history::{
+    DailyHistory, DayUsage, MAX_HISTORY_DAYS, MAX_SCORE_MARKS, SCORE_MARK_FLOOR, SCORE_MARK_HORIZON_SECS, ScoreMark,
+    ScoreMarks,
+};
 
 /// Width of a recent usage bucket.
 pub const BUCKET_SECS: i64 = 600;
@@ -170,6 +177,8 @@ pub struct LiveState {
     /// Countries visited.
     pub visited: Vec<SeenCountry>,
     pub applied: Applied,
+    pub history: DailyHistory,
+    pub scores: ScoreMarks,
 }
 
 /// Premium, satellite or hot range, or a high-risk destination country.
@@ -309,18 +318,20 @@ impl LiveState {
         }
         self.applied.record(&event.event_id, sequence);
         self.version += 1;
+        let first_event = self.last_event_time.is_none();
         let t = event.event_time.timestamp();
         let newest = self.last_event_time.map_or(t, |last| last.max(t));
         self.roll(newest);
 
         let called = event.called_number.as_deref().filter(|_| event.event_type.is_originating()).map(stable_hash);
+        let usage = UsageCounts::of(event, home);
         if t >= day_from(newest) {
             let bucket = if t >= recent_from(newest) {
                 bucket_at(&mut self.recent, bucket_start(t))
             } else {
                 bucket_at(&mut self.hours, hour_start(t))
             };
-            bucket.usage.add(&UsageCounts::of(event, home));
+            bucket.usage.add(&usage);
             if let Some(hash) = called {
                 bucket.called.insert(hash);
             }
@@ -338,6 +349,8 @@ impl LiveState {
             }
         }
         touch_country(&mut self.visited, event.visited_country, t);
+        let (last_hour, _) = self.hour_and_day(t, &UsageCounts::default());
+        self.history.add(t, &usage, &last_hour, first_event);
         if t >= newest {
             self.last_event_time = Some(t);
             self.last_country = Some(event.visited_country);
@@ -369,6 +382,13 @@ impl LiveState {
         self.called_countries.retain(|c| c.last_seen > horizon);
         cap_most_recent(&mut self.devices, MAX_DEVICES, |d| d.last_seen);
         cap_most_recent(&mut self.visited, MAX_COUNTRIES, |c| c.last_seen);
+    }
+
+    /// Remembers the score an event got (after its decision; see [`ScoreMarks`]). Marks age
+    /// out relative to the event marked, not to the newest event of its batch, so that a replay
+    /// of scores in event order ([`crate::evaluation`]) keeps exactly the marks the pipeline kept.
+    pub fn mark_score(&mut self, event_id: &str, at: i64, score: f32) {
+        self.scores.mark(event_id, at, score, at);
     }
 
     /// Events counted in the state's buckets (for tests and reports).

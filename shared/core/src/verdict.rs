@@ -50,6 +50,14 @@ pub struct Verdict {
     pub model_version: String,
     /// True when a fallback scorer produced this verdict.
     pub degraded: bool,
+    /// False in shadow mode: the decision is what the system would do, and nobody acts on it.
+    /// Verdicts from before shadow mode existed have no such field: they were enforced.
+    #[serde(default = "enforced_by_default")]
+    pub enforced: bool,
     #[serde(with = "crate::events::rfc3339")]
     pub scored_at: DateTime<Utc>,
+}
+
+fn enforced_by_default() -> bool {
+    true
 }

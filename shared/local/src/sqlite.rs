@@ -112,13 +112,28 @@ CREATE TABLE IF NOT EXISTS verdicts (
     reasons       TEXT NOT NULL,  -- JSON array of {feature, value, contribution}
     model_version TEXT NOT NULL,
     degraded      INTEGER NOT NULL,
-    scored_at     TEXT NOT NULL
+    scored_at     TEXT NOT NULL,
+    enforced      INTEGER NOT NULL DEFAULT 1  -- 0 in shadow mode
 );
 CREATE INDEX IF NOT EXISTS verdicts_by_subscriber ON verdicts (imsi, event_time);
 CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (decision, event_time);
 ";
 
-const COLUMNS: &str = "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at";
+const COLUMNS: &str =
+    "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at, enforced";
+
+/// Creates the table, or brings a table of an earlier version up to date (columns added since
+/// get their default: verdicts from before shadow mode were enforced).
+fn create_or_migrate(conn: &Connection) -> Result<(), PortError> {
+    conn.execute_batch(SCHEMA).map_err(err)?;
+    let has_enforced: bool = conn
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'enforced'", [], |r| r.get(0))
+        .map_err(err)?;
+    if !has_enforced {
+        conn.execute_batch("ALTER TABLE verdicts ADD COLUMN enforced INTEGER NOT NULL DEFAULT 1;").map_err(err)?;
+    }
+    Ok(())
+}
 
 /// WAL pages before the writer checkpoints by itself (SQLite's default is 1,000). A commit
 /// writes every page it changed to the WAL, and a batch changes about two pages per verdict:
@@ -150,14 +165,14 @@ impl SqliteVerdictStore {
              PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
         ))
         .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        create_or_migrate(&conn)?;
         Ok(SqliteVerdictStore { checkpointer: OnceLock::new(), conn: Mutex::new(conn), path: Some(path.to_path_buf()) })
     }
 
     pub fn open_in_memory() -> Result<SqliteVerdictStore, PortError> {
         let conn = Connection::open_in_memory().map_err(err)?;
         conn.execute_batch("PRAGMA temp_store = MEMORY;").map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        create_or_migrate(&conn)?;
         Ok(SqliteVerdictStore { checkpointer: OnceLock::new(), conn: Mutex::new(conn), path: None })
     }
 
@@ -222,6 +237,7 @@ fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
         model_version: text(6)?,
         degraded: r.get::<_, i64>(7)? != 0,
         scored_at: time(8)?,
+        enforced: r.get::<_, i64>(9)? != 0,
     })
 }
 
@@ -281,7 +297,7 @@ impl VerdictStore for SqliteVerdictStore {
         {
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (event_id) DO NOTHING"
                 ))
                 .map_err(err)?;
@@ -298,6 +314,7 @@ impl VerdictStore for SqliteVerdictStore {
                         v.model_version,
                         i64::from(v.degraded),
                         fmt_time(&v.scored_at),
+                        i64::from(v.enforced),
                     ])
                     .map_err(err)?;
                 if inserted == 0 {
@@ -366,6 +383,7 @@ mod tests {
             reasons: vec![Reason { feature: "duration_s".into(), value: None, contribution: 0.25 }],
             model_version: "m1".into(),
             degraded: false,
+            enforced: true,
             scored_at: Utc.with_ymd_and_hms(2026, 6, 1, 23, 0, 0).unwrap(),
         }
     }

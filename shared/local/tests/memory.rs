@@ -16,6 +16,7 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         reasons: Vec::new(),
         model_version: "m1".into(),
         degraded: false,
+        enforced: true,
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
     }
 }

@@ -54,6 +54,7 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         },
         model_version: "m1".into(),
         degraded: i.is_multiple_of(5),
+        enforced: !i.is_multiple_of(7),
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
     }
 }
@@ -170,13 +171,21 @@ fn when_the_table_was_created_by_an_earlier_version_should_keep_working() {
                  score REAL NOT NULL, reasons TEXT NOT NULL, model_version TEXT NOT NULL,
                  degraded INTEGER NOT NULL, scored_at TEXT NOT NULL);
              CREATE INDEX verdicts_by_subscriber ON verdicts (imsi, event_time);
-             CREATE INDEX verdicts_by_decision ON verdicts (decision, event_time);",
+             CREATE INDEX verdicts_by_decision ON verdicts (decision, event_time);
+             INSERT INTO verdicts VALUES ('before-shadow-mode', '208010000000001', '2026-05-01T00:00:00.000000000Z',
+                 'ALLOW', 0.125, '[]', 'm0', 0, '2026-05-01T00:00:01.000000000Z');",
         )
         .unwrap();
     }
     let store = SqliteVerdictStore::open(&db).unwrap();
-    let v = verdict(9, Decision::Review);
+    // A shadow-mode verdict (enforced: false) next to a row written before the column existed.
+    let v = verdict(14, Decision::Review);
+    assert!(!v.enforced);
     assert_eq!(rt.block_on(store.put(std::slice::from_ref(&v))).unwrap(), vec![v.clone()]);
     let q = VerdictQuery { decision: Some(Decision::Review), limit: 10, ..Default::default() };
     assert_eq!(rt.block_on(store.query(&q)).unwrap(), vec![v]);
+    let old = rt.block_on(store.get_many(&["before-shadow-mode"])).unwrap();
+    assert!(old["before-shadow-mode"].enforced, "verdicts from before shadow mode were enforced");
+    drop(store);
+    assert!(SqliteVerdictStore::open(&db).is_ok(), "opening a migrated table again");
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::join::{join2, join3, timed};
 use super::{BatchReport, Counts, Outcome, Pipeline, Port, Record, Replays, RetryReason, StageTimings};
+use crate::decision::DecisionMode;
 use crate::events::RoamingEvent;
 use crate::features::{self, FeatureVector};
 use crate::model::FraudModel;
@@ -227,7 +228,12 @@ impl<'r> Batch<'r> {
             let sub = &mut loaded.subscriber;
             let row = item.verdict.is_none().then(|| features::compute(e, sub.profile.as_ref(), &sub.state));
             let home = sub.profile.as_ref().map(|p| p.home_country);
-            loaded.touched |= sub.state.apply(e, home, item.sequence.as_ref());
+            let applied = sub.state.apply(e, home, item.sequence.as_ref());
+            loaded.touched |= applied;
+            if let Some(stored) = item.verdict.as_ref().filter(|_| applied) {
+                // The attempt that stored it did not save the state: its score mark goes too.
+                sub.state.mark_score(&e.event_id, e.event_time.timestamp(), stored.score);
+            }
             if row.is_some() {
                 item.features = row;
             }
@@ -245,24 +251,35 @@ impl<'r> Batch<'r> {
             .unzip()
     }
 
-    /// Decision and reasons for every scored row.
-    pub(super) fn decide(&mut self, model: &FraudModel) {
+    /// Decision and reasons for every scored row, in record order: a subscriber's earlier
+    /// events of the batch count in the escalation of its later ones, as they would one batch
+    /// apart. Each score is marked in the live state after its decision.
+    pub(super) fn decide(&mut self, model: &FraudModel, mode: DecisionMode) {
         let started = Instant::now();
-        let (now, degraded) = (self.now, self.degraded);
-        for item in self.items.iter_mut().filter(|i| i.retry.is_none()) {
+        let (now, degraded, policy) = (self.now, self.degraded, model.policy());
+        let window = policy.escalation.window_secs();
+        let Batch { items, subscribers, .. } = self;
+        for item in items.iter_mut().filter(|i| i.retry.is_none()) {
             let (Some(row), Some(p), Input::Event(e)) = (&item.features, item.probability, &item.input) else {
                 continue;
             };
-            let score = model.explain(row, p);
+            let t = e.event_time.timestamp();
+            let state = subscribers.get_mut(&e.imsi).map(|loaded| &mut loaded.subscriber.state);
+            let earlier = state.as_deref().map(|s| s.scores.earlier(&e.event_id, t, window));
+            let decision = policy.decide(p, earlier.into_iter().flatten());
+            if let Some(state) = state {
+                state.mark_score(&e.event_id, t, p);
+            }
             item.decided = Some(Verdict {
                 event_id: e.event_id.clone(),
                 imsi: e.imsi.clone(),
                 event_time: e.event_time,
-                decision: score.decision,
+                decision,
                 score: p,
-                reasons: score.reasons,
+                reasons: if decision == Decision::Allow { Vec::new() } else { model.reasons(row) },
                 model_version: model.version().to_string(),
                 degraded,
+                enforced: mode.enforced(),
                 scored_at: now,
             });
         }

@@ -2,24 +2,29 @@
 //! attribute), and the reader of the JSON form earlier versions stored (migrated on read; the
 //! next save writes the binary form).
 //!
-//! Format 2, after a version byte: integers as LEB128 varints, signed ones zig-zagged, times as
+//! Format 3 (format 2 plus the subscriber's daily history and score marks), after a version byte: integers as LEB128 varints, signed ones zig-zagged, times as
 //! offsets back from the newest event (a few bytes each), a usage bucket as a mask of its
 //! non-zero counters followed by those counters, a called-number sketch as its set bits when few
 //! (one byte each) or its 16 bytes. Zero counters and empty lists cost nothing, so the size
 //! follows the subscriber's activity and stays bounded by the state's own bounds: at most 29
-//! buckets × (12 counters + 17 bytes), 16 devices, the countries. Decoding checks every length and
-//! never panics: a corrupt item is an error the store reports.
+//! buckets × (12 counters + 17 bytes), 16 devices, the countries, 4 score marks. Decoding checks
+//! every length and never panics: a corrupt item is an error the store reports. Format 2 items
+//! (without history) are read as they are; the next save writes format 3.
 
 use serde::Deserialize;
 
+use super::history::{DAY_SECS, MEAN_UNITS};
 use super::{
-    Applied, BUCKET_SECS, Distinct, HOUR_SECS, LastApplied, LiveState, SeenCountry, SeenDevice, SequenceNumber,
-    UsageBucket, UsageCounts, bucket_at, bucket_start, day_from, hour_start, recent_from,
+    Applied, BUCKET_SECS, DailyHistory, DayUsage, Distinct, HOUR_SECS, LastApplied, LiveState, MAX_SCORE_MARKS,
+    ScoreMark, ScoreMarks, SeenCountry, SeenDevice, SequenceNumber, UsageBucket, UsageCounts, bucket_at, bucket_start,
+    day_from, hour_start, recent_from,
 };
 use crate::countries::CountryCode;
 
 /// The first byte of the binary form.
-pub const FORMAT: u8 = 2;
+pub const FORMAT: u8 = 3;
+/// The binary form before the daily history (still read).
+const FORMAT_2: u8 = 2;
 /// A list longer than this is corrupt (the state's own bounds are far lower).
 const MAX_LIST: u64 = 4096;
 
@@ -27,7 +32,7 @@ const MAX_LIST: u64 = 4096;
 pub enum CodecError {
     #[error("live state is empty")]
     Empty,
-    #[error("live state format {0} is unknown (this build reads 1 = JSON and {FORMAT})")]
+    #[error("live state format {0} is unknown (this build reads 1 = JSON, 2 and {FORMAT})")]
     UnknownFormat(u8),
     #[error("live state is truncated or corrupt at byte {0}")]
     Corrupt(usize),
@@ -39,6 +44,10 @@ const HAS_TIME: u64 = 1;
 const HAS_COUNTRY: u64 = 2;
 const HAS_DEVICE: u64 = 4;
 const HAS_LAST_APPLIED: u64 = 8;
+const HAS_HISTORY: u64 = 16;
+/// Flag bits each format knows.
+const FLAGS_2: u64 = 0b1111;
+const FLAGS_3: u64 = 0b1_1111;
 
 /// The binary form of `state` (its `version` is the store's business and is not included).
 pub fn encode(state: &LiveState) -> Vec<u8> {
@@ -49,6 +58,7 @@ pub fn encode(state: &LiveState) -> Vec<u8> {
         (state.last_country.is_some(), HAS_COUNTRY),
         (state.last_device.is_some(), HAS_DEVICE),
         (state.applied.last.is_some(), HAS_LAST_APPLIED),
+        (state.history != DailyHistory::default(), HAS_HISTORY),
     ]
     .iter()
     .filter(|(set, _)| *set)
@@ -93,6 +103,15 @@ pub fn encode(state: &LiveState) -> Vec<u8> {
         w.varint(u64::from(last.number.digits()));
         w.0.extend_from_slice(last.number.packed());
     }
+    if flags & HAS_HISTORY != 0 {
+        w.history(&state.history, base);
+    }
+    w.varint(state.scores.marks.len() as u64);
+    for m in &state.scores.marks {
+        w.signed(base - m.at);
+        w.0.extend_from_slice(&m.score.to_le_bytes());
+        w.0.extend_from_slice(&m.event.to_le_bytes());
+    }
     w.0
 }
 
@@ -100,7 +119,8 @@ pub fn encode(state: &LiveState) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<LiveState, CodecError> {
     match bytes.first() {
         None => Err(CodecError::Empty),
-        Some(&FORMAT) => Reader { bytes, at: 1 }.state(),
+        Some(&FORMAT) => Reader { bytes, at: 1 }.state(FLAGS_3),
+        Some(&FORMAT_2) => Reader { bytes, at: 1 }.state(FLAGS_2),
         Some(b'{') => from_json_v1(bytes),
         Some(&other) => Err(CodecError::UnknownFormat(other)),
     }
@@ -137,6 +157,17 @@ impl Writer {
         for v in counters.into_iter().filter(|v| *v != 0) {
             self.varint(v);
         }
+    }
+
+    fn history(&mut self, h: &DailyHistory, base: i64) {
+        self.signed(base.div_euclid(DAY_SECS) - h.day);
+        for v in h.today.to_array() {
+            self.varint(v as u64);
+        }
+        for v in h.mean.to_array() {
+            self.varint((v * MEAN_UNITS) as u64);
+        }
+        self.varint(u64::from(h.days));
     }
 
     fn sketch(&mut self, d: Distinct) {
@@ -294,8 +325,11 @@ impl Reader<'_> {
         }
     }
 
-    fn state(mut self) -> Result<LiveState, CodecError> {
+    fn state(mut self, known_flags: u64) -> Result<LiveState, CodecError> {
         let flags = self.varint()?;
+        if flags & !known_flags != 0 {
+            return Err(self.corrupt());
+        }
         let mut s = LiveState::default();
         if flags & HAS_TIME != 0 {
             s.last_event_time = Some(self.signed()?);
@@ -336,10 +370,51 @@ impl Reader<'_> {
             let number = SequenceNumber::from_parts(digits, packed.to_vec()).ok_or_else(|| self.corrupt())?;
             s.applied.last = Some(LastApplied { source, number });
         }
-        if self.at != self.bytes.len() || flags >> 4 != 0 {
+        if known_flags == FLAGS_3 {
+            if flags & HAS_HISTORY != 0 {
+                s.history = self.history(base)?;
+            }
+            s.scores = self.score_marks(base)?;
+        }
+        if self.at != self.bytes.len() {
             return Err(self.corrupt());
         }
         Ok(s)
+    }
+
+    fn history(&mut self, base: i64) -> Result<DailyHistory, CodecError> {
+        let day = base.div_euclid(DAY_SECS).checked_sub(self.signed()?).ok_or_else(|| self.corrupt())?;
+        let mut today = [0f32; DayUsage::FIELDS];
+        for v in &mut today {
+            *v = self.varint()? as f32;
+        }
+        let mut mean = [0f32; DayUsage::FIELDS];
+        for v in &mut mean {
+            *v = self.varint()? as f32 / MEAN_UNITS;
+        }
+        let days = u16::try_from(self.varint()?)
+            .ok()
+            .filter(|d| *d <= super::MAX_HISTORY_DAYS)
+            .ok_or_else(|| self.corrupt())?;
+        Ok(DailyHistory { day, today: DayUsage::from_array(today), mean: DayUsage::from_array(mean), days })
+    }
+
+    fn score_marks(&mut self, base: i64) -> Result<ScoreMarks, CodecError> {
+        let n = self.len()?;
+        if n > MAX_SCORE_MARKS {
+            return Err(self.corrupt());
+        }
+        let mut marks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = self.time(base)?;
+            let score = f32::from_le_bytes(self.take::<4>()?);
+            let event = u32::from_le_bytes(self.take::<4>()?);
+            if !score.is_finite() {
+                return Err(self.corrupt());
+            }
+            marks.push(ScoreMark { at, score, event });
+        }
+        Ok(ScoreMarks { marks })
     }
 }
 

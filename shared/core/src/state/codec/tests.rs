@@ -32,6 +32,9 @@ fn busy_state(days: i64, per_day: i64, numbers: u64, rng: &mut Rng) -> LiveState
         let e = RoamingEvent::from_json(json.as_bytes()).unwrap();
         let number = format!("{}", 49_590_338_271_490_256u64 + i as u64);
         s.apply(&e, None, Some(&Sequence { source: "shardId-000000000003", number: &number }));
+        if i % 7 == 0 {
+            s.mark_score(&format!("e{i}"), t, rng.f64() as f32);
+        }
     }
     s
 }
@@ -91,6 +94,29 @@ fn when_an_earlier_version_stored_json_should_migrate_it() {
 }
 
 #[test]
+fn when_an_earlier_version_stored_format_2_should_read_it_without_history() {
+    // Format 3 is format 2 followed by the history (behind a flag) and the score marks.
+    let mut s = busy_state(2, 40, 20, &mut Rng::new(4));
+    (s.version, s.history, s.scores) = (0, DailyHistory::default(), ScoreMarks::default());
+    let mut v2 = encode(&s);
+    assert_eq!(v2.pop(), Some(0), "no score marks");
+    v2[0] = 2;
+    assert_eq!(decode(&v2).unwrap(), s);
+    // A format 2 item with format 3's flag is corrupt, not misread.
+    let mut flagged = v2.clone();
+    flagged[1] |= 16;
+    assert!(matches!(decode(&flagged), Err(CodecError::Corrupt(_))));
+}
+
+#[test]
+fn when_history_and_marks_are_stored_should_keep_them_exactly() {
+    let s = busy_state(5, 30, 20, &mut Rng::new(8));
+    assert!(s.history.days >= 4 && !s.scores.marks.is_empty());
+    let back = decode(&encode(&s)).unwrap();
+    assert_eq!((back.history, back.scores), (s.history, s.scores));
+}
+
+#[test]
 fn when_the_bytes_are_not_a_state_should_say_so() {
     assert_eq!(decode(&[]), Err(CodecError::Empty));
     assert_eq!(decode(&[9, 0]), Err(CodecError::UnknownFormat(9)));
@@ -104,9 +130,11 @@ fn when_the_bytes_are_not_a_state_should_say_so() {
 proptest! {
     #[test]
     fn when_bytes_are_hostile_should_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let mut with_format = vec![FORMAT];
-        with_format.extend_from_slice(&bytes);
-        let _ = decode(&with_format);
+        for format in [FORMAT, FORMAT_2] {
+            let mut with_format = vec![format];
+            with_format.extend_from_slice(&bytes);
+            let _ = decode(&with_format);
+        }
         let _ = decode(&bytes);
     }
 

@@ -1,0 +1,155 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use roamguard::decision::ThresholdsFile;
+use roamguard::evaluation::{self, Observation, OperatingPoint, Targets};
+use roamguard::labels::Label;
+use roamguard::pipeline::Pipeline;
+use roamguard::verdict::Verdict;
+
+use super::ports;
+use super::score::{self, ModelArgs};
+
+/// Choose the REVIEW and BLOCK thresholds on the operator's own labelled history.
+///
+/// Replays the history through the same pipeline as `score` (live state built in event order,
+/// the same features and model), then picks the lowest thresholds whose decisions stay within
+/// the false-positive rates on its legitimate events:
+///   --flag-fpr   legitimate events flagged (REVIEW or BLOCK), e.g. 0.005 = 0.5 %
+///   --block-fpr  legitimate events BLOCKed, e.g. 0.0005 = 0.05 %
+/// A BLOCK needs an earlier flagged event of the subscriber (the model's escalation rule), so
+/// the BLOCK threshold is searched on the replayed decisions, not on scores alone.
+/// Events without a label count as legitimate. Prints the operating point reached (the figures
+/// of `roamguard evaluate`) and writes the thresholds file (Thresholds v1) that `score`,
+/// `serve`, `demo` (--thresholds) and the Lambdas (THRESHOLDS_URI) read.
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(flatten)]
+    pub history: LabelledHistory,
+    /// Target share of legitimate events BLOCKed.
+    #[arg(long, default_value_t = 0.0005)]
+    pub block_fpr: f64,
+    /// Target share of legitimate events flagged (REVIEW or BLOCK).
+    #[arg(long, default_value_t = 0.005)]
+    pub flag_fpr: f64,
+    /// Where to write the thresholds file.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Labelled traffic: profiles, events and what is known about them.
+#[derive(clap::Args)]
+pub struct LabelledHistory {
+    /// Subscriber profiles (JSON Lines, SubscriberProfile v1).
+    #[arg(long)]
+    pub profiles: PathBuf,
+    /// Events (JSON Lines, RoamingEvent v1), in arrival order.
+    #[arg(long)]
+    pub events: PathBuf,
+    /// Labels (JSON Lines, Label v1: {"event_id", "fraud", "fraud_type"?}); events without one
+    /// are legitimate.
+    #[arg(long)]
+    pub labels: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let (mut observations, labelled) = replay(&model, &args.history)?;
+    let targets = Targets { flag_fpr: args.flag_fpr, block_fpr: args.block_fpr };
+    let policy = evaluation::calibrate(&mut observations, targets, model.policy().escalation)?;
+    let point = OperatingPoint::of(&observations);
+    let file = ThresholdsFile {
+        model_version: Some(model.version().to_string()),
+        review: policy.thresholds.review,
+        block: policy.thresholds.block,
+        escalation: policy.escalation,
+        calibration: Some(serde_json::json!({
+            "targets": targets,
+            "events": observations.len(),
+            "labelled_events": labelled,
+            "operating_point": point,
+        })),
+    };
+    let json = serde_json::to_string_pretty(&file).context("writing the thresholds")?;
+    std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "REVIEW at score ≥ {:.6}, BLOCK at score ≥ {:.6} (after {} earlier flag(s) within {} h) for model {}",
+        policy.thresholds.review,
+        policy.thresholds.block,
+        policy.escalation.earlier_flags,
+        policy.escalation.window_hours,
+        model.version()
+    );
+    println!("operating point on this history:");
+    print!("{}", point_text(&point));
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Scores `events` through the pipeline and joins the verdicts with their labels, in each
+/// subscriber's event order. Returns the observations and how many of them carried a label.
+pub fn replay(
+    model: &std::sync::Arc<roamguard::model::FraudModel>,
+    history: &LabelledHistory,
+) -> anyhow::Result<(Vec<Observation>, usize)> {
+    let path = &history.labels;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let labels = Label::read_jsonl(&text).with_context(|| path.display().to_string())?;
+    let profiles = score::read_profiles(&history.profiles)?;
+    let ports = ports::replay_ports(model.clone(), profiles, score::VERDICTS_IN_MEMORY)?;
+    let pipeline = Pipeline::new(model.clone(), ports);
+    let stats = score::run_file(&pipeline, &history.events, 500, score::default_threads(), true)?;
+    if stats.counts.dead_letters > 0 {
+        eprintln!("{} records could not be scored (invalid) and are left out", stats.counts.dead_letters);
+    }
+    anyhow::ensure!(stats.counts.retries == 0, "{} records could not be scored", stats.counts.retries);
+    let observations = observe(stats.verdicts, &labels);
+    let labelled = observations.iter().filter(|o| labels.contains_key(&o.event_id)).count();
+    if labelled < labels.len() {
+        eprintln!("{} labels match no scored event", labels.len() - labelled);
+    }
+    Ok((observations, labelled))
+}
+
+/// Verdicts with their labels. A worker's verdicts keep file order, and each subscriber is
+/// scored by one worker: the order per subscriber (all that decisions and episodes need) holds.
+fn observe(verdicts: Vec<Verdict>, labels: &HashMap<String, Label>) -> Vec<Observation> {
+    verdicts
+        .into_iter()
+        .map(|v| {
+            let label = labels.get(&v.event_id);
+            Observation {
+                event_time: v.event_time.timestamp(),
+                score: v.score,
+                decision: v.decision,
+                fraud: label.is_some_and(|l| l.fraud),
+                fraud_type: label.filter(|l| l.fraud).and_then(|l| l.fraud_type.clone()),
+                event_id: v.event_id,
+                imsi: v.imsi,
+            }
+        })
+        .collect()
+}
+
+/// The operating point as indented text lines.
+pub fn point_text(point: &OperatingPoint) -> String {
+    let mut out = String::new();
+    for row in point.markdown_rows().lines() {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        if let [name, value] = cells[..] {
+            out.push_str(&format!("   {name}: {value}\n"));
+        }
+    }
+    for t in &point.by_type {
+        let flag = t.median_events_to_flag.map_or("–".to_string(), |m| format!("{m:.1}"));
+        out.push_str(&format!(
+            "   {}: {} of {} episodes caught, {} blocked; first flag at event {flag} (median)\n",
+            t.fraud_type, t.caught, t.episodes, t.blocked
+        ));
+    }
+    out
+}
