@@ -14,10 +14,21 @@ CHECKOV_VENV := .venv-checkov
 SAM := SAM_CLI_TELEMETRY=0 $(CURDIR)/$(INFRA_VENV)/bin/sam
 STACK ?= roamguard
 
-# Training data: a training set and a held-out set from a different seed (other subscribers).
-TRAIN_SUBSCRIBERS ?= 8000
+# Training data from several worlds (`roamguard generate --world N`: each world draws its own
+# population behaviour and legitimate look-alikes of fraud), so the model learns what fraud is
+# rather than what one world's normal traffic is. World 0 is the demo's world.
+TRAIN_WORLDS ?= 0 1 2 3 4 5
+TRAIN_SUBSCRIBERS ?= 1500
 TRAIN_DAYS ?= 7
-VALID_SUBSCRIBERS ?= 4000
+# train.py's validation set (early metrics, parity rows): another world.
+VALID_WORLD ?= 6
+VALID_SUBSCRIBERS ?= 2000
+# The model's thresholds are calibrated on a held-out world (parameters never trained on), and
+# the report adds a second unseen world and new subscribers of the calibration world.
+HOLDOUT_WORLD ?= 11
+REPORT_WORLD ?= 12
+HOLDOUT_SUBSCRIBERS ?= 3000
+HOLDOUT_DAYS ?= 3
 
 .PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train bench bench-aws bench-serve package deploy seed-profiles clean help
 
@@ -117,14 +128,34 @@ python-test: $(VENV)/.installed
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 
-train: $(VENV)/.installed ## generate data, export features with the Rust code, train, write models/
+train: $(VENV)/.installed ## generate worlds, export features with the Rust code, train, calibrate on a held-out world, write models/
 	$(CARGO) build --release --quiet -p roamguard-cli
-	target/release/roamguard generate --subscribers $(TRAIN_SUBSCRIBERS) --days $(TRAIN_DAYS) --seed 1 --out $(OUT)/train-data
-	target/release/roamguard generate --subscribers $(VALID_SUBSCRIBERS) --days $(TRAIN_DAYS) --seed 2 --out $(OUT)/validation-data
-	mkdir -p $(OUT)/train $(OUT)/validation
-	target/release/roamguard export-features --data $(OUT)/train-data --out $(OUT)/train/features.csv
+	rm -rf $(OUT)/train $(OUT)/validation && mkdir -p $(OUT)/train $(OUT)/validation
+	for w in $(TRAIN_WORLDS); do \
+	  target/release/roamguard generate --world $$w --subscribers $(TRAIN_SUBSCRIBERS) --days $(TRAIN_DAYS) --seed 1 --out $(OUT)/train-world-$$w; \
+	  target/release/roamguard export-features --data $(OUT)/train-world-$$w --out $(OUT)/train/world-$$w.csv; \
+	done
+	target/release/roamguard generate --world $(VALID_WORLD) --subscribers $(VALID_SUBSCRIBERS) --days $(TRAIN_DAYS) --seed 2 --out $(OUT)/validation-data
 	target/release/roamguard export-features --data $(OUT)/validation-data --out $(OUT)/validation/features.csv
 	$(VPY) training/train.py --train $(OUT)/train --validation $(OUT)/validation --model-dir models
+	# Thresholds and the BLOCK escalation: calibrated on the held-out world, through the pipeline.
+	target/release/roamguard generate --world $(HOLDOUT_WORLD) --subscribers $(HOLDOUT_SUBSCRIBERS) --days $(HOLDOUT_DAYS) --seed 3 --out $(OUT)/holdout-calibration
+	target/release/roamguard calibrate --model-dir models --profiles $(OUT)/holdout-calibration/profiles.jsonl \
+	  --events $(OUT)/holdout-calibration/events.jsonl --labels $(OUT)/holdout-calibration/labels.jsonl --out $(OUT)/thresholds.json
+	$(VPY) training/set_thresholds.py --model-dir models --thresholds $(OUT)/thresholds.json --calibrated-on "world $(HOLDOUT_WORLD), seed 3, $(HOLDOUT_SUBSCRIBERS) subscribers, $(HOLDOUT_DAYS) days"
+	# models/report.md: what customers would feel, per world, with the committed thresholds.
+	printf '\n## Operating points per world\n\nCommitted thresholds, `roamguard evaluate --markdown` on each world (the world parameters drawn are on the first line).\n' >> models/report.md
+	$(call world_report,$(HOLDOUT_WORLD),4,the calibration world with new subscribers)
+	$(call world_report,$(REPORT_WORLD),5,never seen in training or calibration)
+	$(call world_report,0,6,the demo world)
+
+# $(call world_report,WORLD,SEED,WHAT): generate a world and append its operating point to models/report.md.
+define world_report
+	target/release/roamguard generate --world $(1) --subscribers $(HOLDOUT_SUBSCRIBERS) --days $(HOLDOUT_DAYS) --seed $(2) --out $(OUT)/report-world-$(1) 2> $(OUT)/report-world-$(1).params
+	{ printf '\n### World $(1), seed $(2): $(3)\n\n`%s`\n\n' "$$(head -1 $(OUT)/report-world-$(1).params)"; \
+	  target/release/roamguard evaluate --model-dir models --markdown --profiles $(OUT)/report-world-$(1)/profiles.jsonl \
+	    --events $(OUT)/report-world-$(1)/events.jsonl --labels $(OUT)/report-world-$(1)/labels.jsonl; } >> models/report.md
+endef
 
 bench: $(VENV)/.installed ## criterion micro-benchmarks + pipeline measurements (and the Python baseline) -> BENCHMARKS.md
 	$(CARGO) bench -p roamguard --bench core

@@ -64,6 +64,35 @@ class TrainScriptModeTest(unittest.TestCase):
         worst = max(abs(float(a) - b) for a, b in zip(out, expected))
         self.assertLessEqual(worst, 1e-6)
 
+    def test_when_calibrated_thresholds_are_set_should_the_model_decide_with_them(self):
+        t, data = self.tmp.name, f"{self.tmp.name}/validation-data"
+        history = ["--profiles", f"{data}/profiles.jsonl", "--events", f"{data}/events.jsonl",
+                   "--labels", f"{data}/labels.jsonl"]
+        run(CLI, "calibrate", "--model-dir", self.model_dir, *history, "--out", f"{t}/thresholds.json")
+        with open(f"{t}/thresholds.json") as f:
+            calibrated = json.load(f)
+        run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", self.model_dir,
+            "--thresholds", f"{t}/thresholds.json", "--calibrated-on", "validation set")
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["thresholds"], {"review": calibrated["review"], "block": calibrated["block"]})
+        self.assertEqual(meta["escalation"], calibrated["escalation"])
+        self.assertEqual(meta["calibration"]["calibrated_on"], "validation set")
+        out = subprocess.run([CLI, "evaluate", "--model-dir", self.model_dir, *history],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertIn(f"REVIEW at ≥ {calibrated['review']:.6f}", out)
+        # A file made for another model is refused and the metadata left as it was.
+        calibrated["model_version"] = "xgb-another"
+        with open(f"{t}/other.json", "w") as f:
+            json.dump(calibrated, f)
+        refused = subprocess.run([sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir",
+                                  self.model_dir, "--thresholds", f"{t}/other.json", "--calibrated-on", "x"],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("xgb-another", refused.stderr)
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            self.assertEqual(json.load(f), meta)
+
     def test_when_serving_hook_loads_model_should_predict(self):
         sys.path.insert(0, HERE)
         import train  # noqa: E402  (the SageMaker entry point module itself)

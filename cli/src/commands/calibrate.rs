@@ -107,7 +107,7 @@ pub fn replay(
         eprintln!("{} records could not be scored (invalid) and are left out", stats.counts.dead_letters);
     }
     anyhow::ensure!(stats.counts.retries == 0, "{} records could not be scored", stats.counts.retries);
-    let observations = observe(stats.verdicts, &labels);
+    let observations = observe(&stats.verdicts, &labels);
     let labelled = observations.iter().filter(|o| labels.contains_key(&o.event_id)).count();
     if labelled < labels.len() {
         eprintln!("{} labels match no scored event", labels.len() - labelled);
@@ -117,9 +117,9 @@ pub fn replay(
 
 /// Verdicts with their labels. A worker's verdicts keep file order, and each subscriber is
 /// scored by one worker: the order per subscriber (all that decisions and episodes need) holds.
-fn observe(verdicts: Vec<Verdict>, labels: &HashMap<String, Label>) -> Vec<Observation> {
+pub fn observe(verdicts: &[Verdict], labels: &HashMap<String, Label>) -> Vec<Observation> {
     verdicts
-        .into_iter()
+        .iter()
         .map(|v| {
             let label = labels.get(&v.event_id);
             Observation {
@@ -128,8 +128,8 @@ fn observe(verdicts: Vec<Verdict>, labels: &HashMap<String, Label>) -> Vec<Obser
                 decision: v.decision,
                 fraud: label.is_some_and(|l| l.fraud),
                 fraud_type: label.filter(|l| l.fraud).and_then(|l| l.fraud_type.clone()),
-                event_id: v.event_id,
-                imsi: v.imsi,
+                event_id: v.event_id.clone(),
+                imsi: v.imsi.clone(),
             }
         })
         .collect()

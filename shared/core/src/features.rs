@@ -15,6 +15,14 @@ use crate::state::{self, LiveState, UsageCounts};
 const MIN_VOICE_MIN_BASELINE: f32 = 5.0;
 const MIN_SMS_BASELINE: f32 = 2.0;
 const MIN_DATA_MB_BASELINE: f32 = 50.0;
+/// Floors for the subscriber's own busiest hour, for the same reason.
+const MIN_VOICE_MIN_PEAK: f32 = 5.0;
+const MIN_DATA_MB_PEAK: f32 = 20.0;
+/// Weight of the profile's averages in the baselines, in days of own history: with `d` completed
+/// active days, the baseline is `(d · own mean + PRIOR_DAYS · profile average) / (d + PRIOR_DAYS)`.
+/// Two days: a new traveller is judged by the operator's averages, someone who has roamed for a
+/// week mostly by their own habits; a fraud episode of a day or two cannot make itself the norm.
+const PRIOR_DAYS: f32 = 2.0;
 const MB: f32 = 1_000_000.0;
 
 /// (name, one-line description) of every feature, in model column order.
@@ -56,13 +64,16 @@ pub const FEATURES: [(&str, &str); NUM_FEATURES] = [
     ("imei_changed", "1 if the device differs from the previous event's device"),
     ("distinct_imeis_24h", "distinct devices over the last 24 h"),
     ("voice_min_1h", "voice minutes (in + out) over the last hour"),
-    ("voice_1h_vs_baseline", "voice minutes over the last hour / the subscriber's average daily voice minutes"),
-    ("voice_24h_vs_baseline", "voice minutes over the last 24 h / average daily voice minutes"),
-    ("sms_1h_vs_baseline", "SMS (in + out) over the last hour / average daily SMS"),
-    ("sms_24h_vs_baseline", "SMS over the last 24 h / average daily SMS"),
+    (
+        "voice_1h_vs_baseline",
+        "voice minutes over the last hour / the subscriber's daily voice baseline (own active days blended with the profile's average)",
+    ),
+    ("voice_24h_vs_baseline", "voice minutes over the last 24 h / daily voice baseline"),
+    ("sms_1h_vs_baseline", "SMS (in + out) over the last hour / daily SMS baseline"),
+    ("sms_24h_vs_baseline", "SMS over the last 24 h / daily SMS baseline"),
     ("data_mb_24h", "data MB over the last 24 h"),
-    ("data_1h_vs_baseline", "data MB over the last hour / average daily data MB"),
-    ("data_24h_vs_baseline", "data MB over the last 24 h / average daily data MB"),
+    ("data_1h_vs_baseline", "data MB over the last hour / daily data MB baseline"),
+    ("data_24h_vs_baseline", "data MB over the last 24 h / daily data MB baseline"),
     ("mo_calls_1h", "outgoing calls over the last hour"),
     ("mo_calls_24h", "outgoing calls over the last 24 h"),
     (
@@ -81,9 +92,18 @@ pub const FEATURES: [(&str, &str); NUM_FEATURES] = [
     ("night_share_24h", "share of events at local night time (00–06) over the last 24 h"),
     ("forwarded_calls_24h", "forwarded calls over the last 24 h"),
     ("events_1h", "events of any kind over the last hour"),
+    ("history_days", "completed active roaming days in the subscriber's own history (0–60)"),
+    (
+        "voice_1h_vs_peak",
+        "voice minutes over the last hour / the subscriber's usual busiest hour of voice (missing: no completed day)",
+    ),
+    (
+        "data_1h_vs_peak",
+        "data MB over the last hour / the subscriber's usual busiest hour of data (missing: no completed day)",
+    ),
 ];
 
-pub const NUM_FEATURES: usize = 41;
+pub const NUM_FEATURES: usize = 44;
 
 /// Feature names in column order.
 pub fn names() -> impl Iterator<Item = &'static str> {
@@ -160,10 +180,21 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         _ => f32::NAN,
     };
 
-    let baseline = |value: Option<f32>, floor: f32| value.map_or(f32::NAN, |v| v.max(floor));
-    let voice_base = baseline(profile.map(|p| p.avg_daily_voice_min), MIN_VOICE_MIN_BASELINE);
-    let sms_base = baseline(profile.map(|p| p.avg_daily_sms), MIN_SMS_BASELINE);
-    let data_base = baseline(profile.map(|p| p.avg_daily_data_mb), MIN_DATA_MB_BASELINE);
+    let own = state.history.completed_at(now, state.last_event_time.is_some());
+    let history_days = own.map_or(0, |(_, days)| days);
+    let voice_base = baseline(
+        profile.map(|p| p.avg_daily_voice_min),
+        own.map(|(d, days)| (d.voice_secs / 60.0, days)),
+        MIN_VOICE_MIN_BASELINE,
+    );
+    let sms_base = baseline(profile.map(|p| p.avg_daily_sms), own.map(|(d, days)| (d.sms, days)), MIN_SMS_BASELINE);
+    let data_base = baseline(
+        profile.map(|p| p.avg_daily_data_mb),
+        own.map(|(d, days)| (d.data_bytes / MB, days)),
+        MIN_DATA_MB_BASELINE,
+    );
+    let voice_peak = own.map_or(f32::NAN, |(d, _)| (d.peak_voice_secs_1h / 60.0).max(MIN_VOICE_MIN_PEAK));
+    let data_peak = own.map_or(f32::NAN, |(d, _)| (d.peak_data_bytes_1h / MB).max(MIN_DATA_MB_PEAK));
     let voice_min_1h = w1.voice_secs as f32 / 60.0;
     let voice_min_24h = w24.voice_secs as f32 / 60.0;
     let data_mb_1h = w1.data_bytes as f32 / MB;
@@ -211,7 +242,26 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
         share(w24.night_events, w24.events),
         w24.forwarded_calls as f32,
         w1.events as f32,
+        f32::from(history_days),
+        voice_min_1h / voice_peak,
+        data_mb_1h / data_peak,
     ]
+}
+
+/// A daily baseline: the profile's average and the subscriber's own mean of `days` completed
+/// active days, weighted by [`PRIOR_DAYS`]; either alone when the other is unknown (missing when
+/// both are), never below `floor`.
+fn baseline(profile_avg: Option<f32>, own: Option<(f32, u16)>, floor: f32) -> f32 {
+    let blended = match (profile_avg, own) {
+        (Some(avg), Some((mean, days))) => {
+            let days = f32::from(days);
+            (days * mean + PRIOR_DAYS * avg) / (days + PRIOR_DAYS)
+        }
+        (Some(avg), None) => avg,
+        (None, Some((mean, _))) => mean,
+        (None, None) => return f32::NAN,
+    };
+    blended.max(floor)
 }
 
 /// Replays events through profiles and per-subscriber live state in memory, the way the scoring
@@ -461,6 +511,31 @@ mod tests {
         assert_eq!(f(&r, "data_1h_vs_baseline"), 2.0);
         assert_eq!(f(&r, "data_24h_vs_baseline"), 2.0);
         assert_eq!(f(&r, "events_1h"), 4.0);
+    }
+
+    #[test]
+    fn when_own_history_exists_should_blend_it_into_the_baseline_and_compare_with_the_usual_peak() {
+        let p = profile(); // 20 voice min/day
+        // Two completed active days of 80 voice minutes, busiest hour 40 minutes each.
+        let history = [
+            call("2026-05-01T09:00:00Z", "34911234567", 2400),
+            call("2026-05-01T15:00:00Z", "34911234568", 2400),
+            call("2026-05-02T09:00:00Z", "34911234567", 2400),
+            call("2026-05-02T15:00:00Z", "34911234568", 2400),
+        ];
+        let now = call("2026-05-03T12:00:00Z", "34911234569", 1200);
+        let r = features_after(&history, &now, Some(&p));
+        assert_eq!(f(&r, "history_days"), 2.0);
+        // (2 · 80 + 2 · 20) / 4 = 50 minutes a day; the 20-minute call is 0.4 of it.
+        assert_eq!(f(&r, "voice_1h_vs_baseline"), 0.4);
+        assert_eq!(f(&r, "voice_1h_vs_peak"), 0.5);
+        assert!(f(&r, "data_1h_vs_peak") == 0.0);
+        // Without a profile the own mean alone; without completed days the profile alone.
+        let r = features_after(&history, &now, None);
+        assert_eq!(f(&r, "voice_1h_vs_baseline"), 0.25);
+        let first_day = features_after(&history[..1], &call("2026-05-01T12:00:00Z", "34911234569", 1200), Some(&p));
+        assert_eq!((f(&first_day, "history_days"), f(&first_day, "voice_1h_vs_baseline")), (0.0, 1.0));
+        assert!(f(&first_day, "voice_1h_vs_peak").is_nan());
     }
 
     #[test]

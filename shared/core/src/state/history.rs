@@ -105,6 +105,18 @@ impl DailyHistory {
     pub fn completed(&self) -> Option<(&DayUsage, u16)> {
         (self.days > 0).then_some((&self.mean, self.days))
     }
+
+    /// The mean of the days completed by time `t`: the day in progress counts once `t` is in a
+    /// later day (the state closes it only when that day's first event is applied). `active`:
+    /// whether any event was applied at all.
+    pub fn completed_at(&self, t: i64, active: bool) -> Option<(DayUsage, u16)> {
+        if active && t.div_euclid(DAY_SECS) > self.day {
+            let mut closed = *self;
+            closed.close_day();
+            return closed.completed().map(|(d, days)| (*d, days));
+        }
+        self.completed().map(|(d, days)| (*d, days))
+    }
 }
 
 /// Scores below this are not kept (no threshold is that low).
