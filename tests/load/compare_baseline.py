@@ -8,9 +8,12 @@
   .venv/bin/python tests/load/compare_baseline.py --data /tmp/small --rust-verdicts /tmp/small/v.jsonl
 
 Runs the baseline on DATA (verdicts to DATA/python-verdicts.jsonl) with its feature function
-wrapped to keep every row, then compares: features against `roamguard export-features` rows as f32,
-exact or within 1e-5 relative (float64 against f32 arithmetic); verdicts by event_id. Exits 1
-when more than 0.1% of the feature values or decisions differ, or an event is in one output only.
+wrapped to keep every row, then compares: the 44 features against `roamguard export-features` rows
+as f32, exact or within 1e-5 relative; verdicts by event_id: decisions (thresholds and BLOCK
+escalation, so the score marks of the live state too), scores, and the other Verdict v1 fields both
+write (imsi, event_time, model_version, degraded, enforced). Use the same --model-dir for both.
+Exits 1 when more than 0.1% of the feature values or decisions differ, an event is in one output
+only, or any of those other fields differs.
 """
 import argparse
 import csv
@@ -78,11 +81,29 @@ def main():
     for k in sorted(common):
         if rv[k]["decision"] != pv[k]["decision"]:
             print(f"  {k}: Rust {rv[k]['decision']} {rv[k]['score']:.6g}, Python {pv[k]['decision']} {pv[k]['score']:.6g}")
+    # Escalation at work: scores at or above BLOCK that stayed REVIEW (no earlier flag).
+    block = float(np.float32(json.loads((Path(a.model_dir) / "metadata.json").read_text())["thresholds"]["block"]))
+    held = lambda vs: sum(v["decision"] == "REVIEW" and float(np.float32(v["score"])) >= block for v in vs.values())
+    print(f"held at REVIEW by the escalation (score >= block, no earlier flag): Rust {held(rv)}, Python {held(pv)}")
+    # The other fields: the same in both (the Python baseline computes no reasons, so has none on
+    # REVIEW/BLOCK; scored_at is the time of scoring).
+    fields = ("imsi", "event_time", "model_version", "degraded", "enforced")
+    field_off = Counter(f for k in common for f in fields if rv[k].get(f, "(absent)") != pv[k].get(f, "(absent)"))
+    keys = lambda v: set(v) - {"reasons"}
+    key_off = sum(keys(rv[k]) != keys(pv[k]) for k in common)
+    for f, n in field_off.items():
+        example = next(k for k in sorted(common) if rv[k].get(f, "(absent)") != pv[k].get(f, "(absent)"))
+        print(f"  {f}: differs on {n} events, e.g. {example}: Rust {rv[example].get(f, '(absent)')!r}, "
+              f"Python {pv[example].get(f, '(absent)')!r}")
+    if key_off:
+        print(f"  field sets differ on {key_off} events (reasons aside)")
     # The same work: (almost) every feature value and every decision alike, every event in both.
     failures = [what for what, bad in [
         (f"features within 1e-5 relative: {close / total:.4%} < 99.9%", close < 0.999 * total),
         (f"events in only one output: {len(rv.keys() ^ pv.keys())}", rv.keys() != pv.keys()),
         (f"decisions differ on {len(common) - agree} events (more than 0.1%)", len(common) - agree > 0.001 * len(common)),
+        (f"other verdict fields differ: {dict(field_off)}; field sets on {key_off} events",
+         bool(field_off) or key_off > 0),
     ] if bad]
     for what in failures:
         print(f"FAIL: {what}")

@@ -4,14 +4,16 @@
   .venv/bin/python tests/load/python_baseline.py --profiles P --events E --model-dir models --out V [--limit N]
 
 Per event, what `roamguard score` does: decode + validate (invalid: a dead letter naming the field),
-profile and live-state lookup, the 41 features of docs/features.md, fold the event into the state,
-the same XGBoost model (one row per call), decision by the metadata's thresholds, one verdict line.
+profile and live-state lookup, the 44 features of docs/features.md (the own daily history's blended
+baselines and busiest hours included), fold the event into the state and its history, the same
+XGBoost model (one row per call), decision by the metadata's thresholds and escalation (a BLOCK needs
+earlier flagged scores of the subscriber, kept as the state's score marks), one verdict line.
 Not done here (RoamGuard does it): TreeSHAP reasons on REVIEW/BLOCK, so the ratio is conservative.
 Prints {"events", "dead_letters", "seconds", "events_per_sec"}: records handled, and wall time from
 reading the profiles to closing the output (imports excluded). tests/load/compare_baseline.py
 checks the features and decisions against RoamGuard's.
 """
-import argparse, json, math, re, time
+import argparse, ctypes, ctypes.util, json, math, re, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +25,9 @@ BUCKET, HOUR, DAY = 600, 3600, 86400  # constants of shared/core/src/state.rs an
 SHORT_CALL_S, NIGHT_END_H = 10, 6
 MAX_DEVICES, MAX_COUNTRIES, M64 = 16, 64, 2**64 - 1
 VOICE_FLOOR, SMS_FLOOR, DATA_FLOOR, MB = 5.0, 2.0, 50.0, 1e6
+VOICE_PEAK_FLOOR, DATA_PEAK_FLOOR, PRIOR_DAYS = 5.0, 20.0, 2.0  # features.rs: busiest-hour floors, profile weight
+DECAY, MAX_HISTORY_DAYS, MEAN_UNITS = 0.25, 60, 16.0  # state/history.rs DailyHistory
+MARK_HORIZON, MAX_MARKS = 48 * 3600, 4  # state/history.rs ScoreMarks (SCORE_MARK_FLOOR below, as f32)
 NAN, I64_MAX = float("nan"), 2**63 - 1
 EVENT_TYPES = ("voice_mo", "voice_mt", "sms_mo", "sms_mt", "data")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
@@ -32,6 +37,8 @@ TYPE_COUNTER = {"voice_mo": VMO, "voice_mt": VMT, "sms_mo": SMO, "sms_mt": SMT}
 
 def f32(x):
     return float(np.float32(x))
+
+SCORE_MARK_FLOOR = f32(0.01)  # an f32 constant in history.rs: 0.0099999998
 
 # --- Reference data, parsed from the Rust table itself: both sides use the same 249 countries,
 # calling codes and number ranges, and no copy here can drift.
@@ -58,13 +65,27 @@ def country_of_number(n):  # longest calling-code prefix, up to 7 digits
 def range_kind(n):  # longest matching premium / satellite / hot range; 0 when none
     return next((RANGES[n[:k]] for k in range(min(MAX_RANGE, len(n)), 0, -1) if n[:k] in RANGES), 0.0)
 
+# countries.rs computes the distance in f32 with the C library's single-precision functions (what
+# f32::sin and friends call on Linux): the same functions here, so travel speeds agree to the bit.
+try:
+    _LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    sinf, cosf, asinf = (getattr(_LIBM, f) for f in ("sinf", "cosf", "asinf"))
+    for fn in (sinf, cosf, asinf):
+        fn.argtypes, fn.restype = [ctypes.c_float], ctypes.c_float
+except (OSError, AttributeError):  # no C math library: float64 functions, agreeing to ~1e-6
+    sinf, cosf, asinf = (lambda x, f=f: f32(f(x)) for f in (math.sin, math.cos, math.asin))
+RADIANS = f32(f32(math.pi) / 180.0)  # f32::to_radians
+
 def min_travel_km(a, b):  # centroid distance less both radii: neighbours are never "impossible"
     if a == b:
         return 0.0
     (la1, lo1, r1, *_), (la2, lo2, r2, *_) = COUNTRIES[a], COUNTRIES[b]
-    p1, p2 = math.radians(la1), math.radians(la2)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lo2 - lo1) / 2) ** 2
-    return max(2 * 6371.0 * math.asin(min(math.sqrt(h), 1.0)) - r1 - r2, 0.0)
+    p1, p2 = f32(la1 * RADIANS), f32(la2 * RADIANS)
+    dp, dl = f32(p2 - p1), f32(f32(lo2 - lo1) * RADIANS)
+    s1, s2 = sinf(dp / 2.0), sinf(dl / 2.0)  # (halving is exact)
+    h = f32(f32(s1 * s1) + f32(f32(f32(cosf(p1) * cosf(p2)) * f32(s2 * s2))))
+    km = f32(12742.0 * asinf(min(f32(math.sqrt(h)), 1.0)))  # 2 · 6371 km
+    return max(f32(f32(km - r1) - r2), 0.0)
 
 # --- Validation: the RoamingEvent v1 rules of docs/contracts.md, in events.rs's order, so the same
 # field is blamed.
@@ -145,7 +166,7 @@ def validate(r):
 # --- Live state of one subscriber (state.rs LiveState, the compact one), in dicts.
 class State:
     __slots__ = ("last_t", "last_country", "last_device", "recent", "hours", "called_countries",
-                 "devices", "visited", "applied")
+                 "devices", "visited", "applied", "day", "today", "mean", "days", "marks")
 
     def __init__(self):
         self.last_t = self.last_country = self.last_device = None
@@ -155,12 +176,24 @@ class State:
         self.called_countries = {}  # country -> last seen
         self.devices, self.visited = {}, {}  # device (IMEI[:14]) / country -> [first, last seen]
         self.applied = []  # the last 8 event ids: a redelivered event is not counted twice
+        # The own history (history.rs DailyHistory): UTC day number of `today`, that day's usage
+        # and the decayed mean of the completed active days (DayUsage, as f32 values: voice secs,
+        # SMS, data bytes, outgoing calls, busiest hour's voice secs and data bytes), days in it.
+        self.day, self.today, self.mean, self.days = 0, [0.0] * 6, [0.0] * 6, 0
+        self.marks = []  # ScoreMarks: (at, score, event fingerprint), highest score first
+
+def stable_hash(text):  # state.rs stable_hash: FNV-1a of the UTF-8 bytes
+    z = 0xCBF29CE484222325
+    for b in text.encode():
+        z = ((z ^ b) * 0x100000001B3) & M64
+    return z
+
+def fingerprint(event_id):  # applied.rs fingerprint: the hash's high 32 bits
+    return stable_hash(event_id) >> 32
 
 def sketch_bit(number):
     """Distinct::bit: one of 128 bits, chosen by rng::mix64 of the number's FNV-1a hash."""
-    z = 0xCBF29CE484222325
-    for b in number.encode():
-        z = ((z ^ b) * 0x100000001B3) & M64
+    z = stable_hash(number)
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
     return 1 << ((z ^ (z >> 31)) >> 57)
@@ -189,35 +222,117 @@ def usage_of(e, home):
     u[INTL] = int(cc is not None and cc != e["visited"] and cc != home)
     return u
 
+def hour_and_day(s, now, usage, bit):
+    """LiveState::hour_and_day plus the sketches: usage over the last hour and the 24 h window
+    ending at `now` (LiveState::window: buckets started up to `now`), `usage` and `bit` included."""
+    from_1h, from_24h = recent_from(now), day_from(now)
+    w1, w24, k1, k24 = usage, usage, bit, bit
+    for start, b in s.hours.items():
+        if from_24h <= start <= now:
+            w24, k24 = [x + y for x, y in zip(w24, b)], k24 | b[SKETCH]
+    for start, b in s.recent.items():
+        if from_24h <= start <= now:
+            w24, k24 = [x + y for x, y in zip(w24, b)], k24 | b[SKETCH]
+            if start >= from_1h:
+                w1, k1 = [x + y for x, y in zip(w1, b)], k1 | b[SKETCH]
+    return w1, w24, k1, k24
+
+NO_USAGE = [0] * 12
+
+# --- The own history (state/history.rs), in f32 as Rust keeps it.
+def round_half_away(x):  # f32::round
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+def closed_mean(s):
+    """DailyHistory::close_day: the mean and days once the day in progress is completed."""
+    w = max(f32(1.0 / (s.days + 1)), DECAY)  # the first days a plain average, then decayed
+    mean = [round_half_away(f32(f32(m + f32(w * f32(x - m))) * MEAN_UNITS)) / MEAN_UNITS
+            for m, x in zip(s.mean, s.today)]  # in 1/16 units
+    return mean, min(s.days + 1, MAX_HISTORY_DAYS)
+
+def completed_at(s, t):
+    """DailyHistory::completed_at: (mean, days) of the days completed by `t`, or None."""
+    if s.last_t is not None and t // DAY > s.day:  # the day in progress is over by then
+        return closed_mean(s)
+    return (s.mean, s.days) if s.days else None
+
+def history_add(s, t, usage, last_hour, first_event):
+    """DailyHistory::add: a later day's first event closes the day in progress; a late event of
+    an earlier day counts into the day in progress."""
+    day = t // DAY
+    if first_event:
+        s.day = day
+    elif day > s.day:
+        s.mean, s.days = closed_mean(s)
+        s.today, s.day = [0.0] * 6, day
+    d = s.today
+    d[0] = f32(d[0] + f32(usage[VSECS]))
+    d[1] = f32(d[1] + f32(usage[SMO] + usage[SMT]))
+    d[2] = f32(d[2] + f32(usage[BYTES]))
+    d[3] = f32(d[3] + f32(usage[VMO]))
+    d[4] = max(d[4], f32(last_hour[VSECS]))  # the busiest hour so far, at the day's events
+    d[5] = max(d[5], f32(last_hour[BYTES]))
+
+def baseline(profile_avg, own, floor):
+    """features.rs baseline: own mean of d days blended with the profile's average, floored."""
+    if profile_avg is not None and own is not None:
+        mean, days = own
+        blended = f32(f32(f32(days * mean) + f32(PRIOR_DAYS * profile_avg)) / (days + PRIOR_DAYS))
+    elif profile_avg is not None or own is not None:
+        blended = profile_avg if own is None else own[0]
+    else:
+        return NAN
+    return max(blended, floor)
+
+# --- Score marks and the decision (state/history.rs ScoreMarks, decision.rs DecisionPolicy).
+def mark(s, fp, at, score):
+    """ScoreMarks::mark, pruned relative to the marked event's time (LiveState::mark_score)."""
+    marks = s.marks
+    if score >= SCORE_MARK_FLOOR and math.isfinite(score) and all(m[2] != fp for m in marks):
+        marks.append((at, score, fp))
+    marks = [m for m in marks if m[0] > at - MARK_HORIZON]
+    marks.sort(key=lambda m: -m[1])  # stable, as Vec::sort_by: equal scores keep their order
+    s.marks = marks[:MAX_MARKS]
+
+def decide(score, s, fp, t):
+    """DecisionPolicy::decide with the scores of the subscriber's earlier events (ScoreMarks::earlier:
+    other events at or before `t` within the escalation window)."""
+    if score < META["block"]:
+        return "REVIEW" if score >= META["review"] else "ALLOW"
+    need, instant, window = META["earlier_flags"], META["instant_block"], META["window_secs"]
+    if need == 0 or (instant is not None and score >= instant):
+        return "BLOCK"
+    flagged = sum(m[2] != fp and t - window < m[0] <= t and m[1] >= META["review"] for m in s.marks)
+    return "BLOCK" if flagged >= need else "REVIEW"
+
 def features(e, p, s, usage):
-    """features::compute: the 41 features in model column order, from the state before the event."""
+    """features::compute: the 44 features in model column order, from the state before the event."""
     now, kind, cc, imei, called = e["t"], e["kind"], e["called_country"], e["imei"], e["called"]
     home = p and p["home_country"]
-    # The 24 h window's buckets (LiveState::window), each with whether it is in the last hour too.
-    from_1h, from_24h = recent_from(now), day_from(now)
-    window = [(b, False) for start, b in s.hours.items() if from_24h <= start <= now] + [
-        (b, start >= from_1h) for start, b in s.recent.items() if from_24h <= start <= now]
-    w1, w24, k1, k24 = usage, usage, e["bit"], e["bit"]  # windows include the current event
-    for b, in_hour in window:
-        w24, k24 = [x + y for x, y in zip(w24, b)], k24 | b[SKETCH]
-        if in_hour:
-            w1, k1 = [x + y for x, y in zip(w1, b)], k1 | b[SKETCH]
+    w1, w24, k1, k24 = hour_and_day(s, now, usage, e["bit"])  # windows include the current event
     d1, d24 = estimate(k1), estimate(k24)  # distinct numbers called, estimated as RoamGuard does
     countries_24h = sum(t > now - DAY and c != cc for c, t in s.called_countries.items()) + (cc is not None)
     visited = e["visited"]
     usual = p is not None and (visited == home or visited in p["usual_countries"])
     seen = s.visited.get(visited)
     if s.last_t is not None:
-        since = float(max(now - s.last_t, 0))
+        since = f32(max(now - s.last_t, 0))
         km = min_travel_km(s.last_country, visited)  # a minute of slack: network clocks disagree
-        speed = 0.0 if km == 0 else km / ((since + 60.0) / 3600.0)
+        speed = 0.0 if km == 0 else km / f32(f32(since + 60.0) / 3600.0)
     else:
         speed = since = NAN
     known = p is not None and imei in p["known_devices"]
     dev = s.devices.get(imei)
     devices_24h = sum(t > now - DAY and d != imei for d, (_, t) in s.devices.items()) + (imei is not None)
-    vb, sb, db = (max(p[k], floor) if p else NAN for k, floor in (
-        ("avg_daily_voice_min", VOICE_FLOOR), ("avg_daily_sms", SMS_FLOOR), ("avg_daily_data_mb", DATA_FLOOR)))
+    # Baselines: the profile's averages (f32) blended with the own history's mean, in f32 as
+    # features.rs computes them; the busiest-hour denominators missing without a completed day.
+    own = completed_at(s, now)
+    mean, days = own or (None, 0)
+    vb = baseline(p and p["avg_daily_voice_min"], own and (f32(mean[0] / 60.0), days), VOICE_FLOOR)
+    sb = baseline(p and p["avg_daily_sms"], own and (mean[1], days), SMS_FLOOR)
+    db = baseline(p and p["avg_daily_data_mb"], own and (f32(mean[2] / MB), days), DATA_FLOOR)
+    voice_peak = max(f32(mean[4] / 60.0), VOICE_PEAK_FLOOR) if own else NAN
+    data_peak = max(f32(mean[5] / MB), DATA_PEAK_FLOOR) if own else NAN
     # Rounded to f32 where features.rs keeps an f32 intermediate, so the ratios agree to the bit.
     voice_1h, voice_24h = f32(f32(w1[VSECS]) / 60.0), f32(f32(w24[VSECS]) / 60.0)
     data_1h, data_24h = f32(f32(w1[BYTES]) / MB), f32(f32(w24[BYTES]) / MB)
@@ -245,6 +360,7 @@ def features(e, p, s, usage):
         float(w1[VMO]), float(w24[VMO]), share(w24[VMO], w24[VMO] + w24[VMT]), share(w24[SHORT], w24[VMO]),  # 29-32
         float(d1), float(d24), float(countries_24h), float(w24[RISKY]), float(w24[INTL]),  # 33-37
         share(w24[NIGHT], w24[EV]), float(w24[FWD]), float(w1[EV]),  # 38-40
+        float(days), voice_1h / voice_peak, data_1h / data_peak,  # 41 history_days, 42-43 *_1h_vs_peak
     ]
 
 def cap(d, n, last):  # keep the n most recent entries (state.rs cap_most_recent)
@@ -255,11 +371,12 @@ def add(table, start, usage, bit):
     table[start] = [x + y for x, y in zip(b[:SKETCH], usage)] + [b[SKETCH] | bit]
 
 def apply(s, e, usage):
-    """LiveState::apply: fold the event in once, roll the last hour into hours, prune."""
+    """LiveState::apply: fold the event in once, roll the last hour into hours, count it into the
+    own history, prune. False when the event was applied already."""
     if e["id"] in s.applied:
-        return
+        return False
     s.applied = s.applied[-7:] + [e["id"]]
-    t = e["t"]
+    t, first_event = e["t"], s.last_t is None
     newest = t if s.last_t is None else max(s.last_t, t)
     for start in [k for k in s.recent if k < recent_from(newest)]:  # left the last hour: into its hour
         b = s.recent.pop(start)
@@ -274,6 +391,8 @@ def apply(s, e, usage):
         if key is not None:
             seen = table.setdefault(key, [t, t])
             seen[0], seen[1] = min(seen[0], t), max(seen[1], t)
+    # The last hour up to the event, itself included once bucketed: the day's busiest hour so far.
+    history_add(s, t, usage, hour_and_day(s, t, NO_USAGE, 0)[0], first_event)
     if t >= newest:  # a late event does not move the last position back
         s.last_t, s.last_country, s.last_device = t, e["visited"], e["imei"] or s.last_device
     for start in [k for k in s.hours if k < day_from(newest)]:
@@ -282,6 +401,7 @@ def apply(s, e, usage):
         del s.called_countries[c]
     s.devices = cap(s.devices, MAX_DEVICES, lambda v: v[1])
     s.visited = cap(s.visited, MAX_COUNTRIES, lambda v: v[1])
+    return True
 
 # --- Module-level "cold start" state, as in the Lambda samples: loaded once, used by every call.
 PROFILES, STATES, VERDICTS, DEAD_LETTERS = {}, {}, {}, []
@@ -299,16 +419,28 @@ def handler(record, position):
     if (s := STATES.get(e["imsi"])) is None:
         s = STATES[e["imsi"]] = State()
     usage = usage_of(e, p and p["home_country"])
-    if (verdict := VERDICTS.get(e["id"])) is not None:  # a replayed event gets its stored verdict back
-        apply(s, e, usage)  # and counts only if older than the state's last 8 applied ids, as in Rust
+    fp = fingerprint(e["id"])
+    if (stored := VERDICTS.get(e["id"])) is not None:  # a replayed event gets its stored verdict back
+        verdict, score = stored
+        # It counts only if older than the state's last 8 applied ids, as in Rust, and then its
+        # stored score is marked again, as Batch::features does when the state takes a stored event.
+        if apply(s, e, usage):
+            mark(s, fp, e["t"], score)
     else:
         row = features(e, p, s, usage)
         apply(s, e, usage)
         score = float(BOOSTER.inplace_predict(np.array([row], dtype=np.float32))[0])
-        decision = "BLOCK" if score >= META["block"] else "REVIEW" if score >= META["review"] else "ALLOW"
-        verdict = VERDICTS[e["id"]] = json.dumps({"event_id": e["id"], "imsi": e["imsi"], "event_time": e["time"],
-                                                  "decision": decision, "score": score,
-                                                  "model_version": META["version"]})
+        decision = decide(score, s, fp, e["t"])  # by the marks of earlier events (Batch::decide),
+        mark(s, fp, e["t"], score)  # then this one's score is marked
+        # Verdict v1's fields as `roamguard score --out` writes them (enforce mode), but `reasons`
+        # only on ALLOW, where it is empty: the SHAP reasons of REVIEW/BLOCK are not computed here.
+        v = {"event_id": e["id"], "imsi": e["imsi"], "event_time": e["time"], "decision": decision, "score": score}
+        if decision == "ALLOW":
+            v["reasons"] = []
+        v.update(model_version=META["version"], degraded=False, enforced=True,
+                 scored_at=datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"))
+        verdict = json.dumps(v)
+        VERDICTS[e["id"]] = verdict, score
     OUT.write(verdict + "\n")
 
 def main():
@@ -331,13 +463,18 @@ def main():
             p["known_devices"] = {i[:14] for i in p.get("known_imeis", ())}
             PROFILES[p["imsi"]] = p
     meta = json.loads(Path(args.model_dir, "metadata.json").read_text())
+    # Escalation as model.rs reads it: the serde default (decision.rs Escalation::default) when absent.
+    esc = meta.get("escalation", {"earlier_flags": 1, "window_hours": 24})
+    instant = esc.get("instant_block")
     META = {"version": meta["model_version"], "review": f32(meta["thresholds"]["review"]),
-            "block": f32(meta["thresholds"]["block"])}  # thresholds compared as f32, as decision.rs does
+            "block": f32(meta["thresholds"]["block"]),  # thresholds compared as f32, as decision.rs does
+            "earlier_flags": int(esc["earlier_flags"]), "window_secs": int(esc["window_hours"]) * HOUR,
+            "instant_block": None if instant is None else f32(instant)}
     # One thread by default: spreading a 1-row predict over OpenMP threads makes it ~3x slower, and
     # the baseline should be the fastest honest per-record handler, not a slowed-down one.
     BOOSTER = xgb.Booster(model_file=str(Path(args.model_dir, "model.json")),
                           params={"nthread": args.nthread} if args.nthread else {})
-    assert BOOSTER.feature_names == meta["feature_names"] and len(meta["feature_names"]) == 41
+    assert BOOSTER.feature_names == meta["feature_names"] and len(meta["feature_names"]) == 44
     n = 0
     with open(args.events, "rb") as events, open(args.out, "w") as OUT:
         for line_no, line in enumerate(events, 1):
