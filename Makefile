@@ -32,7 +32,7 @@ REPORT_WORLD ?= 12
 HOLDOUT_SUBSCRIBERS ?= 3000
 HOLDOUT_DAYS ?= 3
 
-.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train bench bench-aws bench-serve package deploy seed-profiles clean help
+.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train calibrate-model bench bench-aws bench-serve package deploy seed-profiles clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -140,12 +140,17 @@ train: $(VENV)/.installed ## generate worlds, export features with the Rust code
 	target/release/roamguard generate --world $(VALID_WORLD) --subscribers $(VALID_SUBSCRIBERS) --days $(TRAIN_DAYS) --seed 2 --out $(OUT)/validation-data
 	target/release/roamguard export-features --data $(OUT)/validation-data --out $(OUT)/validation/features.csv
 	$(VPY) training/train.py --train $(OUT)/train --validation $(OUT)/validation --model-dir models
+	$(MAKE) --no-print-directory calibrate-model
+
+calibrate-model: $(VENV)/.installed ## calibrate models/ on the held-out world, report per world (part of make train)
+	$(CARGO) build --release --quiet -p roamguard-cli
 	# Thresholds and the BLOCK escalation: calibrated on the held-out world, through the pipeline.
 	target/release/roamguard generate --world $(HOLDOUT_WORLD) --subscribers $(HOLDOUT_SUBSCRIBERS) --days $(HOLDOUT_DAYS) --seed 3 --out $(OUT)/holdout-calibration
 	target/release/roamguard calibrate --model-dir models --profiles $(OUT)/holdout-calibration/profiles.jsonl \
 	  --events $(OUT)/holdout-calibration/events.jsonl --labels $(OUT)/holdout-calibration/labels.jsonl --out $(OUT)/thresholds.json
 	$(VPY) training/set_thresholds.py --model-dir models --thresholds $(OUT)/thresholds.json --calibrated-on "world $(HOLDOUT_WORLD), seed 3, $(HOLDOUT_SUBSCRIBERS) subscribers, $(HOLDOUT_DAYS) days"
 	# models/report.md: what customers would feel, per world, with the committed thresholds.
+	sed -i -e '/^## Operating points per world/,$$d' models/report.md && sed -i -e '$${/^$$/d}' models/report.md
 	printf '\n## Operating points per world\n\nCommitted thresholds, `roamguard evaluate --markdown` on each world (the world parameters drawn are on the first line).\n' >> models/report.md
 	$(call world_report,$(HOLDOUT_WORLD),4,the calibration world with new subscribers)
 	$(call world_report,$(REPORT_WORLD),5,never seen in training or calibration)

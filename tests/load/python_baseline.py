@@ -27,7 +27,7 @@ MAX_DEVICES, MAX_COUNTRIES, M64 = 16, 64, 2**64 - 1
 VOICE_FLOOR, SMS_FLOOR, DATA_FLOOR, MB = 5.0, 2.0, 50.0, 1e6
 VOICE_PEAK_FLOOR, DATA_PEAK_FLOOR, PRIOR_DAYS = 5.0, 20.0, 2.0  # features.rs: busiest-hour floors, profile weight
 DECAY, MAX_HISTORY_DAYS, MEAN_UNITS = 0.25, 60, 16.0  # state/history.rs DailyHistory
-MARK_HORIZON, MAX_MARKS = 48 * 3600, 4  # state/history.rs ScoreMarks (SCORE_MARK_FLOOR below, as f32)
+MARK_HORIZON, MAX_FLAGS, MAX_MARKS = 48 * 3600, 4, 8  # state/history.rs ScoreMarks (SCORE_MARK_FLOOR below, as f32)
 NAN, I64_MAX = float("nan"), 2**63 - 1
 EVENT_TYPES = ("voice_mo", "voice_mt", "sms_mo", "sms_mt", "data")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
@@ -291,8 +291,14 @@ def mark(s, fp, at, score):
     if score >= SCORE_MARK_FLOOR and math.isfinite(score) and all(m[2] != fp for m in marks):
         marks.append((at, score, fp))
     marks = [m for m in marks if m[0] > at - MARK_HORIZON]
-    marks.sort(key=lambda m: -m[1])  # stable, as Vec::sort_by: equal scores keep their order
-    s.marks = marks[:MAX_MARKS]
+    marks.sort(key=lambda m: (-m[1], -m[0]))  # highest first, the most recent among equals (stable)
+    kept = []
+    for m in marks:  # a mark that four kept ones beat on score and recency is never needed
+        if sum(k[0] >= m[0] for k in kept) < MAX_FLAGS:
+            kept.append(m)
+    if len(kept) > MAX_MARKS:  # beyond the bound, the most recent
+        kept = sorted(sorted(kept, key=lambda m: -m[0])[:MAX_MARKS], key=lambda m: (-m[1], -m[0]))
+    s.marks = kept
 
 def decide(score, s, fp, t):
     """DecisionPolicy::decide with the scores of the subscriber's earlier events (ScoreMarks::earlier:

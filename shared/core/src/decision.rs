@@ -81,11 +81,11 @@ impl Escalation {
 
     pub fn check(&self) -> Result<(), ThresholdError> {
         let horizon_h = crate::state::SCORE_MARK_HORIZON_SECS / 3600;
-        if usize::from(self.earlier_flags) > crate::state::MAX_SCORE_MARKS {
+        if usize::from(self.earlier_flags) > crate::state::MAX_FLAGS_COUNTED {
             return Err(ThresholdError(format!(
                 "escalation.earlier_flags ({}) must be at most {}",
                 self.earlier_flags,
-                crate::state::MAX_SCORE_MARKS
+                crate::state::MAX_FLAGS_COUNTED
             )));
         }
         if self.window_hours == 0 || i64::from(self.window_hours) > horizon_h {

@@ -33,8 +33,8 @@ use crate::events::RoamingEvent;
 pub use applied::{Applied, LastApplied, RECENT_IDS, SequenceNumber, fingerprint};
 pub use distinct::Distinct;
 pub use history::{
-    DailyHistory, DayUsage, MAX_HISTORY_DAYS, MAX_SCORE_MARKS, SCORE_MARK_FLOOR, SCORE_MARK_HORIZON_SECS, ScoreMark,
-    ScoreMarks,
+    DailyHistory, DayUsage, MAX_FLAGS_COUNTED, MAX_HISTORY_DAYS, MAX_SCORE_MARKS, SCORE_MARK_FLOOR,
+    SCORE_MARK_HORIZON_SECS, ScoreMark, ScoreMarks,
 };
 
 /// Width of a recent usage bucket.

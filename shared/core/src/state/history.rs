@@ -121,8 +121,11 @@ impl DailyHistory {
 
 /// Scores below this are not kept (no threshold is that low).
 pub const SCORE_MARK_FLOOR: f32 = 0.01;
-/// Marks kept: the highest scores within [`SCORE_MARK_HORIZON_SECS`].
-pub const MAX_SCORE_MARKS: usize = 4;
+/// Most earlier flags an escalation may ask for: marks are kept so that, for any threshold and
+/// window, the count of marks at or above the threshold within the window is exact up to this.
+pub const MAX_FLAGS_COUNTED: usize = 4;
+/// Marks stored at most (the item's bound).
+pub const MAX_SCORE_MARKS: usize = 8;
 /// How far back marks are kept: the longest escalation window allowed.
 pub const SCORE_MARK_HORIZON_SECS: i64 = 48 * 3600;
 
@@ -142,15 +145,33 @@ pub struct ScoreMarks {
 }
 
 impl ScoreMarks {
-    /// Remembers a score; keeps the highest [`MAX_SCORE_MARKS`] within the horizon of `now`.
+    /// Remembers a score. Keeps, within the horizon of `now`, every mark that fewer than
+    /// [`MAX_FLAGS_COUNTED`] other marks beat on both score and recency: a mark that four
+    /// others beat can never be needed (whatever the threshold and window, those four count
+    /// first), while keeping only the highest scores would let an old burst crowd out the
+    /// recent flags an escalation looks for. At most [`MAX_SCORE_MARKS`], the most recent kept.
     pub fn mark(&mut self, event_id: &str, at: i64, score: f32, now: i64) {
         let event = fingerprint(event_id);
         if score >= SCORE_MARK_FLOOR && score.is_finite() && !self.marks.iter().any(|m| m.event == event) {
             self.marks.push(ScoreMark { at, score, event });
         }
         self.marks.retain(|m| m.at > now - SCORE_MARK_HORIZON_SECS);
-        self.marks.sort_by(|a, b| b.score.total_cmp(&a.score));
-        self.marks.truncate(MAX_SCORE_MARKS);
+        // Highest first, the most recent first among equal scores: then only marks before a mark
+        // can beat it, and at most one of two equal marks is the other's better.
+        self.marks.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.at.cmp(&a.at)));
+        let mut kept: Vec<ScoreMark> = Vec::with_capacity(self.marks.len());
+        for m in &self.marks {
+            if kept.iter().filter(|k| k.at >= m.at).count() < MAX_FLAGS_COUNTED {
+                kept.push(*m);
+            }
+        }
+        if kept.len() > MAX_SCORE_MARKS {
+            // Escalation windows end now: beyond the bound, the most recent marks matter.
+            kept.sort_by_key(|m| std::cmp::Reverse(m.at));
+            kept.truncate(MAX_SCORE_MARKS);
+            kept.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.at.cmp(&a.at)));
+        }
+        self.marks = kept;
     }
 
     /// Scores of other events at or before `at`, within `window_secs` of it.
@@ -214,10 +235,32 @@ mod tests {
         }
         m.mark("e2", 2, 0.9, 6);
         let kept: Vec<f32> = m.marks.iter().map(|m| m.score).collect();
-        assert_eq!(kept, [0.9, 0.7, 0.5, 0.3]);
-        assert_eq!(m.earlier("e2", 10, 100).collect::<Vec<_>>(), [0.7, 0.5, 0.3]);
-        assert_eq!(m.earlier("x", 4, 2).collect::<Vec<_>>(), [0.3]);
+        assert_eq!(kept, [0.9, 0.7, 0.5, 0.3, 0.2], "none is beaten by four others on score and recency");
+        assert_eq!(m.earlier("e2", 10, 100).collect::<Vec<_>>(), [0.7, 0.5, 0.3, 0.2]);
+        assert_eq!(m.earlier("x", 4, 2).collect::<Vec<_>>(), [0.3, 0.2]);
         m.mark("late", 3 * SCORE_MARK_HORIZON_SECS, 0.4, 3 * SCORE_MARK_HORIZON_SECS);
         assert_eq!(m.marks.len(), 1);
+    }
+
+    #[test]
+    fn when_an_old_burst_scored_higher_should_recent_flags_still_count() {
+        let mut m = ScoreMarks::default();
+        let hour = 3600;
+        // Four very high scores 30 h ago, then two lower flags within the last hours.
+        for i in 0..4 {
+            m.mark(&format!("old{i}"), i, 0.99, i);
+        }
+        m.mark("recent1", 29 * hour, 0.3, 29 * hour);
+        m.mark("recent2", 30 * hour, 0.2, 30 * hour);
+        let in_24h: Vec<f32> = m.earlier("now", 30 * hour, 24 * hour).collect();
+        assert_eq!(in_24h, [0.3, 0.2]);
+        // Whatever the pattern, the item stays bounded: a new high every minute beats all.
+        for i in 0..1_000 {
+            m.mark(&format!("e{i}"), 31 * hour + i * 60, (i as f32).mul_add(-1e-4, 0.9), 31 * hour + i * 60);
+            assert!(m.marks.len() <= MAX_SCORE_MARKS);
+        }
+        // Beyond the bound the most recent are kept: the last hour's flags still count.
+        let last_hour = m.earlier("q", 31 * hour + 999 * 60, hour).count();
+        assert_eq!(last_hour, MAX_SCORE_MARKS);
     }
 }
