@@ -7,8 +7,9 @@
   transform         the template after the SAM transform, as CloudFormation JSON (AWS::Include
                     inlined, as CloudFormation does before the SAM transform)
   deploy-emulator   deploy the transformed template's resources that moto supports (streams,
-                    tables, queues, KMS key) as a CloudFormation stack into moto, and print the
-                    stack outputs and the functions' environment, resolved, as JSON
+                    tables, queues, buckets, KMS key) as a CloudFormation stack into moto, with
+                    the template's defaults or `--parameter Key=Value`, and print the stack
+                    outputs and the functions' environment, resolved, as JSON
   output            print one output of a deployed stack (AWS credentials from the usual chain)
   model-artifact    model.tar.gz for SageMaker's built-in XGBoost: models/model.json saved by
                     XGBoost as `xgboost-model`, checked to predict what the JSON model predicts
@@ -38,6 +39,13 @@ EMULATED_TYPES = {
     "AWS::Kinesis::Stream",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+}
+
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::AccountId": "123456789012",
 }
 
 
@@ -225,26 +233,106 @@ def emulated_subset(template):
     return kept
 
 
-def resolve(node, physical, conditions):
-    """Ref / Fn::If / AWS::NoValue of a function's environment, against the deployed stack."""
+def parameter_values(template, given):
+    """The template's parameter defaults with `given` on top; unknown names are an error."""
+    declared = template.get("Parameters", {})
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise ValueError(f"the template has no parameters {sorted(unknown)}")
+    values = {k: str(v.get("Default", "")) for k, v in declared.items()}
+    values.update(given)
+    return values
+
+
+def evaluate_conditions(template, parameters):
+    """Every condition of the template, evaluated on `parameters` (Fn::Equals / Not / And / Or,
+    Condition, Ref)."""
+    declared = template.get("Conditions", {})
+    done = {}
+
+    def value(node):
+        if isinstance(node, dict) and "Ref" in node:
+            return parameters[node["Ref"]]
+        return node
+
+    def truth(node):
+        (fn, arg), = node.items()
+        if fn == "Fn::Equals":
+            return value(arg[0]) == value(arg[1])
+        if fn == "Fn::Not":
+            return not truth(arg[0])
+        if fn == "Fn::And":
+            return all(truth(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(truth(a) for a in arg)
+        if fn == "Condition":
+            return condition(arg)
+        raise ValueError(f"unsupported condition function {fn}")
+
+    def condition(name):
+        if name not in done:
+            done[name] = truth(declared[name])
+        return done[name]
+
+    return {name: condition(name) for name in declared}
+
+
+def resolve(node, physical, conditions, parameters=None):
+    """Ref / Fn::If / Fn::Sub / AWS::NoValue of a function's environment, against the deployed
+    stack (resources by physical id, parameters, pseudo parameters)."""
+    parameters = parameters or {}
+
+    def ref(name):
+        if name in physical:
+            return physical[name]
+        if name in parameters:
+            return parameters[name]
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        raise KeyError(f"cannot resolve {name}")
+
     if isinstance(node, dict):
         if "Ref" in node:
-            return physical[node["Ref"]]
+            return ref(node["Ref"])
         if "Fn::If" in node:
             name, yes, no = node["Fn::If"]
-            return resolve(yes if conditions[name] else no, physical, conditions)
-        return {k: v for k, v in ((k, resolve(v, physical, conditions)) for k, v in node.items()) if v is not None}
+            return resolve(yes if conditions[name] else no, physical, conditions, parameters)
+        if "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
+            text, out = node["Fn::Sub"], ""
+            while "${" in text:
+                before, rest = text.split("${", 1)
+                name, text = rest.split("}", 1)
+                out += before + ref(name)
+            return out + text
+        return {
+            k: v
+            for k, v in ((k, resolve(v, physical, conditions, parameters)) for k, v in node.items())
+            if v is not None
+        }
     return node
 
 
-def deploy_emulator(endpoint, stack_name, region):
+def deploy_emulator(endpoint, stack_name, region, given=None):
     import boto3
+    from botocore.config import Config
 
     template = transform()
     subset = emulated_subset(template)
+    parameters = parameter_values(template, given or {})
+    pseudo = dict(PSEUDO_PARAMETERS, **{"AWS::Region": region, "AWS::StackName": stack_name})
+    parameters.update(pseudo)
+    conditions = evaluate_conditions(template, parameters)
+    # Resources of false conditions are left out here (moto lists them half-described).
+    subset["Resources"] = {
+        k: v for k, v in subset["Resources"].items() if conditions.get(v.get("Condition"), True)
+    }
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
     cfn = session.client("cloudformation", endpoint_url=endpoint)
-    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(subset))
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(subset),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (given or {}).items()],
+    )
     for _ in range(600):
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if not stack["StackStatus"].endswith("IN_PROGRESS"):
@@ -256,14 +344,18 @@ def deploy_emulator(endpoint, stack_name, region):
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     }
+    # What moto's CloudFormation leaves out: bucket versioning.
+    s3 = session.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
+    for logical, resource in subset["Resources"].items():
+        versioning = resource["Properties"].get("VersioningConfiguration", {}).get("Status")
+        if resource["Type"] == "AWS::S3::Bucket" and logical in physical and versioning:
+            s3.put_bucket_versioning(Bucket=physical[logical], VersioningConfiguration={"Status": versioning})
     physical["AWS::NoValue"] = None
-    # The defaults: in-process scorer, no threshold overrides.
-    conditions = {name: False for name in template.get("Conditions", {})}
     environment = {}
     for logical, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Lambda::Function":
             variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-            environment[logical] = resolve(variables, physical, conditions)
+            environment[logical] = resolve(variables, physical, conditions, parameters)
     ttl = {
         k: v["Properties"]["TimeToLiveSpecification"]["AttributeName"]
         for k, v in template["Resources"].items()
@@ -271,11 +363,20 @@ def deploy_emulator(endpoint, stack_name, region):
     }
     return {
         "stack": stack_name,
-        "resources": {k: {"type": v["Type"], "physical_id": physical[k]} for k, v in subset["Resources"].items()},
+        "resources": {
+            k: {"type": v["Type"], "physical_id": physical[k]} for k, v in subset["Resources"].items() if k in physical
+        },
         "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         "environment": environment,
         "ttl_attributes": ttl,
     }
+
+
+def parse_parameter(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not Key=Value")
+    return key, value
 
 
 def stack_output(stack_name, key, region):
@@ -330,6 +431,10 @@ def main():
     p.add_argument("--endpoint", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
     p.add_argument("--stack", default="roamguard")
     p.add_argument("--region", default="us-east-1")
+    p.add_argument(
+        "--parameter", action="append", type=parse_parameter, default=[], metavar="KEY=VALUE",
+        help="a template parameter (repeatable); the others keep their defaults",
+    )
     p = commands.add_parser("output", help="print one output of a deployed stack")
     p.add_argument("--stack", default="roamguard")
     p.add_argument("--key", required=True, help="e.g. ProfilesTableName")
@@ -349,7 +454,8 @@ def main():
         else:
             print(text)
     elif args.command == "deploy-emulator":
-        print(json.dumps(deploy_emulator(args.endpoint, args.stack, args.region), indent=2))
+        given = dict(args.parameter)
+        print(json.dumps(deploy_emulator(args.endpoint, args.stack, args.region, given), indent=2))
     elif args.command == "output":
         print(stack_output(args.stack, args.key, args.region))
     else:

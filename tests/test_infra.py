@@ -125,10 +125,132 @@ class TransformedTemplateTest(unittest.TestCase):
         subset = stack.emulated_subset(copy.deepcopy(self.template))
         self.assertEqual(
             {v["Type"] for v in subset["Resources"].values()},
-            {"AWS::KMS::Key", "AWS::Kinesis::Stream", "AWS::DynamoDB::Table", "AWS::SQS::Queue"},
+            {"AWS::KMS::Key", "AWS::Kinesis::Stream", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"},
         )
         self.assertIn("VerdictsTableName", subset["Outputs"])
+        self.assertIn("ConfigBucketName", subset["Outputs"])
         self.assertNotIn("ApiUrl", subset["Outputs"])
+
+    # ---- the decision policy: config bucket, thresholds file, shadow mode ----
+
+    def statements(self, role):
+        """The role's statements, each with the condition it depends on (None: unconditional)."""
+        found = []
+        for policy in self.resources[role]["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if "Fn::If" in statement:
+                    condition, yes, no = statement["Fn::If"]
+                    self.assertEqual(no, {"Ref": "AWS::NoValue"})
+                    found.append((condition, yes))
+                else:
+                    found.append((None, statement))
+        return found
+
+    def test_when_transformed_should_keep_the_config_bucket_private_versioned_encrypted_and_tls_only(self):
+        bucket = self.resources["ConfigBucket"]
+        self.assertNotIn("Condition", bucket, "created with every stack: a file can be uploaded before it is named")
+        self.assertEqual(bucket["DeletionPolicy"], "Retain")
+        p = bucket["Properties"]
+        self.assertEqual(p["VersioningConfiguration"], {"Status": "Enabled"})
+        (rule,) = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        self.assertEqual(
+            rule["ServerSideEncryptionByDefault"],
+            {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["DataKey", "Arn"]}},
+        )
+        self.assertEqual(set(p["PublicAccessBlockConfiguration"].values()), {True})
+        self.assertEqual(len(p["PublicAccessBlockConfiguration"]), 4)
+        for lifecycle in p.get("LifecycleConfiguration", {}).get("Rules", []):
+            self.assertNotIn("NoncurrentVersionExpiration", lifecycle, "a pinned version must stay readable")
+            self.assertNotIn("ExpirationInDays", lifecycle)
+        policy = self.resources["ConfigBucketPolicy"]["Properties"]
+        self.assertEqual(policy["Bucket"], {"Ref": "ConfigBucket"})
+        (tls,) = policy["PolicyDocument"]["Statement"]
+        self.assertEqual((tls["Effect"], tls["Principal"], tls["Action"]), ("Deny", "*", "s3:*"))
+        self.assertEqual(tls["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
+        self.assertIn({"Fn::Sub": "${ConfigBucket.Arn}/*"}, tls["Resource"])
+        self.assertIn({"Fn::GetAtt": ["ConfigBucket", "Arn"]}, tls["Resource"])
+
+    def test_when_a_thresholds_key_is_set_should_let_each_function_read_exactly_that_object(self):
+        exact = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ConfigBucket}/${ThresholdsKey}"}
+        for role in ["ScoreStreamRole", "ScoreApiRole"]:
+            statements = self.statements(role)
+            s3 = [(c, st) for c, st in statements if any(str(a).startswith("s3:") for a in st["Action"])]
+            self.assertEqual(len(s3), 1, f"{role}: one S3 statement")
+            ((condition, statement),) = s3
+            self.assertEqual(condition, "HasThresholdsFile", role)
+            self.assertEqual(statement["Effect"], "Allow")
+            self.assertEqual(sorted(statement["Action"]), ["s3:GetObject", "s3:GetObjectVersion"], role)
+            self.assertEqual(statement["Resource"], exact, role)
+            decrypt = [st for c, st in statements if c is None and "kms:Decrypt" in st["Action"]]
+            self.assertEqual([st["Resource"] for st in decrypt], [{"Fn::GetAtt": ["DataKey", "Arn"]}], role)
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["HasThresholdsFile"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "ThresholdsKey"}, ""]}]})
+        defaults = stack.parameter_values(self.template, {})
+        self.assertFalse(stack.evaluate_conditions(self.template, defaults)["HasThresholdsFile"])
+        chosen = stack.parameter_values(self.template, {"ThresholdsKey": "t.json"})
+        self.assertTrue(stack.evaluate_conditions(self.template, chosen)["HasThresholdsFile"])
+
+    def test_when_a_thresholds_key_is_chosen_should_refuse_wildcards_and_a_version_without_a_key(self):
+        import re
+
+        pattern = re.compile(self.template["Parameters"]["ThresholdsKey"]["AllowedPattern"])
+        for key in ["", "thresholds.json", "decisions/2026-12/thresholds.json"]:
+            self.assertTrue(pattern.fullmatch(key), key)
+        for key in ["*", "decisions/*", "a?b", "a b", "${x}"]:
+            self.assertFalse(pattern.fullmatch(key), key)
+        rule = self.template["Rules"]["ThresholdsVersionNeedsAKey"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "ThresholdsVersion"}, ""]}]})
+        self.assertEqual(rule["Assertions"][0]["Assert"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "ThresholdsKey"}, ""]}]})
+
+    def test_when_transformed_should_give_both_functions_the_decision_mode_and_the_thresholds_file(self):
+        mode = self.template["Parameters"]["DecisionMode"]
+        self.assertEqual((mode["Default"], mode["AllowedValues"]), ("enforce", ["enforce", "shadow"]))
+        self.assertEqual(self.template["Parameters"]["ThresholdsKey"]["Default"], "")
+        self.assertEqual(self.template["Parameters"]["ThresholdsVersion"]["Default"], "")
+        for function in ["ScoreStreamFunction", "ScoreApiFunction"]:
+            env = self.resources[function]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(env["DECISION_MODE"], {"Ref": "DecisionMode"}, function)
+            self.assertEqual(
+                env["THRESHOLDS_URI"],
+                {"Fn::If": ["HasThresholdsFile", {"Fn::Sub": "s3://${ConfigBucket}/${ThresholdsKey}"}, {"Ref": "AWS::NoValue"}]},
+                function,
+            )
+            self.assertEqual(
+                env["THRESHOLDS_VERSION"],
+                {"Fn::If": ["HasThresholdsVersion", {"Ref": "ThresholdsVersion"}, {"Ref": "AWS::NoValue"}]},
+                function,
+            )
+            # As the emulator deployment resolves it for a pinned file.
+            parameters = stack.parameter_values(
+                self.template, {"ThresholdsKey": "d/t.json", "ThresholdsVersion": "v7", "DecisionMode": "shadow"}
+            )
+            conditions = stack.evaluate_conditions(self.template, parameters)
+            physical = {name: name.lower() for name in self.resources}
+            physical["AWS::NoValue"] = None
+            resolved = stack.resolve(env, physical, conditions, parameters)
+            self.assertEqual(
+                (resolved["THRESHOLDS_URI"], resolved["THRESHOLDS_VERSION"], resolved["DECISION_MODE"]),
+                ("s3://configbucket/d/t.json", "v7", "shadow"),
+            )
+            defaults = stack.parameter_values(self.template, {})
+            unset = stack.resolve(env, physical, stack.evaluate_conditions(self.template, defaults), defaults)
+            self.assertEqual(unset["DECISION_MODE"], "enforce")
+            self.assertNotIn("THRESHOLDS_URI", unset)
+            self.assertNotIn("THRESHOLDS_VERSION", unset)
+
+    def test_when_a_thresholds_file_is_named_should_alarm_when_the_functions_refuse_it(self):
+        alarm = self.resources["ThresholdsRejectedAlarm"]
+        self.assertEqual(alarm["Condition"], "HasThresholdsFile")
+        metrics = [m["MetricStat"]["Metric"] for m in alarm["Properties"]["Metrics"] if "MetricStat" in m]
+        self.assertEqual({m["MetricName"] for m in metrics}, {"ThresholdsRejected"})
+        self.assertEqual({m["Namespace"] for m in metrics}, {"RoamGuard"})
+        functions = {m["Dimensions"][0]["Value"]["Ref"] for m in metrics}
+        self.assertEqual(functions, {"ScoreStreamFunction", "ScoreApiFunction"})
+        self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
+
+    def test_when_deploying_into_the_emulator_should_refuse_an_unknown_parameter(self):
+        with self.assertRaises(ValueError):
+            stack.parameter_values(self.template, {"ThresholdKey": "t.json"})
 
 
 class ReferencesTest(unittest.TestCase):

@@ -565,11 +565,12 @@ core (`taskset -c 0`), with the stream's replay detection (`Replays::AskLiveStat
     let one_worker = cli.get(1).map_or(0.0, |(_, r)| w.events as f64 / r.seconds);
     md.push_str(&format!(
         "\nThe Python baseline (`tests/load/python_baseline.py`, run by `{}`): the per-record pattern of the AWS Lambda samples, \
-         doing the same work per event (decode and validate, profile and live-state lookup, the 41 features, the same XGBoost \
-         model one row per call, the decision, one verdict line out), on {python_events} events of the same file: \
+         doing the same work per event (decode and validate, profile and live-state lookup, the {} features, the same XGBoost \
+         model one row per call, the decision with its BLOCK escalation, one verdict line out), on {python_events} events of the same file: \
          {python_rate:.0} events/s. `roamguard score --out` is **{:.0}×** that ({:.0}× on one worker; the Python handler computes no \
          SHAP reasons, RoamGuard does for every REVIEW and BLOCK).\n",
         a.python.display(),
+        roamguard::features::NUM_FEATURES,
         jsonl_rate / python_rate.max(1e-9),
         one_worker / python_rate.max(1e-9)
     ));

@@ -11,7 +11,8 @@ pub struct Config {
     /// Where API verdicts are published too (the results stream the stream Lambda writes), so
     /// consumers see every verdict whatever the entry point. None: not published.
     pub results_stream: Option<String>,
-    /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`.
+    /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`,
+    /// `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
 }
 
@@ -67,5 +68,27 @@ mod tests {
         let mut v = BASE.to_vec();
         v.push(("REVIEW_THRESHOLD", "-1"));
         assert!(Config::from(&env(&v)).unwrap_err().to_string().contains("REVIEW_THRESHOLD"));
+    }
+
+    #[test]
+    fn when_decision_mode_and_a_thresholds_file_are_set_should_carry_them_and_name_a_bad_mode() {
+        let mut v = BASE.to_vec();
+        v.extend([
+            ("DECISION_MODE", "shadow"),
+            ("THRESHOLDS_URI", "s3://config/thresholds.json"),
+            ("THRESHOLDS_VERSION", "v1"),
+        ]);
+        let c = Config::from(&env(&v)).unwrap();
+        assert_eq!(c.scoring.mode, roamguard::decision::DecisionMode::Shadow);
+        let file = c.scoring.thresholds_file.unwrap();
+        assert_eq!(
+            (file.bucket.as_str(), file.key.as_str(), file.version_id.as_deref()),
+            ("config", "thresholds.json", Some("v1"))
+        );
+        assert_eq!(Config::from(&env(&BASE)).unwrap().scoring.mode, roamguard::decision::DecisionMode::Enforce);
+        let mut v = BASE.to_vec();
+        v.push(("DECISION_MODE", "audit"));
+        let err = Config::from(&env(&v)).unwrap_err().to_string();
+        assert!(err.contains("DECISION_MODE") && err.contains("enforce or shadow"), "{err}");
     }
 }

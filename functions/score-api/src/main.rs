@@ -10,7 +10,7 @@ use std::sync::Arc;
 use lambda_http::{Error, LambdaEvent, service_fn};
 use roamguard::api::Api;
 use roamguard::model::FraudModel;
-use roamguard_aws::{api_ports, sdk_config};
+use roamguard_aws::{api_ports, decision_policy, sdk_config};
 use score_api::config::Config;
 
 #[tokio::main]
@@ -18,10 +18,17 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let s = &config.scoring;
-    let model = Arc::new(FraudModel::embedded()?.with_threshold_overrides(s.review_threshold, s.block_threshold)?);
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-api".into());
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
+    // REVIEW_THRESHOLD / BLOCK_THRESHOLD > the thresholds file (THRESHOLDS_URI) > the model's.
+    let model = FraudModel::embedded()?;
+    let policy = decision_policy(&sdk, &model, s).await?;
+    if let Some(emf) = policy.emf(&function, chrono::Utc::now().timestamp_millis()) {
+        println!("{emf}");
+    }
+    let model = Arc::new(model.with_policy(policy.policy));
     let ports = api_ports(
         &sdk,
         &config.profiles_table,
@@ -31,8 +38,8 @@ async fn main() -> Result<(), Error> {
         &s.scorer,
         model.clone(),
     );
-    let api = Arc::new(Api::new(model.clone(), ports));
-    tracing::info!(model_version = model.version(), scorer = ?s.scorer, "score-api ready");
+    let api = Arc::new(Api::new(model.clone(), ports).with_mode(s.mode));
+    tracing::info!(model_version = model.version(), scorer = ?s.scorer, mode = ?s.mode, "score-api ready");
 
     // The raw event, not lambda_http::run: score_api::handle_event guards lambda_http's request
     // conversion, which panics on some malformed events.

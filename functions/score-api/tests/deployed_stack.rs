@@ -1,11 +1,15 @@
 //! infra/template.yaml deployed into moto (its streams, tables, queues and key, after the SAM
 //! transform), then the built `score-api` binary, with the environment the template gives it,
 //! answers API Gateway events against what the stack created: a posted event is scored and
-//! stored, read back by id, and listed through the verdict table's by_subscriber index.
+//! stored, read back by id, and listed through the verdict table's by_subscriber index. With a
+//! thresholds file in the stack's config bucket and shadow mode, the API decides with the file
+//! and marks its verdicts not enforced.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
 
+use roamguard::model::FraudModel;
+use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
 use roamguard_testkit::moto;
 use roamguard_testkit::runtime_api as lambda_runtime;
 use roamguard_testkit::stack;
@@ -54,4 +58,32 @@ fn when_the_template_is_deployed_should_score_store_and_list_verdicts_through_th
     let (status, page) = invoke(&env, fixture("http-list.json"));
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["verdicts"][0], scored, "listed through the by_subscriber index: {page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_thresholds_file_and_shadow_mode_are_deployed_should_decide_with_the_file_and_not_enforce() {
+    const KEY: &str = "decisions/thresholds.json";
+    let moto = moto::Moto::start();
+    let stack = stack::deploy_with(&moto.endpoint, "roamguard", &[("ThresholdsKey", KEY), ("DecisionMode", "shadow")]);
+    let mut env = stack.env_of("ScoreApiFunction");
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(var("THRESHOLDS_URI"), Some(format!("s3://{}/{KEY}", stack.output("ConfigBucketName"))));
+    assert_eq!(var("DECISION_MODE").as_deref(), Some("shadow"));
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+
+    // Every score blocks on its own: a policy no model's metadata has.
+    let model = FraudModel::embedded().expect("the built-in model");
+    let file = format!(
+        r#"{{"model_version":"{}","review":0,"block":0,"escalation":{{"earlier_flags":0,"window_hours":24}}}}"#,
+        model.version()
+    );
+    let config = emulator_config(&moto.endpoint, "us-east-1").await;
+    put_object(&s3_client(&config), stack.output("ConfigBucketName"), KEY, file.as_bytes()).await;
+
+    let (status, scored) = invoke(&env, fixture("rest-score.json"));
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!((scored["decision"].as_str(), scored["enforced"].as_bool()), (Some("BLOCK"), Some(false)), "{scored}");
+    let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["enforced"], false, "stored as not enforced: {stored}");
 }

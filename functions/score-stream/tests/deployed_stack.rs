@@ -4,6 +4,10 @@
 //! binary with the environment the template gives it, and found in the verdict table (by id and
 //! through both indexes), on the results stream and in the dead-letter queue. So the names, keys
 //! and indexes of the template are the ones the code uses.
+//!
+//! Then the decision policy as an operator deploys it: a thresholds file in the stack's config
+//! bucket (ThresholdsKey, pinned with THRESHOLDS_VERSION) and shadow mode (DecisionMode), and a
+//! bad thresholds file, which must not stop scoring.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -12,10 +16,12 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Record, ShardIteratorType};
 use chrono::{TimeZone, Utc};
 use roamguard::countries::CountryCode;
+use roamguard::model::FraudModel;
 use roamguard::ports::{SubscriberStore, VerdictQuery, VerdictStore};
 use roamguard::profile::{Plan, SubscriberProfile};
-use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, load_profiles};
-use roamguard_testkit::aws::emulator_config;
+use roamguard::verdict::{Decision, Verdict};
+use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, SdkConfig, load_profiles};
+use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
 use roamguard_testkit::moto;
 use roamguard_testkit::runtime_api as lambda_runtime;
 use roamguard_testkit::stack;
@@ -73,6 +79,32 @@ async fn read_stream(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(St
     records
 }
 
+/// The Kinesis event Lambda's event source mapping would hand the function for `records`.
+fn lambda_event(records: &[(String, Record)], stream_arn: &str) -> String {
+    let records: Vec<_> = records
+        .iter()
+        .map(|(shard, r)| {
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.partition_key(),
+                    "sequenceNumber": r.sequence_number(),
+                    "data": roamguard::base64::encode(r.data().as_ref()),
+                    "approximateArrivalTimestamp": r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("{shard}:{}", r.sequence_number()),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/score-stream",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": stream_arn,
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_streams_tables_and_queue() {
     let moto = moto::Moto::start();
@@ -116,34 +148,16 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert_eq!(out.failed_record_count(), Some(0));
 
     // What the event source mapping reads and hands to the function.
-    let records: Vec<_> = read_stream(&kinesis, input)
-        .await
-        .iter()
-        .map(|(shard, r)| {
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key(),
-                    "sequenceNumber": r.sequence_number(),
-                    "data": roamguard::base64::encode(r.data().as_ref()),
-                    "approximateArrivalTimestamp": r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard}:{}", r.sequence_number()),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/score-stream",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": stack.output("InputStreamArn"),
-            })
-        })
-        .collect();
+    let records = read_stream(&kinesis, input).await;
     assert_eq!(records.len(), payloads.len());
-    let event = json!({ "Records": records }).to_string();
+    let event = lambda_event(&records, stack.output("InputStreamArn"));
 
     let binary = Path::new(env!("CARGO_BIN_EXE_score-stream"));
     let mut function_env = env.clone();
     function_env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+    // Whatever the model makes of these two events, both are flagged (REVIEW or BLOCK), so the
+    // analysts' sparse index by_decision_day must hold them.
+    function_env.push(("REVIEW_THRESHOLD".into(), "0".into()));
     let run = lambda_runtime::invoke_once(binary, "score-stream", &function_env, event);
     let response = run
         .response
@@ -163,6 +177,7 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
         .expect("query the by_subscriber index");
     assert_eq!(by_subscriber.iter().map(|v| v.event_id.as_str()).collect::<Vec<_>>(), ["dep-1"]);
     let decision = stored["dep-2"].decision;
+    assert_ne!(decision, Decision::Allow, "REVIEW_THRESHOLD=0 flags every event");
     let by_decision = verdicts
         .query(&VerdictQuery {
             decision: Some(decision),
@@ -220,4 +235,198 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     let raw = roamguard::base64::decode(letter["raw_base64"].as_str().unwrap_or_default()).expect("base64 record");
     assert_eq!(raw, payloads[2].1.as_bytes(), "the record is kept for replay");
     assert!(letter["reason"].as_str().unwrap_or_default().contains("not valid JSON"), "{letter}");
+}
+
+// ---- the decision policy: thresholds file and shadow mode ----------------------------------------
+
+const THRESHOLDS_KEY: &str = "decisions/thresholds.json";
+
+/// The stack deployed with `parameters`, its emulator's SDK configuration, the known subscriber's
+/// profile loaded, and score-stream's environment.
+struct Deployed {
+    _moto: moto::Moto,
+    stack: stack::DeployedStack,
+    config: SdkConfig,
+    env: Vec<(String, String)>,
+}
+
+impl Deployed {
+    async fn start(parameters: &[(&str, &str)]) -> Deployed {
+        let moto = moto::Moto::start();
+        let stack = stack::deploy_with(&moto.endpoint, "roamguard", parameters);
+        let config = emulator_config(&moto.endpoint, "us-east-1").await;
+        let mut env = stack.env_of("ScoreStreamFunction");
+        env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+        let profiles = env.iter().find(|(k, _)| k == "PROFILES_TABLE").map(|(_, v)| v.clone()).expect("PROFILES_TABLE");
+        load_profiles(&roamguard_aws::DynamoDbClient::new(&config), &profiles, &[profile()], |_| {})
+            .await
+            .expect("seed the profile table");
+        Deployed { _moto: moto, stack, config, env }
+    }
+
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Uploads a new latest version of the thresholds file; returns its version id.
+    async fn upload_thresholds(&self, body: &str) -> String {
+        put_object(&s3_client(&self.config), self.stack.output("ConfigBucketName"), THRESHOLDS_KEY, body.as_bytes())
+            .await
+            .expect("the config bucket is versioned")
+    }
+
+    /// Puts one valid event per subscriber (ids `{prefix}-1`, `{prefix}-2`) on the input stream,
+    /// runs the built score-stream on them with `extra` on top of the template's environment,
+    /// and returns their stored and published verdicts and what the function printed.
+    async fn score(&self, prefix: &str, minute: u32, extra: &[(&str, &str)]) -> Scored {
+        let kinesis = aws_sdk_kinesis::Client::new(&self.config);
+        let input = self.stack.output("InputStreamName");
+        let ids = [format!("{prefix}-1"), format!("{prefix}-2")];
+        let mut put = kinesis.put_records().stream_name(input);
+        for (id, imsi) in ids.iter().zip([KNOWN, UNKNOWN]) {
+            let data = event(id, imsi, minute);
+            put = put.records(
+                PutRecordsRequestEntry::builder()
+                    .partition_key(imsi)
+                    .data(Blob::new(data.into_bytes()))
+                    .build()
+                    .expect("entry"),
+            );
+        }
+        assert_eq!(put.send().await.expect("put events").failed_record_count(), Some(0));
+        let ours = |data: &[u8]| {
+            let v: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+            ids.iter().any(|id| v["event_id"] == id.as_str())
+        };
+        let records: Vec<_> =
+            read_stream(&kinesis, input).await.into_iter().filter(|(_, r)| ours(r.data().as_ref())).collect();
+        assert_eq!(records.len(), 2);
+
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let binary = Path::new(env!("CARGO_BIN_EXE_score-stream"));
+        let run = lambda_runtime::invoke_once(
+            binary,
+            "score-stream",
+            &env,
+            lambda_event(&records, self.stack.output("InputStreamArn")),
+        );
+        let response = run
+            .response
+            .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr));
+        let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+
+        let verdicts = DynamoVerdictStore::new(&self.config, self.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let stored: Vec<Verdict> = verdicts.get_many(&ids).await.expect("read verdicts").into_values().collect();
+        assert_eq!(stored.len(), 2, "both events scored");
+        let published: Vec<serde_json::Value> = read_stream(&kinesis, self.stack.output("ResultsStreamName"))
+            .await
+            .iter()
+            .map(|(_, r)| serde_json::from_slice(r.data().as_ref()).expect("verdict JSON"))
+            .filter(|v: &serde_json::Value| ids.contains(&v["event_id"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(published.len(), 2, "both verdicts published");
+        Scored { stored, published, stdout: run.stdout, stderr: run.stderr }
+    }
+}
+
+struct Scored {
+    stored: Vec<Verdict>,
+    published: Vec<serde_json::Value>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Scored {
+    /// The value of `metric` in the function's start-up EMF line.
+    fn startup_metric(&self, metric: &str) -> serde_json::Value {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.contains("\"CloudWatchMetrics\"") && l.contains(metric))
+            .unwrap_or_else(|| panic!("no EMF line with {metric}:\n{}", self.stdout));
+        serde_json::from_str::<serde_json::Value>(line).expect("EMF is JSON")[metric].clone()
+    }
+
+    fn logs(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_thresholds_file_is_in_the_config_bucket_in_shadow_mode_should_decide_with_it_and_enforce_nothing() {
+    let d = Deployed::start(&[("ThresholdsKey", THRESHOLDS_KEY), ("DecisionMode", "shadow")]).await;
+    let bucket = d.stack.output("ConfigBucketName");
+    assert_eq!(d.var("THRESHOLDS_URI"), Some(format!("s3://{bucket}/{THRESHOLDS_KEY}").as_str()));
+    assert_eq!(d.var("DECISION_MODE"), Some("shadow"));
+    assert_eq!(d.var("THRESHOLDS_VERSION"), None, "the latest version unless pinned");
+
+    // A policy no model metadata has: every score blocks on its own.
+    let model = FraudModel::embedded().expect("the built-in model");
+    let block_everything = json!({
+        "model_version": model.version(),
+        "review": 0.0,
+        "block": 0.0,
+        "escalation": {"earlier_flags": 0, "window_hours": 24},
+        "calibration": {"note": "written by a test"}
+    })
+    .to_string();
+    let version = d.upload_thresholds(&block_everything).await;
+
+    let scored = d.score("shadow", 10, &[]).await;
+    for v in &scored.stored {
+        assert_eq!((v.decision, v.enforced), (Decision::Block, false), "{v:?}");
+    }
+    for v in &scored.published {
+        assert_eq!((v["decision"].as_str(), v["enforced"].as_bool()), (Some("BLOCK"), Some(false)), "{v}");
+    }
+    let logs = scored.logs();
+    assert!(logs.contains("thresholds file accepted") && logs.contains(&version), "logs the version read:\n{logs}");
+    assert_eq!(scored.startup_metric("ThresholdsRejected"), 0);
+
+    // A bad upload on top, with the good version pinned: the pinned file still decides.
+    d.upload_thresholds(r#"{"review": 0.9, "block": 0.1}"#).await;
+    let pinned = d.score("pinned", 20, &[("THRESHOLDS_VERSION", &version)]).await;
+    assert!(pinned.stored.iter().all(|v| v.decision == Decision::Block && !v.enforced), "{:?}", pinned.stored);
+    assert_eq!(pinned.startup_metric("ThresholdsRejected"), 0);
+    assert!(!pinned.logs().contains("208011234567890"), "raw IMSI must not be logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_thresholds_file_is_bad_or_missing_should_still_score_with_the_model_thresholds_and_count_it() {
+    let d = Deployed::start(&[("ThresholdsKey", THRESHOLDS_KEY)]).await;
+    assert_eq!(d.var("DECISION_MODE"), Some("enforce"), "the template's default");
+    let model = FraudModel::embedded().expect("the built-in model");
+    let model_decides = |v: &Verdict| match model.thresholds().decide(v.score) {
+        // A BLOCK needs corroboration (escalation) unless the model's metadata says otherwise.
+        Decision::Block => matches!(v.decision, Decision::Block | Decision::Review),
+        decision => v.decision == decision,
+    };
+
+    // Refused by validation: review above block.
+    d.upload_thresholds(r#"{"review": 0.9, "block": 0.1}"#).await;
+    let invalid = d.score("invalid", 30, &[]).await;
+    // Missing: nothing at the key any more (a delete marker on top of the versions).
+    s3_client(&d.config)
+        .delete_object()
+        .bucket(d.stack.output("ConfigBucketName"))
+        .key(THRESHOLDS_KEY)
+        .send()
+        .await
+        .expect("delete the thresholds file");
+    let missing = d.score("missing", 40, &[]).await;
+
+    for (scored, why) in [(&invalid, "must not exceed"), (&missing, "not found")] {
+        for v in &scored.stored {
+            assert!(v.enforced, "{v:?}");
+            assert!(model_decides(v), "decided with the model's thresholds {:?}: {v:?}", model.thresholds());
+        }
+        assert!(scored.published.iter().all(|v| v["enforced"] == true));
+        let logs = scored.logs();
+        assert!(logs.contains("thresholds file rejected") && logs.contains("ERROR"), "{logs}");
+        assert!(logs.contains(why), "says why ({why}):\n{logs}");
+        assert_eq!(scored.startup_metric("ThresholdsRejected"), 1);
+    }
 }

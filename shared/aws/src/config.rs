@@ -3,6 +3,10 @@
 
 use std::collections::HashMap;
 
+use roamguard::decision::DecisionMode;
+
+use crate::config_object::ObjectLocation;
+
 /// Which scorer is primary. The in-process model is the default and needs no endpoint; with
 /// SageMaker primary, the in-process model is the fallback (verdicts then marked degraded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +24,20 @@ pub enum ConfigError {
 }
 
 /// The scoring settings every function reads: `SCORER`, `SAGEMAKER_ENDPOINT`,
-/// `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`.
+/// `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
+///
+/// The decision policy comes from, highest precedence first: `REVIEW_THRESHOLD` /
+/// `BLOCK_THRESHOLD`, the thresholds file at `THRESHOLDS_URI`, the model's metadata
+/// ([`crate::thresholds::decision_policy`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoringConfig {
     pub scorer: ScorerChoice,
     pub review_threshold: Option<f32>,
     pub block_threshold: Option<f32>,
+    /// A thresholds file (Thresholds v1) in S3, at the pinned version if `THRESHOLDS_VERSION`.
+    pub thresholds_file: Option<ObjectLocation>,
+    /// `enforce` (default) or `shadow` (verdicts recorded, marked not enforced).
+    pub mode: DecisionMode,
 }
 
 /// A snapshot of environment variables with typed accessors.
@@ -63,6 +75,42 @@ impl Env {
         }
     }
 
+    /// `DECISION_MODE`: `enforce` (default) or `shadow`, any case.
+    pub fn decision_mode(&self) -> Result<DecisionMode, ConfigError> {
+        match self.optional("DECISION_MODE") {
+            None => Ok(DecisionMode::Enforce),
+            Some(v) => DecisionMode::parse(&v).map_err(|_| ConfigError::Invalid {
+                name: "DECISION_MODE",
+                value: v,
+                expected: "enforce or shadow",
+            }),
+        }
+    }
+
+    /// An S3 object named by `uri_var` (`s3://bucket/key`), pinned to the version in
+    /// `version_var` when set. None when `uri_var` is unset; a version without a URI is an error.
+    pub fn config_object(
+        &self,
+        uri_var: &'static str,
+        version_var: &'static str,
+    ) -> Result<Option<ObjectLocation>, ConfigError> {
+        let version = self.optional(version_var);
+        let Some(uri) = self.optional(uri_var) else {
+            return match version {
+                None => Ok(None),
+                Some(_) => {
+                    Err(ConfigError::Missing(uri_var, "the s3://bucket/key of the object the version id belongs to"))
+                }
+            };
+        };
+        let location = ObjectLocation::parse(&uri).map_err(|_| ConfigError::Invalid {
+            name: uri_var,
+            value: uri.clone(),
+            expected: "an S3 URI of the form s3://bucket/key",
+        })?;
+        Ok(Some(location.at_version(version)))
+    }
+
     pub fn scoring(&self) -> Result<ScoringConfig, ConfigError> {
         let scorer = match self.optional("SCORER").map(|s| s.to_ascii_lowercase()).as_deref() {
             None | Some("embedded") => ScorerChoice::Embedded,
@@ -82,6 +130,8 @@ impl Env {
             scorer,
             review_threshold: self.threshold("REVIEW_THRESHOLD")?,
             block_threshold: self.threshold("BLOCK_THRESHOLD")?,
+            thresholds_file: self.config_object("THRESHOLDS_URI", "THRESHOLDS_VERSION")?,
+            mode: self.decision_mode()?,
         })
     }
 }
@@ -97,7 +147,16 @@ mod tests {
     #[test]
     fn when_nothing_is_set_should_default_to_embedded_scorer_and_model_thresholds() {
         let s = env(&[]).scoring().unwrap();
-        assert_eq!(s, ScoringConfig { scorer: ScorerChoice::Embedded, review_threshold: None, block_threshold: None });
+        assert_eq!(
+            s,
+            ScoringConfig {
+                scorer: ScorerChoice::Embedded,
+                review_threshold: None,
+                block_threshold: None,
+                thresholds_file: None,
+                mode: DecisionMode::Enforce,
+            }
+        );
         assert_eq!(env(&[("X", "  ")]).optional("X"), None);
     }
 
@@ -119,5 +178,38 @@ mod tests {
             assert!(err.contains("BLOCK_THRESHOLD") && err.contains("between 0 and 1"), "{err}");
         }
         assert_eq!(env(&[("REVIEW_THRESHOLD", "0.2")]).scoring().unwrap().review_threshold, Some(0.2));
+    }
+
+    #[test]
+    fn when_decision_mode_is_set_should_parse_it_in_any_case_and_name_the_variable_when_bad() {
+        assert_eq!(env(&[("DECISION_MODE", "shadow")]).scoring().unwrap().mode, DecisionMode::Shadow);
+        assert_eq!(env(&[("DECISION_MODE", " Shadow ")]).scoring().unwrap().mode, DecisionMode::Shadow);
+        assert_eq!(env(&[("DECISION_MODE", "ENFORCE")]).scoring().unwrap().mode, DecisionMode::Enforce);
+        assert_eq!(env(&[("DECISION_MODE", "")]).scoring().unwrap().mode, DecisionMode::Enforce, "blank: the default");
+        for bad in ["dry-run", "shadowed", "off"] {
+            let err = env(&[("DECISION_MODE", bad)]).scoring().unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Invalid { name: "DECISION_MODE", value: bad.into(), expected: "enforce or shadow" }
+            );
+            assert!(err.to_string().contains("DECISION_MODE"), "{err}");
+        }
+    }
+
+    #[test]
+    fn when_a_thresholds_file_is_named_should_parse_the_uri_and_pin_the_version() {
+        let s = env(&[("THRESHOLDS_URI", "s3://roamguard-config/thresholds.json")]).scoring().unwrap();
+        let file = s.thresholds_file.unwrap();
+        assert_eq!(
+            (file.bucket.as_str(), file.key.as_str(), file.version_id),
+            ("roamguard-config", "thresholds.json", None)
+        );
+        let pinned = env(&[("THRESHOLDS_URI", "s3://b/cfg/t.json"), ("THRESHOLDS_VERSION", "v-42")]).scoring().unwrap();
+        assert_eq!(pinned.thresholds_file.unwrap().version_id.as_deref(), Some("v-42"));
+        let err = env(&[("THRESHOLDS_URI", "roamguard-config/thresholds.json")]).scoring().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "THRESHOLDS_URI", .. }), "{err}");
+        assert!(err.to_string().contains("s3://bucket/key"), "{err}");
+        let err = env(&[("THRESHOLDS_VERSION", "v-42")]).scoring().unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("THRESHOLDS_URI", _)), "{err}");
     }
 }

@@ -1,5 +1,7 @@
 //! AWS adapters of the pipeline's ports: DynamoDB for profiles, live state and
-//! verdicts, SageMaker runtime for scoring, Kinesis for the verdict stream, SQS for dead letters.
+//! verdicts, SageMaker runtime for scoring, Kinesis for the verdict stream, SQS for dead letters;
+//! and configuration objects in S3 ([`config_object`]), from which [`thresholds`] reads the
+//! functions' thresholds file.
 //!
 //! AWS SDK types stay inside this module: every adapter maps SDK errors to
 //! [`PortError`](roamguard::ports::PortError) with [`classify`], so the pipeline only ever sees
@@ -16,11 +18,13 @@
 //! Logging goes through `tracing` and never carries a raw IMSI or MSISDN (see [`redact`]).
 
 pub mod config;
+pub mod config_object;
 mod dynamo;
 mod kinesis_sink;
 mod sagemaker_scorer;
 mod sqs_dead_letters;
 mod subscriber_store;
+pub mod thresholds;
 mod verdict_store;
 mod wiring;
 
@@ -31,14 +35,19 @@ pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb::Client as DynamoDbClient;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+pub use config_object::{ConfigObject, ConfigObjectError, ConfigObjects, ObjectLocation};
 pub use kinesis_sink::KinesisVerdictSink;
 pub use sagemaker_scorer::{SageMakerScorer, SageMakerSettings};
 pub use sqs_dead_letters::SqsDeadLetters;
 pub use subscriber_store::{DynamoSubscriberStore, EXPIRES_AT, load_profiles};
+pub use thresholds::{PolicyChoice, PolicySource, decision_policy};
 pub use verdict_store::DynamoVerdictStore;
 pub use wiring::{StreamResources, api_ports, scorers, stream_pipeline, stream_pipeline_over, stream_subscribers};
 
 use roamguard::ports::PortError;
+
+/// The CloudWatch namespace of the functions' embedded metrics (dimension `Function`).
+pub const METRICS_NAMESPACE: &str = "RoamGuard";
 
 /// Default calls in flight at once per adapter call: every chunk of a Lambda batch (10,000
 /// records = 100 DynamoDB calls of 100 keys or actions) goes out in the same round, so a batch

@@ -21,11 +21,13 @@ use roamguard::ports::{
 use roamguard::profile::SubscriberProfile;
 use roamguard::state::LiveState;
 use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard_aws::config::Env;
 use roamguard_aws::{
-    Backoff, DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, KinesisVerdictSink, SageMakerScorer,
-    SageMakerSettings, SdkConfig, SqsDeadLetters, load_profiles,
+    Backoff, ConfigObjectError, ConfigObjects, DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT,
+    KinesisVerdictSink, ObjectLocation, PolicySource, SageMakerScorer, SageMakerSettings, SdkConfig, SqsDeadLetters,
+    decision_policy, load_profiles,
 };
-use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
 use roamguard_testkit::fixtures::{call, fixed_clock, profile};
 use roamguard_testkit::moto::Moto;
 use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
@@ -857,4 +859,197 @@ async fn when_sagemaker_is_down_should_score_with_the_embedded_model_and_mark_ve
     let ids: Vec<&str> = verdicts.iter().map(|v| v.event_id.as_str()).collect();
     let stored = store.get_many(&ids).await.unwrap();
     assert!(stored.values().all(|v| v.degraded) && stored.len() == 6, "stored as degraded");
+}
+
+// ---- configuration objects in S3 ----------------------------------------------------------------
+
+const CONFIG_BUCKET: &str = "roamguard-config";
+const THRESHOLDS_KEY: &str = "decisions/thresholds.json";
+
+/// A versioned bucket, as the template's ConfigBucket.
+async fn config_bucket(config: &SdkConfig) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = s3_client(config);
+    s3.create_bucket().bucket(CONFIG_BUCKET).send().await.expect("create the config bucket");
+    s3.put_bucket_versioning()
+        .bucket(CONFIG_BUCKET)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .expect("enable versioning");
+    s3
+}
+
+/// Uploads `body` as the new latest version of `key`; returns its version id.
+async fn upload(s3: &aws_sdk_s3::Client, key: &str, body: &str) -> String {
+    put_object(s3, CONFIG_BUCKET, key, body.as_bytes()).await.expect("a versioned bucket gives a version id")
+}
+
+fn thresholds_location() -> ObjectLocation {
+    ObjectLocation::parse(&format!("s3://{CONFIG_BUCKET}/{THRESHOLDS_KEY}")).unwrap()
+}
+
+/// An HTTP server that answers every request with `status` and an S3 error `code`, counting
+/// the requests.
+async fn failing_s3(status: u16, code: &'static str) -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                // One request per connection: a GET has no body, so the headers end it.
+                let mut read = Vec::new();
+                while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body =
+                    format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>injected</Message></Error>");
+                let response = format!(
+                    "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (endpoint, requests, server)
+}
+
+#[tokio::test]
+async fn when_a_config_object_has_versions_should_read_the_latest_or_the_pinned_one() {
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let first = r#"{"review":0.2,"block":0.7}"#;
+    let second = r#"{"review":0.4,"block":0.9}"#;
+    let v1 = upload(&s3, THRESHOLDS_KEY, first).await;
+    let v2 = upload(&s3, THRESHOLDS_KEY, second).await;
+    assert_ne!(v1, v2);
+
+    let objects = ConfigObjects::new(&config);
+    let latest = objects.fetch(&thresholds_location()).await.expect("the latest version");
+    assert_eq!((latest.bytes.as_slice(), latest.version_id.as_deref()), (second.as_bytes(), Some(v2.as_str())));
+    assert!(latest.etag.is_some());
+    let pinned = objects.fetch(&thresholds_location().at_version(Some(v1.clone()))).await.expect("the pinned version");
+    assert_eq!((pinned.bytes.as_slice(), pinned.version_id.as_deref()), (first.as_bytes(), Some(v1.as_str())));
+    assert_ne!(pinned.etag, latest.etag);
+
+    // As the functions name it: THRESHOLDS_URI and THRESHOLDS_VERSION.
+    let env = Env::from_vars(HashMap::from([
+        ("THRESHOLDS_URI".to_string(), format!("s3://{CONFIG_BUCKET}/{THRESHOLDS_KEY}")),
+        ("THRESHOLDS_VERSION".to_string(), v1.clone()),
+    ]));
+    let location = env.scoring().unwrap().thresholds_file.expect("a thresholds file");
+    assert_eq!(objects.fetch(&location).await.unwrap().bytes, first.as_bytes());
+
+    // A limit below the object's size refuses it, for good.
+    let err = ConfigObjects::new(&config).with_max_bytes(8).fetch(&thresholds_location()).await.unwrap_err();
+    assert!(matches!(err, ConfigObjectError::TooLarge { limit: 8, .. }) && !err.is_retriable(), "{err}");
+}
+
+#[tokio::test]
+async fn when_a_config_object_is_missing_should_fail_as_not_found_and_not_retriable() {
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let objects = ConfigObjects::new(&config);
+
+    let err = objects.fetch(&thresholds_location()).await.expect_err("no object yet");
+    assert!(matches!(&err, ConfigObjectError::NotFound { code, .. } if code == "NoSuchKey"), "{err:?}");
+    assert!(!err.is_retriable());
+    assert!(err.to_string().contains(&format!("s3://{CONFIG_BUCKET}/{THRESHOLDS_KEY}")), "names the object: {err}");
+
+    let other_bucket = ObjectLocation::parse("s3://no-such-bucket/thresholds.json").unwrap();
+    let err = objects.fetch(&other_bucket).await.expect_err("no bucket");
+    assert!(matches!(&err, ConfigObjectError::NotFound { code, .. } if code == "NoSuchBucket"), "{err:?}");
+    assert!(!err.is_retriable());
+
+    // A version id of another object (or a deleted version) is not found either.
+    let other = upload(&s3, "other.json", "{}").await;
+    upload(&s3, THRESHOLDS_KEY, r#"{"review":0.2,"block":0.7}"#).await;
+    let err = objects.fetch(&thresholds_location().at_version(Some(other))).await.expect_err("not its version");
+    assert!(matches!(&err, ConfigObjectError::NotFound { code, .. } if code == "NoSuchVersion"), "{err:?}");
+    assert!(!err.is_retriable());
+}
+
+#[tokio::test]
+async fn when_s3_fails_should_classify_throttling_5xx_and_network_as_retriable_and_403_as_not() {
+    for (status, code, retriable) in
+        [(503, "SlowDown", true), (500, "InternalError", true), (403, "AccessDenied", false)]
+    {
+        let (endpoint, requests, server) = failing_s3(status, code).await;
+        let config = emulator_config(&endpoint, REGION).await;
+        let err = ConfigObjects::new(&config).fetch(&thresholds_location()).await.expect_err("injected failure");
+        assert_eq!(err.is_retriable(), retriable, "{status} {code}: {err}");
+        if status == 403 {
+            assert!(matches!(&err, ConfigObjectError::AccessDenied { code, .. } if code == "AccessDenied"), "{err:?}");
+            assert!(err.to_string().contains("kms:Decrypt"), "says what to check: {err}");
+            assert_eq!(requests.load(Ordering::SeqCst), 1, "a refusal is not retried");
+        } else {
+            assert!(matches!(err, ConfigObjectError::Unavailable { .. }), "{err:?}");
+            assert_eq!(requests.load(Ordering::SeqCst), 3, "the SDK's standard retry: three attempts");
+        }
+        server.abort();
+    }
+    let config = emulator_config(&closed_port_endpoint(), REGION).await;
+    let err = ConfigObjects::new(&config).fetch(&thresholds_location()).await.expect_err("connection refused");
+    assert!(matches!(err, ConfigObjectError::Unavailable { .. }) && err.is_retriable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn when_the_thresholds_file_is_in_s3_should_decide_with_it_and_keep_the_model_thresholds_on_a_bad_one() {
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let model = FraudModel::embedded().unwrap();
+    let scoring = |vars: &[(&str, String)]| {
+        Env::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).scoring().unwrap()
+    };
+    let uri = ("THRESHOLDS_URI", format!("s3://{CONFIG_BUCKET}/{THRESHOLDS_KEY}"));
+
+    let good = format!(
+        r#"{{"model_version":"{}","review":0.11,"block":0.66,"escalation":{{"earlier_flags":2,"window_hours":6}}}}"#,
+        model.version()
+    );
+    let good_version = upload(&s3, THRESHOLDS_KEY, &good).await;
+    let choice = decision_policy(&config, &model, &scoring(std::slice::from_ref(&uri))).await.unwrap();
+    assert_eq!((choice.policy.thresholds.review, choice.policy.thresholds.block), (0.11, 0.66));
+    assert_eq!((choice.policy.escalation.earlier_flags, choice.policy.escalation.window_hours), (2, 6));
+    assert!(
+        matches!(&choice.source, PolicySource::File { version_id: Some(v), .. } if *v == good_version),
+        "{:?}",
+        choice.source
+    );
+    assert_eq!(choice.emf("score-stream", 0).unwrap()["ThresholdsRejected"], 0);
+
+    // Environment overrides on top of the file.
+    let with_env = [uri.clone(), ("BLOCK_THRESHOLD", "0.7".to_string())];
+    let choice = decision_policy(&config, &model, &scoring(&with_env)).await.unwrap();
+    assert_eq!((choice.policy.thresholds.review, choice.policy.thresholds.block), (0.11, 0.7));
+
+    // Bad latest versions: the model's thresholds, a metric, a reason; a pinned good version still works.
+    let for_another_model = r#"{"model_version":"xgb-another","review":0.11,"block":0.66}"#;
+    for bad in ["{\"review\": 0.1,", r#"{"review":0.7,"block":0.6}"#, for_another_model] {
+        upload(&s3, THRESHOLDS_KEY, bad).await;
+        let choice = decision_policy(&config, &model, &scoring(std::slice::from_ref(&uri))).await.unwrap();
+        assert_eq!(choice.policy, *model.policy(), "{bad}");
+        assert!(matches!(choice.source, PolicySource::Rejected { retriable: false, .. }), "{bad}: {:?}", choice.source);
+        assert_eq!(choice.emf("score-stream", 0).unwrap()["ThresholdsRejected"], 1);
+    }
+    let pinned = [uri.clone(), ("THRESHOLDS_VERSION", good_version.clone())];
+    let choice = decision_policy(&config, &model, &scoring(&pinned)).await.unwrap();
+    assert_eq!(choice.policy.thresholds.review, 0.11, "the pinned version, not the bad latest");
+
+    // A missing object.
+    let missing = [("THRESHOLDS_URI", format!("s3://{CONFIG_BUCKET}/nothing-here.json"))];
+    let choice = decision_policy(&config, &model, &scoring(&missing)).await.unwrap();
+    assert_eq!(choice.policy, *model.policy());
+    let PolicySource::Rejected { reason, .. } = &choice.source else { panic!("{:?}", choice.source) };
+    assert!(reason.contains("nothing-here.json") && reason.contains("not found"), "{reason}");
 }

@@ -1,4 +1,4 @@
-//! The stack's emulated resources (streams, tables, queues, key) deployed into moto from
+//! The stack's emulated resources (streams, tables, queues, buckets, key) deployed into moto from
 //! infra/template.yaml after the SAM transform, by `infra/stack.py deploy-emulator`.
 
 use std::collections::HashMap;
@@ -46,13 +46,22 @@ fn python() -> PathBuf {
     if venv.is_file() { venv } else { PathBuf::from("python3") }
 }
 
+/// Deploys with the template's default parameters.
 pub fn deploy(endpoint: &str, stack: &str) -> DeployedStack {
+    deploy_with(endpoint, stack, &[])
+}
+
+/// Deploys with `parameters` (name, value) on top of the template's defaults: the functions'
+/// environment and the resources created follow the template's conditions on them.
+pub fn deploy_with(endpoint: &str, stack: &str, parameters: &[(&str, &str)]) -> DeployedStack {
     let root = workspace_root();
-    let output = Command::new(python())
-        .arg(root.join("infra/stack.py"))
-        .args(["deploy-emulator", "--endpoint", endpoint, "--stack", stack])
-        .output()
-        .unwrap_or_else(|e| panic!("run infra/stack.py: {e} (run `make test`, which installs .venv)"));
+    let mut command = Command::new(python());
+    command.arg(root.join("infra/stack.py")).args(["deploy-emulator", "--endpoint", endpoint, "--stack", stack]);
+    for (name, value) in parameters {
+        command.arg("--parameter").arg(format!("{name}={value}"));
+    }
+    let output =
+        command.output().unwrap_or_else(|e| panic!("run infra/stack.py: {e} (run `make test`, which installs .venv)"));
     assert!(
         output.status.success(),
         "infra/stack.py deploy-emulator failed:\n{}",
