@@ -444,7 +444,7 @@ def handler(record, position):
         if decision == "ALLOW":
             v["reasons"] = []
         v.update(model_version=META["version"], degraded=False, enforced=True,
-                 scored_at=datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"))
+                 scored_at=datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), decided_by="model")
         verdict = json.dumps(v)
         VERDICTS[e["id"]] = verdict, score
     OUT.write(verdict + "\n")

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
-use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard::verdict::{DECIDED_BY_MODEL, Decision, Reason, Verdict};
 
 use super::dynamo::{self, Item, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify};
@@ -29,6 +29,9 @@ const REASONS: &str = "reasons";
 const MODEL_VERSION: &str = "model_version";
 const DEGRADED: &str = "degraded";
 const ENFORCED: &str = "enforced";
+const DECIDED_BY: &str = "decided_by";
+const RULES_MATCHED: &str = "rules_matched";
+const RULES_VERSION: &str = "rules_version";
 const SCORED_AT: &str = "scored_at";
 const TIME_ID: &str = "time_id";
 const DECISION_DAY: &str = "decision_day";
@@ -229,8 +232,19 @@ fn to_item(v: &Verdict) -> Result<Item, PortError> {
     if let Some(day) = decision_day(v) {
         item.insert(DECISION_DAY.to_string(), s(day));
     }
+    // Written only when they say something: most verdicts are the model's, enforced, ruleless.
     if !v.enforced {
         item.insert(ENFORCED.to_string(), AttributeValue::Bool(false));
+    }
+    if v.decided_by != DECIDED_BY_MODEL {
+        item.insert(DECIDED_BY.to_string(), s(v.decided_by.as_str()));
+    }
+    if !v.rules_matched.is_empty() {
+        let ids = v.rules_matched.iter().map(|id| s(id.as_str())).collect();
+        item.insert(RULES_MATCHED.to_string(), AttributeValue::L(ids));
+    }
+    if let Some(version) = &v.rules_version {
+        item.insert(RULES_VERSION.to_string(), s(version.as_str()));
     }
     Ok(item)
 }
@@ -261,6 +275,15 @@ fn from_item(item: &Item) -> Result<Verdict, PortError> {
             Some(_) => return Err(bad(ENFORCED)),
         },
         scored_at: time(SCORED_AT)?,
+        decided_by: get_s(item, DECIDED_BY).unwrap_or(DECIDED_BY_MODEL).to_string(),
+        rules_matched: match item.get(RULES_MATCHED) {
+            None => Vec::new(),
+            Some(AttributeValue::L(ids)) => {
+                ids.iter().map(|id| id.as_s().map(String::clone).map_err(|_| bad(RULES_MATCHED))).collect::<Result<_, _>>()?
+            }
+            Some(_) => return Err(bad(RULES_MATCHED)),
+        },
+        rules_version: get_s(item, RULES_VERSION).map(str::to_string),
     })
 }
 
@@ -406,6 +429,9 @@ mod tests {
             degraded: true,
             enforced: false,
             scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+            decided_by: "rule:irsf-range".into(),
+            rules_matched: vec!["irsf-range".into(), "night-data-spike".into()],
+            rules_version: Some("3HL4kqtJlcpXroDTDmJ".into()),
         }
     }
 

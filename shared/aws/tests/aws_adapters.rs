@@ -78,6 +78,10 @@ fn verdict(id: &str, imsi: &str, event_time: DateTime<Utc>, decision: Decision) 
         degraded: false,
         enforced: true,
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap() + TimeDelta::nanoseconds(7),
+        // BLOCKs as a rule decides them: the rule attributes make the round trip too.
+        decided_by: if decision == Decision::Block { "rule:irsf-range".into() } else { "model".into() },
+        rules_matched: if decision == Decision::Block { vec!["irsf-range".into(), "night-spike".into()] } else { vec![] },
+        rules_version: (decision == Decision::Block).then(|| "rules-00c0ffee00c0ffee".into()),
     }
 }
 

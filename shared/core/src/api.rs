@@ -283,6 +283,12 @@ impl Api {
         self
     }
 
+    /// Analysts' rules, as in [`Pipeline::with_rules`].
+    pub fn with_rules(mut self, rules: Arc<crate::rules::ActiveRules>) -> Api {
+        self.pipeline = self.pipeline.with_rules(rules);
+        self
+    }
+
     pub fn model_version(&self) -> &str {
         self.pipeline.model().version()
     }

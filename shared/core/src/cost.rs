@@ -90,6 +90,18 @@ pub fn verdict_item_bytes(v: &Verdict) -> usize {
         + TIME
         + if flagged { "decision_day".len() + v.decision.as_str().len() + "#2026-06-01".len() } else { 0 }
         + if v.enforced { 0 } else { "enforced".len() + 1 }
+        + if v.decided_by == crate::verdict::DECIDED_BY_MODEL {
+            0
+        } else {
+            string_attribute("decided_by", &v.decided_by)
+        }
+        + if v.rules_matched.is_empty() {
+            0
+        } else {
+            // A list: 3 bytes, and 1 byte per element besides the element's own size.
+            "rules_matched".len() + 3 + v.rules_matched.iter().map(|id| 1 + id.len()).sum::<usize>()
+        }
+        + v.rules_version.as_deref().map_or(0, |r| string_attribute("rules_version", r))
 }
 
 /// Units of one verdict write: the item, its `by_subscriber` entry, and its `by_decision_day`

@@ -17,6 +17,7 @@ pub mod state;
 pub mod decision;
 pub mod features;
 pub mod model;
+pub mod rules;
 
 // What customers feel: operating points, calibration on labelled history.
 pub mod evaluation;

@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 use crate::decision::DecisionMode;
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, SubscriberStore, VerdictSink, VerdictStore};
+use crate::rules::ActiveRules;
 pub use crate::state::Sequence;
 use crate::verdict::Verdict;
 
@@ -158,6 +159,10 @@ pub struct Counts {
     pub degraded: usize,
     /// Records whose event_id already had a verdict (redeliveries).
     pub replayed: usize,
+    /// Verdicts an analysts' rule decided (`decided_by: "rule:<id>"`).
+    pub decided_by_rule: usize,
+    /// Rule evaluations that failed (the rule did not match; see [`crate::rules`]).
+    pub rule_failures: usize,
 }
 
 impl Counts {
@@ -170,6 +175,8 @@ impl Counts {
         self.retries += o.retries;
         self.degraded += o.degraded;
         self.replayed += o.replayed;
+        self.decided_by_rule += o.decided_by_rule;
+        self.rule_failures += o.rule_failures;
     }
     pub fn verdicts(&self) -> usize {
         self.allow + self.review + self.block
@@ -201,6 +208,7 @@ pub struct Pipeline {
     clock: fn() -> DateTime<Utc>,
     replays: Replays,
     mode: DecisionMode,
+    rules: Arc<ActiveRules>,
 }
 
 /// How the pipeline finds the records it has seen before (redeliveries, repeated requests).
@@ -217,7 +225,25 @@ pub enum Replays {
 
 impl Pipeline {
     pub fn new(model: Arc<FraudModel>, ports: Ports) -> Pipeline {
-        Pipeline { model, ports, clock: Utc::now, replays: Replays::LookUpEvery, mode: DecisionMode::Enforce }
+        Pipeline {
+            model,
+            ports,
+            clock: Utc::now,
+            replays: Replays::LookUpEvery,
+            mode: DecisionMode::Enforce,
+            rules: Arc::new(ActiveRules::default()),
+        }
+    }
+
+    /// Analysts' rules, applied after the model; a reload replaces the set inside `rules`, and
+    /// each batch uses the set in force when it starts.
+    pub fn with_rules(mut self, rules: Arc<ActiveRules>) -> Pipeline {
+        self.rules = rules;
+        self
+    }
+
+    pub fn rules(&self) -> &Arc<ActiveRules> {
+        &self.rules
     }
 
     /// Shadow mode: verdicts say what would be decided, marked not enforced.
@@ -247,7 +273,7 @@ impl Pipeline {
         self.read(&mut batch).await;
         batch.features();
         self.score(&mut batch).await;
-        batch.decide(&self.model, self.mode);
+        batch.decide(&self.model, self.mode, &self.rules.get());
         self.store(&mut batch).await;
         self.publish_and_save(&mut batch).await;
         batch.report()

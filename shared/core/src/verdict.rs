@@ -56,8 +56,25 @@ pub struct Verdict {
     pub enforced: bool,
     #[serde(with = "crate::events::rfc3339")]
     pub scored_at: DateTime<Utc>,
+    /// `"model"`, or `"rule:<id>"` when an analysts' rule decided (verdicts from before rules
+    /// existed: the model).
+    #[serde(default = "decided_by_model")]
+    pub decided_by: String,
+    /// Ids of every rule that matched, in file order, for audit (omitted when none did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_matched: Vec<String>,
+    /// Which rules file was in force: its hash, or the S3 object version (omitted without rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<String>,
 }
 
 fn enforced_by_default() -> bool {
     true
+}
+
+/// [`Verdict::decided_by`] when no rule decided.
+pub const DECIDED_BY_MODEL: &str = "model";
+
+fn decided_by_model() -> String {
+    DECIDED_BY_MODEL.to_string()
 }

@@ -113,24 +113,37 @@ CREATE TABLE IF NOT EXISTS verdicts (
     model_version TEXT NOT NULL,
     degraded      INTEGER NOT NULL,
     scored_at     TEXT NOT NULL,
-    enforced      INTEGER NOT NULL DEFAULT 1  -- 0 in shadow mode
+    enforced      INTEGER NOT NULL DEFAULT 1,  -- 0 in shadow mode
+    decided_by    TEXT NOT NULL DEFAULT 'model',  -- or 'rule:<id>'
+    rules_matched TEXT,  -- JSON array of rule ids; NULL when none matched
+    rules_version TEXT   -- NULL without rules
 );
 CREATE INDEX IF NOT EXISTS verdicts_by_subscriber ON verdicts (imsi, event_time);
 CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (decision, event_time);
 ";
 
-const COLUMNS: &str =
-    "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at, enforced";
+const COLUMNS: &str = "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at, \
+     enforced, decided_by, rules_matched, rules_version";
+
+/// Columns added after the first version, with how to add them to an older table.
+const ADDED_COLUMNS: [(&str, &str); 4] = [
+    ("enforced", "enforced INTEGER NOT NULL DEFAULT 1"),
+    ("decided_by", "decided_by TEXT NOT NULL DEFAULT 'model'"),
+    ("rules_matched", "rules_matched TEXT"),
+    ("rules_version", "rules_version TEXT"),
+];
 
 /// Creates the table, or brings a table of an earlier version up to date (columns added since
 /// get their default: verdicts from before shadow mode were enforced).
 fn create_or_migrate(conn: &Connection) -> Result<(), PortError> {
     conn.execute_batch(SCHEMA).map_err(err)?;
-    let has_enforced: bool = conn
-        .query_row("SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'enforced'", [], |r| r.get(0))
-        .map_err(err)?;
-    if !has_enforced {
-        conn.execute_batch("ALTER TABLE verdicts ADD COLUMN enforced INTEGER NOT NULL DEFAULT 1;").map_err(err)?;
+    for (name, definition) in ADDED_COLUMNS {
+        let present: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = ?1", [name], |r| r.get(0))
+            .map_err(err)?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE verdicts ADD COLUMN {definition};")).map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -216,6 +229,14 @@ fn lookup(conn: &Connection, ids: &[&str]) -> Result<HashMap<String, Verdict>, P
     Ok(out)
 }
 
+/// The matched rule ids as a JSON array, NULL when none matched.
+fn rules_matched(ids: &[String]) -> Result<Option<String>, PortError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(ids).map(Some).map_err(|e| PortError::permanent(NAME, e.to_string()))
+}
+
 fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
     let text = |i: usize| r.get::<_, String>(i);
     let bad =
@@ -238,6 +259,12 @@ fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
         degraded: r.get::<_, i64>(7)? != 0,
         scored_at: time(8)?,
         enforced: r.get::<_, i64>(9)? != 0,
+        decided_by: text(10)?,
+        rules_matched: match r.get::<_, Option<String>>(11)? {
+            Some(ids) => serde_json::from_str(&ids).map_err(|e| bad(11, e.to_string()))?,
+            None => Vec::new(),
+        },
+        rules_version: r.get(12)?,
     })
 }
 
@@ -297,7 +324,7 @@ impl VerdictStore for SqliteVerdictStore {
         {
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                      ON CONFLICT (event_id) DO NOTHING"
                 ))
                 .map_err(err)?;
@@ -315,6 +342,9 @@ impl VerdictStore for SqliteVerdictStore {
                         i64::from(v.degraded),
                         fmt_time(&v.scored_at),
                         i64::from(v.enforced),
+                        v.decided_by,
+                        rules_matched(&v.rules_matched)?,
+                        v.rules_version,
                     ])
                     .map_err(err)?;
                 if inserted == 0 {
@@ -385,6 +415,9 @@ mod tests {
             degraded: false,
             enforced: true,
             scored_at: Utc.with_ymd_and_hms(2026, 6, 1, 23, 0, 0).unwrap(),
+            decided_by: "model".into(),
+            rules_matched: vec![],
+            rules_version: None,
         }
     }
 

@@ -18,6 +18,9 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         degraded: false,
         enforced: true,
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+        decided_by: "model".into(),
+        rules_matched: vec![],
+        rules_version: None,
     }
 }
 

@@ -56,6 +56,9 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         degraded: i.is_multiple_of(5),
         enforced: !i.is_multiple_of(7),
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+        decided_by: if i.is_multiple_of(3) { format!("rule:r{i}") } else { "model".into() },
+        rules_matched: if i.is_multiple_of(3) { vec![format!("r{i}"), "other".into()] } else { vec![] },
+        rules_version: i.is_multiple_of(3).then(|| "rules-0123456789abcdef".into()),
     }
 }
 

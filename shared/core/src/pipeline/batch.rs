@@ -14,8 +14,9 @@ use crate::events::RoamingEvent;
 use crate::features::{self, FeatureVector};
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, PortError, StateUpdate, Subscriber};
+use crate::rules::{RuleInput, RuleSet};
 use crate::state::Sequence;
-use crate::verdict::{Decision, Verdict};
+use crate::verdict::{DECIDED_BY_MODEL, Decision, Verdict};
 
 /// What a record is.
 enum Input {
@@ -105,6 +106,8 @@ pub(super) struct Batch<'r> {
     replayed: usize,
     /// Scored by the fallback scorer.
     degraded: bool,
+    /// Rule evaluations that failed in this batch.
+    rule_failures: usize,
     timings: StageTimings,
 }
 
@@ -144,7 +147,7 @@ impl<'r> Batch<'r> {
             item.copy_of = copy_of;
         }
         let timings = StageTimings { decode: started.elapsed(), ..StageTimings::default() };
-        Batch { now, items, subscribers: HashMap::new(), replayed: 0, degraded: false, timings }
+        Batch { now, items, subscribers: HashMap::new(), replayed: 0, degraded: false, rule_failures: 0, timings }
     }
 
     fn events_mut(&mut self) -> impl Iterator<Item = &mut Item<'r>> {
@@ -254,22 +257,32 @@ impl<'r> Batch<'r> {
     /// Decision and reasons for every scored row, in record order: a subscriber's earlier
     /// events of the batch count in the escalation of its later ones, as they would one batch
     /// apart. Each score is marked in the live state after its decision.
-    pub(super) fn decide(&mut self, model: &FraudModel, mode: DecisionMode) {
+    pub(super) fn decide(&mut self, model: &FraudModel, mode: DecisionMode, rules: &RuleSet) {
         let started = Instant::now();
         let (now, degraded, policy) = (self.now, self.degraded, model.policy());
         let window = policy.escalation.window_secs();
-        let Batch { items, subscribers, .. } = self;
+        let Batch { items, subscribers, rule_failures, .. } = self;
         for item in items.iter_mut().filter(|i| i.retry.is_none()) {
             let (Some(row), Some(p), Input::Event(e)) = (&item.features, item.probability, &item.input) else {
                 continue;
             };
             let t = e.event_time.timestamp();
-            let state = subscribers.get_mut(&e.imsi).map(|loaded| &mut loaded.subscriber.state);
+            let loaded = subscribers.get_mut(&e.imsi);
+            let (profile, state) = match loaded {
+                Some(l) => (l.subscriber.profile.as_ref(), Some(&mut l.subscriber.state)),
+                None => (None, None),
+            };
             let earlier = state.as_deref().map(|s| s.scores.earlier(&e.event_id, t, window));
-            let decision = policy.decide(p, earlier.into_iter().flatten());
+            let model_decision = policy.decide(p, earlier.into_iter().flatten());
             if let Some(state) = state {
                 state.mark_score(&e.event_id, t, p);
             }
+            let outcome = rules.evaluate(&RuleInput { event: e, profile, features: row, score: p, model_decision });
+            *rule_failures += outcome.failed;
+            let (decision, decided_by) = match outcome.decided_by {
+                Some((id, decision)) => (decision, format!("rule:{id}")),
+                None => (model_decision, DECIDED_BY_MODEL.to_string()),
+            };
             item.decided = Some(Verdict {
                 event_id: e.event_id.clone(),
                 imsi: e.imsi.clone(),
@@ -281,6 +294,9 @@ impl<'r> Batch<'r> {
                 degraded,
                 enforced: mode.enforced(),
                 scored_at: now,
+                decided_by,
+                rules_matched: outcome.matched,
+                rules_version: rules.version().map(str::to_string),
             });
         }
         self.timings.decide = started.elapsed();
@@ -335,7 +351,12 @@ impl<'r> Batch<'r> {
 
     /// Exactly one outcome per record, in input order, and the counts.
     pub(super) fn report(self) -> BatchReport {
-        let mut counts = Counts { records: self.items.len(), replayed: self.replayed, ..Counts::default() };
+        let mut counts = Counts {
+            records: self.items.len(),
+            replayed: self.replayed,
+            rule_failures: self.rule_failures,
+            ..Counts::default()
+        };
         // Later copies of an event_id share the first one's outcome (a copy); the others are moved.
         let copies: Vec<Option<Outcome>> =
             self.items.iter().map(|item| item.copy_of.map(|first| self.items[first].copied_outcome())).collect();
@@ -354,6 +375,7 @@ impl<'r> Batch<'r> {
                         Decision::Block => counts.block += 1,
                     }
                     counts.degraded += usize::from(v.degraded);
+                    counts.decided_by_rule += usize::from(v.decided_by != DECIDED_BY_MODEL);
                 }
                 Outcome::DeadLetter(_) => counts.dead_letters += 1,
                 Outcome::Retry(_) => counts.retries += 1,
