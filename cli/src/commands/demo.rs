@@ -47,8 +47,8 @@ pub struct Args {
     world: u64,
     /// Other worlds to report on (comma-separated; empty for none). 11 calibrated the committed
     /// thresholds, 12 was never seen in training or calibration.
-    #[arg(long, value_delimiter = ',', default_value = "11,12")]
-    other_worlds: Vec<u64>,
+    #[arg(long, default_value = "11,12", value_parser = parse_worlds)]
+    other_worlds: Worlds,
     /// Subscribers per other world (3 days each).
     #[arg(long, default_value_t = 1000)]
     other_subscribers: usize,
@@ -58,6 +58,10 @@ pub struct Args {
     /// Records per pipeline batch.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
+    /// Analysts' rules and lists (YAML, docs/rules.md), applied after the model in the main run
+    /// (the other worlds are the model's alone).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -66,7 +70,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.subscribers > 0 && args.days > 0, "--subscribers and --days must be at least 1");
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     let model = args.model.load()?;
+    let rules = super::rules::active(args.rules.as_deref())?;
     println!("RoamGuard demo — model {}", model.version());
+    if let Some(path) = &args.rules {
+        println!("rules {}: {}", path.display(), super::rules::describe(&rules.get()));
+    }
     println!();
 
     let started = Instant::now();
@@ -105,7 +113,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..ports
     };
     // As score-stream finds replays (the table is new: there are none).
-    let pipeline = Pipeline::new(model.clone(), ports).with_replays(Replays::AskLiveState).with_mode(args.model.mode);
+    let pipeline = Pipeline::new(model.clone(), ports)
+        .with_replays(Replays::AskLiveState)
+        .with_mode(args.model.mode)
+        .with_rules(rules);
     let stats =
         score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, score::default_threads(), true)?;
     println!("2. Scored the events through the embedded pipeline (batches of {})", args.batch_size);
@@ -130,13 +141,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("3. Verdicts against the truth (world {})", args.world);
     print!("{}", calibrate::point_text(&OperatingPoint::of(&calibrate::observe(&stats.verdicts, &labels))));
     print_reasons(&stats.verdicts);
-    if !args.other_worlds.is_empty() {
+    if !args.other_worlds.0.is_empty() {
         println!();
         println!(
             "4. The same model and thresholds on other worlds ({} subscribers, 3 days each)",
             args.other_subscribers
         );
-        for world in &args.other_worlds {
+        for world in &args.other_worlds.0 {
             other_world(&model, *world, &args)?;
         }
     }
@@ -155,6 +166,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("   {me} verdicts --db {} --imsi {}", db.display(), v.imsi);
     }
     Ok(())
+}
+
+/// `--other-worlds`: comma-separated world numbers, or empty for none (`--other-worlds ''`).
+#[derive(Clone)]
+struct Worlds(Vec<u64>);
+
+fn parse_worlds(text: &str) -> Result<Worlds, String> {
+    let worlds = text.split(',').map(str::trim).filter(|w| !w.is_empty()).map(str::parse::<u64>);
+    worlds.collect::<Result<_, _>>().map(Worlds).map_err(|e| format!("{e} (a comma-separated list of world numbers)"))
 }
 
 fn read_labels(dir: &std::path::Path) -> anyhow::Result<HashMap<String, Label>> {

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod load_profiles;
 pub mod ports;
 pub mod predict;
+pub mod rules;
 pub mod score;
 pub mod serve;
 pub mod verdicts;

@@ -15,14 +15,15 @@ use super::ports;
 /// Score a JSON Lines file of roaming events with the embedded pipeline.
 ///
 /// Records are read in file order (as they arrive on a Kinesis shard) and scored in batches:
-/// decode + validate, profile and live-state lookup, features, model, decision rules. Every
-/// record ends as exactly one verdict or one dead letter:
+/// decode + validate, profile and live-state lookup, features, model, decision thresholds, then
+/// the analysts' rules (--rules). Every record ends as exactly one verdict or one dead letter:
 ///   --db           the verdict table (SQLite; idempotent by event_id: re-scoring the same
 ///                  events keeps one row each and returns the stored verdict)
 ///   --out          the verdict stream (JSON Lines, Verdict v1)
 ///   --dead-letter  records that can never be scored, with the raw record and the reason
-/// A summary goes to stderr: counts per decision, dead letters, blank lines skipped, events/s,
-/// per-event latency and µs per event by pipeline stage.
+/// A summary goes to stderr: counts per decision, dead letters, blank lines skipped, verdicts
+/// decided by a rule and rule evaluation failures (with --rules), events/s, per-event latency
+/// and µs per event by pipeline stage.
 /// Exits 0 when the run completed, even if some records were dead-lettered.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -51,6 +52,10 @@ pub struct Args {
     /// subscriber's records are still scored in file order; 1 scores the file in one thread.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: Option<u32>,
+    /// Analysts' rules and lists (YAML, docs/rules.md), applied after the model: the first rule
+    /// that matches decides. A file that does not compile stops the run, naming the rule.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -119,6 +124,15 @@ pub struct RunStats {
     pub verdicts: Vec<Verdict>,
     /// Empty or whitespace-only lines of the events file: skipped, not records.
     pub blank_lines: usize,
+    /// The analysts' rules in force at the end of the run; None without rules.
+    pub rules: Option<RulesUsed>,
+}
+
+/// Which rules a run applied and how often each one failed to evaluate.
+pub struct RulesUsed {
+    pub version: String,
+    /// Per rule id, in file order: evaluations that failed (the rule did not match).
+    pub failures: Vec<(String, u64)>,
 }
 
 impl RunStats {
@@ -160,6 +174,24 @@ impl RunStats {
             },
             if c.degraded > 0 { format!(", {} degraded", c.degraded) } else { String::new() },
         )?;
+        if let Some(rules) = &self.rules {
+            let failing: Vec<String> =
+                rules.failures.iter().filter(|(_, n)| *n > 0).map(|(id, n)| format!("{id} {n}")).collect();
+            writeln!(
+                out,
+                "rules {}: {} verdict{} decided by a rule, {} rule evaluation failure{}{}",
+                rules.version,
+                c.decided_by_rule,
+                if c.decided_by_rule == 1 { "" } else { "s" },
+                c.rule_failures,
+                if c.rule_failures == 1 { "" } else { "s" },
+                if failing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({}; a failing rule does not match)", failing.join(", "))
+                },
+            )?;
+        }
         if self.blank_lines > 0 {
             let s = if self.blank_lines == 1 { "" } else { "s" };
             writeln!(out, "{} blank line{s} skipped (not records)", self.blank_lines)?;
@@ -260,6 +292,11 @@ pub fn run_file(
     }
     stats.elapsed = started.elapsed();
     stats.latencies.sort_unstable();
+    let rules = pipeline.rules().get();
+    stats.rules = rules.version().map(|version| RulesUsed {
+        version: version.to_string(),
+        failures: rules.failures().into_iter().map(|(id, n)| (id.to_string(), n)).collect(),
+    });
     Ok(stats)
 }
 
@@ -331,10 +368,15 @@ pub fn embedded_pipeline(
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
+    let rules = super::rules::active(args.rules.as_deref())?;
     let profiles = read_profiles(&args.profiles)?;
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
+    if let Some(path) = &args.rules {
+        eprintln!("rules {}: {}", path.display(), super::rules::describe(&rules.get()));
+    }
     let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?
-        .with_mode(args.model.mode);
+        .with_mode(args.model.mode)
+        .with_rules(rules);
     let threads = args.threads.map_or_else(default_threads, |t| t as usize);
     let stats = run_file(&pipeline, &args.events, args.batch_size as usize, threads, false)?;
     let mut err = std::io::stderr();

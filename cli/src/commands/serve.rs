@@ -1,7 +1,7 @@
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http_body_util::{BodyExt, Full};
@@ -12,12 +12,17 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
+use roamguard::rules::ActiveRules;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::ports;
 use super::score::{ModelArgs, read_profiles};
+use super::{ports, rules};
+
+/// How often `--rules` is looked at: a change is applied at the poll after the one that saw it
+/// (so a file being written is not read half-way), within about 2 s.
+const RULES_POLL: Duration = Duration::from_secs(1);
 
 /// Serve the scoring API over plain HTTP on 127.0.0.1, with the embedded defaults.
 ///
@@ -30,6 +35,11 @@ use super::score::{ModelArgs, read_profiles};
 ///                                           &next=<token from the previous page>
 ///   GET  /v1/health                         model version and dependency status
 /// Errors are application/problem+json (RFC 9457).
+///
+/// With --rules, the analysts' rules decide after the model (docs/rules.md). The file (and the
+/// list files it names) is re-read when it changes, within about 2 s: a good new version replaces
+/// the rules for the next requests; a broken one is refused with a line naming the rule, and the
+/// last good version stays; a removed file keeps the last good version too.
 ///
 /// Prints `listening on http://127.0.0.1:PORT` on stderr when ready, then one line per request
 /// (method, route template, status, milliseconds; never an IMSI or event id). Ctrl-C or SIGTERM
@@ -51,19 +61,31 @@ pub struct Args {
     /// Verdict stream output (JSON Lines, Verdict v1): every verdict answered is appended.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Analysts' rules and lists (YAML, docs/rules.md), applied after the model and re-read when
+    /// the file changes. A file that does not compile at start stops the server, naming the rule.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
+    let watched = args.rules.as_deref().map(rules::Watched::open).transpose()?;
     let profiles = match &args.profiles {
         Some(path) => read_profiles(path)?,
         None => Vec::new(),
     };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
     let ports = ports::api_ports(model.clone(), profiles, args.db.as_deref(), args.out.as_deref())?;
-    let api = Arc::new(Api::new(model, ports).with_mode(args.model.mode));
+    let mut api = Api::new(model, ports).with_mode(args.model.mode);
+    if let (Some((watched, first)), Some(path)) = (watched, &args.rules) {
+        eprintln!("rules {}: {} (re-read when it changes)", path.display(), rules::describe(&first));
+        let active = Arc::new(ActiveRules::new(first));
+        watched.watch(active.clone(), RULES_POLL).context("starting the rules watcher")?;
+        api = api.with_rules(active);
+    }
+    let api = Arc::new(api);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("starting the async runtime")?;
     runtime.block_on(serve(api, args.port))

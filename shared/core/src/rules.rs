@@ -146,6 +146,8 @@ pub struct RuleSet {
 /// The named lists, built once: as CEL maps (membership is a key lookup) and as prefix indexes.
 struct Lists {
     names: Vec<String>,
+    /// Distinct entries of each list, in `names` order.
+    sizes: Vec<usize>,
     /// `lists` as one CEL map of maps, converted once (a resolver lends it to every evaluation).
     value: Box<dyn cel::common::value::Val>,
     prefixes: BTreeMap<String, prefix::PrefixIndex>,
@@ -239,6 +241,11 @@ impl RuleSet {
 
     pub fn list_names(&self) -> &[String] {
         &self.lists.names
+    }
+
+    /// Each list with its number of distinct entries.
+    pub fn list_sizes(&self) -> Vec<(&str, usize)> {
+        self.lists.names.iter().map(String::as_str).zip(self.lists.sizes.iter().copied()).collect()
     }
 
     /// Evaluation failures per rule id since the set was compiled.
@@ -348,7 +355,8 @@ impl Lists {
         let value = value
             .try_into()
             .unwrap_or_else(|_| Box::new(cel::common::types::CelNull) as Box<dyn cel::common::value::Val>);
-        Lists { names: entries.into_keys().collect(), value, prefixes }
+        let sizes = prefixes.values().map(prefix::PrefixIndex::len).collect();
+        Lists { names: entries.into_keys().collect(), sizes, value, prefixes }
     }
 }
 

@@ -16,6 +16,11 @@ impl PrefixIndex {
         PrefixIndex { entries: values.iter().cloned().collect(), lengths: lengths.into_iter().collect() }
     }
 
+    /// Distinct entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Whether some entry is a prefix of `value` (an empty entry is a prefix of everything).
     pub fn matches(&self, value: &str) -> bool {
         self.lengths

@@ -83,6 +83,7 @@ fn when_the_issue_example_is_compiled_should_decide_by_the_first_matching_rule()
     let rules = issue_rules();
     assert_eq!(rules.rules().len(), 3);
     assert_eq!(rules.list_names(), ["hot_numbers", "irsf_ranges", "vip_imsis"]);
+    assert_eq!(rules.list_sizes(), [("hot_numbers", 2), ("irsf_ranges", 2), ("vip_imsis", 2)]);
     let none = [f32::NAN; NUM_FEATURES];
     // A VIP calling an IRSF range: both match, the first decides, both are listed.
     let o = run(&rules, &call("208150000000001", "882161111"), None, &none, 0.9);
