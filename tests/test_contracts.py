@@ -45,6 +45,14 @@ class ContractTest(unittest.TestCase):
         subprocess.run([CLI, "score", *history, "--thresholds", f"{d}/thresholds.json", "--mode", "shadow",
                         "--out", f"{d}/shadow.jsonl", "--dead-letter", f"{d}/dlq-shadow.jsonl"],
                        check=True, capture_output=True)
+        with open(f"{d}/rules.yaml", "w") as f:
+            f.write("lists:\n  everyone: {file: imsis.txt}\nrules:\n"
+                    "  - id: data-review\n    when: event.event_type == 'data' && event.imsi in lists.everyone\n"
+                    "    then: REVIEW\n  - id: any-data\n    when: event.event_type == 'data'\n    then: ALLOW\n")
+        with open(f"{d}/imsis.txt", "w") as f:
+            f.write("".join(p["imsi"] + "\n" for p in jsonl(f"{d}/profiles.jsonl")))
+        subprocess.run([CLI, "score", *history, "--rules", f"{d}/rules.yaml", "--out", f"{d}/ruled.jsonl",
+                        "--dead-letter", f"{d}/dlq-ruled.jsonl"], check=True, capture_output=True)
         cls.dir = d
 
     @classmethod
@@ -88,6 +96,16 @@ class ContractTest(unittest.TestCase):
         self.assert_all_valid(schema("verdict.v1.schema.json"), shadow)
         self.assertTrue(all(v["enforced"] is False for v in shadow))
         self.assertTrue(all(v["enforced"] is True for v in jsonl(f"{self.dir}/verdicts.jsonl")))
+
+    def test_when_rules_decide_should_verdicts_say_so_and_match_the_schema(self):
+        ruled = jsonl(f"{self.dir}/ruled.jsonl")
+        v = schema("verdict.v1.schema.json")
+        self.assert_all_valid(v, ruled)
+        data = [x for x in ruled if x["decided_by"] == "rule:data-review"]
+        self.assertTrue(data and all(x["decision"] == "REVIEW" and x["rules_matched"] == ["data-review", "any-data"]
+                                     and x["rules_version"].startswith("rules-") for x in data))
+        self.assertTrue(all(x["decided_by"] == "model" for x in jsonl(f"{self.dir}/verdicts.jsonl")))
+        self.assertFalse(v.is_valid(dict(data[0], decided_by="analyst")))
 
     def test_when_rust_rejects_a_record_should_schema_reject_it_too(self):
         (letter,) = jsonl(f"{self.dir}/dlq.jsonl")
