@@ -12,8 +12,9 @@ Input CSV: header `label,fraud_type,<features...>`; empty field = missing.
 Outputs (in the model directory):
   model.json     XGBoost JSON model (what the Rust evaluator and SageMaker load)
   metadata.json  model_version, feature_names (column order), thresholds chosen for target
-                 false-positive rates, training metrics (overall and per fraud type), and
-                 per-feature baseline histograms for drift checks
+                 false-positive rates, training metrics (overall and per fraud type),
+                 per-feature baseline histograms and the histogram of the model's scores on the
+                 training rows, for drift checks (`roamguard drift`)
   parity.csv     >= 1,000 validation rows with xgboost's probability and pred_contribs, so the
                  Rust evaluator can prove it computes the same numbers
   report.md      the evaluation as a Markdown table
@@ -125,6 +126,12 @@ def histograms(x, names, bins=10):
     return out
 
 
+def score_histogram(scores, bins=10):
+    """The model's scores on the training rows, binned as `histograms` bins a feature: the
+    baseline of `roamguard drift`'s score line."""
+    return histograms(np.asarray(scores, dtype=np.float32).reshape(-1, 1), ["score"], bins)["score"]
+
+
 def model_fn(model_dir):
     """SageMaker XGBoost serving hook: load the JSON model for text/csv inference."""
     booster = xgb.Booster()
@@ -196,6 +203,7 @@ def main(argv):
         "threshold_targets": {"review_fpr": a.review_fpr, "block_fpr": a.block_fpr},
         "training": metrics,
         "baseline_histograms": histograms(x_train, names),
+        "baseline_score_histogram": score_histogram(booster.predict(dtrain)),
     }
     with open(os.path.join(a.model_dir, "metadata.json"), "w") as f:
         json.dump(metadata, f, indent=1)

@@ -34,6 +34,7 @@ enum Command {
     Predict(commands::predict::Args),
     Calibrate(commands::calibrate::Args),
     Evaluate(commands::evaluate::Args),
+    Drift(commands::drift::Args),
     Rules(commands::rules::Args),
     #[cfg(feature = "aws")]
     LoadProfiles(commands::load_profiles::Args),
@@ -51,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => commands::predict::run(args),
         Command::Calibrate(args) => commands::calibrate::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Drift(args) => commands::drift::run(args),
         Command::Rules(args) => commands::rules::run(args),
         #[cfg(feature = "aws")]
         Command::LoadProfiles(args) => commands::load_profiles::run(args),

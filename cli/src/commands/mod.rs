@@ -1,5 +1,6 @@
 pub mod calibrate;
 pub mod demo;
+pub mod drift;
 pub mod evaluate;
 pub mod export;
 pub mod generate;

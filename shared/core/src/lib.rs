@@ -20,6 +20,7 @@ pub mod model;
 pub mod rules;
 
 // What customers feel: operating points, calibration on labelled history.
+pub mod drift;
 pub mod evaluation;
 
 // The pipeline, the ports it talks to, and the API over it.

@@ -32,6 +32,13 @@ pub struct ModelMetadata {
     pub escalation: Escalation,
     #[serde(default)]
     pub training: serde_json::Value,
+    /// Per feature `{missing_share, edges, shares}` over the training rows (read by
+    /// [`crate::drift::Baselines`]).
+    #[serde(default)]
+    pub baseline_histograms: serde_json::Value,
+    /// The same for the model's scores on the training rows; null in older metadata.
+    #[serde(default)]
+    pub baseline_score_histogram: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
