@@ -51,6 +51,9 @@ class TrainScriptModeTest(unittest.TestCase):
         self.assertTrue(meta["model_version"].startswith("xgb-"))
         self.assertIn("per_fraud_type", meta["training"])
         self.assertEqual(set(meta["baseline_histograms"]), set(header[2:]))
+        score = meta["baseline_score_histogram"]  # what `roamguard drift` compares scores with
+        self.assertAlmostEqual(sum(score["shares"]), 1.0, places=4)
+        self.assertEqual(len(score["edges"]), len(score["shares"]) + 1)
 
     def test_when_rust_predicts_parity_rows_should_match_xgboost(self):
         with open(os.path.join(self.model_dir, "parity.csv")) as f:
