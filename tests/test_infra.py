@@ -175,8 +175,11 @@ class TransformedTemplateTest(unittest.TestCase):
         for role in ["ScoreStreamRole", "ScoreApiRole"]:
             statements = self.statements(role)
             s3 = [(c, st) for c, st in statements if any(str(a).startswith("s3:") for a in st["Action"])]
-            self.assertEqual(len(s3), 1, f"{role}: one S3 statement")
-            ((condition, statement),) = s3
+            self.assertEqual(
+                sorted(c for c, _ in s3), ["HasRulesFile", "HasRulesFile", "HasThresholdsFile"],
+                f"{role}: S3 only when a file is configured",
+            )
+            ((condition, statement),) = [(c, st) for c, st in s3 if c == "HasThresholdsFile"]
             self.assertEqual(condition, "HasThresholdsFile", role)
             self.assertEqual(statement["Effect"], "Allow")
             self.assertEqual(sorted(statement["Action"]), ["s3:GetObject", "s3:GetObjectVersion"], role)
@@ -247,6 +250,76 @@ class TransformedTemplateTest(unittest.TestCase):
         functions = {m["Dimensions"][0]["Value"]["Ref"] for m in metrics}
         self.assertEqual(functions, {"ScoreStreamFunction", "ScoreApiFunction"})
         self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
+
+    # ---- the analysts' rules: RulesKey, its directory, reload metric and alarm ----
+
+    def test_when_a_rules_key_is_set_should_let_each_function_read_its_directory_and_list_its_versions_only(self):
+        directory = {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:s3:::${ConfigBucket}/${RulesDirectory}/*",
+                {"RulesDirectory": {"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "RulesKey"}]}]}},
+            ]
+        }
+        for role in ["ScoreStreamRole", "ScoreApiRole"]:
+            rules = {st["Sid"]: st for c, st in self.statements(role) if c == "HasRulesFile"}
+            self.assertEqual(set(rules), {"ReadRulesAndLists", "ListRulesFileVersions"}, role)
+            read = rules["ReadRulesAndLists"]
+            self.assertEqual((read["Effect"], sorted(read["Action"])), ("Allow", ["s3:GetObject", "s3:GetObjectVersion"]))
+            self.assertEqual(read["Resource"], directory, role)
+            self.assertNotIn("Condition", read)
+            listing = rules["ListRulesFileVersions"]
+            self.assertEqual(listing["Action"], ["s3:ListBucketVersions"], "not s3:ListBucket: no listing of keys")
+            self.assertEqual(listing["Resource"], {"Fn::GetAtt": ["ConfigBucket", "Arn"]})
+            self.assertEqual(listing["Condition"], {"StringEquals": {"s3:prefix": {"Ref": "RulesKey"}}}, "its versions only")
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["HasRulesFile"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "RulesKey"}, ""]}]})
+        defaults = stack.parameter_values(self.template, {})
+        self.assertEqual(defaults["RulesKey"], "", "no rules unless asked for")
+        self.assertFalse(stack.evaluate_conditions(self.template, defaults)["HasRulesFile"])
+        chosen = stack.parameter_values(self.template, {"RulesKey": "rules/rules.yaml"})
+        self.assertTrue(stack.evaluate_conditions(self.template, chosen)["HasRulesFile"])
+
+    def test_when_a_rules_key_is_chosen_should_be_a_file_in_a_directory_without_wildcards(self):
+        import re
+
+        pattern = re.compile(self.template["Parameters"]["RulesKey"]["AllowedPattern"])
+        for key in ["", "rules/rules.yaml", "fraud-team/rules_v2.yml"]:
+            self.assertTrue(pattern.fullmatch(key), key)
+        # At the bucket's root the grant would be the whole bucket; deeper, the first segment only.
+        for key in ["rules.yaml", "a/b/rules.yaml", "rules/", "/rules.yaml", "rules/*", "rules/*.yaml", "r les/x", "${x}/y"]:
+            self.assertFalse(pattern.fullmatch(key), key)
+
+    def test_when_transformed_should_give_both_functions_the_rules_uri_only_with_a_rules_key(self):
+        for function in ["ScoreStreamFunction", "ScoreApiFunction"]:
+            env = self.resources[function]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(
+                env["RULES_URI"],
+                {"Fn::If": ["HasRulesFile", {"Fn::Sub": "s3://${ConfigBucket}/${RulesKey}"}, {"Ref": "AWS::NoValue"}]},
+                function,
+            )
+            self.assertNotIn("RULES_RELOAD_SECONDS", env, "the functions' default (60 s)")
+            physical = {name: name.lower() for name in self.resources}
+            physical["AWS::NoValue"] = None
+            parameters = stack.parameter_values(self.template, {"RulesKey": "rules/rules.yaml"})
+            resolved = stack.resolve(env, physical, stack.evaluate_conditions(self.template, parameters), parameters)
+            self.assertEqual(resolved["RULES_URI"], "s3://configbucket/rules/rules.yaml")
+            defaults = stack.parameter_values(self.template, {})
+            unset = stack.resolve(env, physical, stack.evaluate_conditions(self.template, defaults), defaults)
+            self.assertNotIn("RULES_URI", unset)
+
+    def test_when_a_rules_key_is_set_should_alarm_while_the_functions_refuse_the_latest_rules_file(self):
+        alarm = self.resources["RulesRejectedAlarm"]
+        self.assertEqual(alarm["Condition"], "HasRulesFile")
+        p = alarm["Properties"]
+        metrics = [m["MetricStat"] for m in p["Metrics"] if "MetricStat" in m]
+        self.assertEqual({m["Metric"]["MetricName"] for m in metrics}, {"RulesRejected"})
+        self.assertEqual({m["Metric"]["Namespace"] for m in metrics}, {"RoamGuard"})
+        self.assertEqual({m["Stat"] for m in metrics}, {"Maximum"})
+        functions = {m["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in metrics}
+        self.assertEqual(functions, {"ScoreStreamFunction", "ScoreApiFunction"})
+        self.assertEqual((p["Threshold"], p["ComparisonOperator"]), (0, "GreaterThanThreshold"))
+        self.assertEqual(p["AlarmActions"], [{"Ref": "AlarmTopic"}])
+        self.assertEqual(p["OKActions"], [{"Ref": "AlarmTopic"}])
 
     def test_when_deploying_into_the_emulator_should_refuse_an_unknown_parameter(self):
         with self.assertRaises(ValueError):

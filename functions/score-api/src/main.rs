@@ -1,33 +1,67 @@
-//! Wiring only: configuration, SDK clients, the model and the API are built once per execution
-//! environment; each invocation borrows them.
+//! Wiring only: configuration, SDK clients, the model, the rules and the API are built once per
+//! execution environment; each invocation borrows them.
 
 // Per-event strings and vectors: mimalloc costs less CPU than glibc malloc (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_http::{Error, LambdaEvent, service_fn};
 use roamguard::api::Api;
 use roamguard::model::FraudModel;
+use roamguard_aws::lambda_init::fail_init;
+use roamguard_aws::rules::RulesReloader;
 use roamguard_aws::{api_ports, decision_policy, sdk_config};
 use score_api::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-api".into());
+    let function = function.as_str();
+    let (api, rules) = start(function).await.map_err(|e| fail_init(function, e))?;
+
+    // The raw event, not lambda_http::run: score_api::handle_event guards lambda_http's request
+    // conversion, which panics on some malformed events.
+    let (api, rules) = (&api, rules.as_ref());
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        // Re-checked at the start of a request once RULES_RELOAD_SECONDS have passed, not on a
+        // timer: Lambda freezes the environment between invocations (score-stream's main.rs
+        // says more). One conditional GET on one request a minute.
+        if let Some(rules) = rules
+            && let Some(report) = rules.check(Instant::now()).await
+        {
+            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
+        }
+        Ok::<_, Error>(score_api::handle_event(api, event.payload).await)
+    }))
+    .await
+}
+
+/// Everything before the first invocation; an error here fails the init.
+async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let s = &config.scoring;
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-api".into());
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
     // REVIEW_THRESHOLD / BLOCK_THRESHOLD > the thresholds file (THRESHOLDS_URI) > the model's.
     let model = FraudModel::embedded()?;
     let policy = decision_policy(&sdk, &model, s).await?;
-    if let Some(emf) = policy.emf(&function, chrono::Utc::now().timestamp_millis()) {
+    if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
         println!("{emf}");
     }
+    // RULES_URI: the analysts' rules; no usable version of the file fails the init.
+    let rules = match &config.rules {
+        None => None,
+        Some(settings) => {
+            let (reloader, report) = RulesReloader::start_on_s3(&sdk, settings).await?;
+            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
+            Some(reloader)
+        }
+    };
     let model = Arc::new(model.with_policy(policy.policy));
     let ports = api_ports(
         &sdk,
@@ -38,14 +72,17 @@ async fn main() -> Result<(), Error> {
         &s.scorer,
         model.clone(),
     );
-    let api = Arc::new(Api::new(model.clone(), ports).with_mode(s.mode));
-    tracing::info!(model_version = model.version(), scorer = ?s.scorer, mode = ?s.mode, "score-api ready");
-
-    // The raw event, not lambda_http::run: score_api::handle_event guards lambda_http's request
-    // conversion, which panics on some malformed events.
-    let api = api.as_ref();
-    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(score_api::handle_event(api, event.payload).await)
-    }))
-    .await
+    let mut api = Api::new(model.clone(), ports).with_mode(s.mode);
+    if let Some(rules) = &rules {
+        api = api.with_rules(rules.active());
+    }
+    let rules_version = rules.as_ref().and_then(|r| r.active().get().version().map(str::to_string));
+    tracing::info!(
+        model_version = model.version(),
+        scorer = ?s.scorer,
+        mode = ?s.mode,
+        rules_version = rules_version.as_deref().unwrap_or("none"),
+        "score-api ready"
+    );
+    Ok((api, rules))
 }

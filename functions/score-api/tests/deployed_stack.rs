@@ -3,7 +3,8 @@
 //! answers API Gateway events against what the stack created: a posted event is scored and
 //! stored, read back by id, and listed through the verdict table's by_subscriber index. With a
 //! thresholds file in the stack's config bucket and shadow mode, the API decides with the file
-//! and marks its verdicts not enforced.
+//! and marks its verdicts not enforced. With a rules file and a list file (RulesKey), a rule
+//! decides and the answer and the stored verdict say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -86,4 +87,36 @@ async fn when_a_thresholds_file_and_shadow_mode_are_deployed_should_decide_with_
     let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["enforced"], false, "stored as not enforced: {stored}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_rules_file_and_its_list_are_deployed_should_answer_with_the_verdict_a_rule_decided() {
+    const KEY: &str = "rules/rules.yaml";
+    let moto = moto::Moto::start();
+    let stack = stack::deploy_with(&moto.endpoint, "roamguard", &[("RulesKey", KEY)]);
+    let bucket = stack.output("ConfigBucketName");
+    let mut env = stack.env_of("ScoreApiFunction");
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(var("RULES_URI"), Some(format!("s3://{bucket}/{KEY}")));
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+
+    // The fixture calls 34911234567 (Madrid) from Spain.
+    let config = emulator_config(&moto.endpoint, "us-east-1").await;
+    let s3 = s3_client(&config);
+    put_object(&s3, bucket, "rules/lists/b-numbers.txt", b"# hot B-number ranges\n3491\n").await;
+    let rules = "lists:\n  hot_ranges: {file: lists/b-numbers.txt}\nrules:\n  - id: hot-range\n    when: has(event.called_number) && lists.hot_ranges.exists(p, event.called_number.startsWith(p))\n    then: BLOCK\n";
+    let version = put_object(&s3, bucket, KEY, rules.as_bytes()).await.expect("a versioned bucket");
+
+    let (status, scored) = invoke(&env, fixture("rest-score.json"));
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(
+        (scored["decision"].as_str(), scored["decided_by"].as_str()),
+        (Some("BLOCK"), Some("rule:hot-range")),
+        "{scored}"
+    );
+    assert_eq!(scored["rules_matched"], serde_json::json!(["hot-range"]));
+    assert!(scored["rules_version"].as_str().unwrap_or_default().starts_with(&format!("{version}+lists.")), "{scored}");
+    let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored, scored, "stored as answered");
 }

@@ -2,7 +2,7 @@
 //! message that names the variable and says what to set).
 
 use roamguard_aws::StreamResources;
-use roamguard_aws::config::{ConfigError, Env, ScoringConfig};
+use roamguard_aws::config::{ConfigError, Env, RulesConfig, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -11,6 +11,8 @@ pub struct Config {
     /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`,
     /// `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
+    /// `RULES_URI`, `RULES_RELOAD_SECONDS`: the analysts' rules file (None: the model decides).
+    pub rules: Option<RulesConfig>,
 }
 
 impl Config {
@@ -27,7 +29,7 @@ impl Config {
             dead_letter_queue_url: env
                 .required("DEAD_LETTER_QUEUE_URL", "SQS queue URL for records that cannot be scored")?,
         };
-        Ok(Config { resources, scoring: env.scoring()? })
+        Ok(Config { resources, scoring: env.scoring()?, rules: env.rules()? })
     }
 }
 
@@ -69,6 +71,18 @@ mod tests {
         let mut v = BASE.to_vec();
         v.push(("SCORER", "sagemaker"));
         assert!(Config::from(&env(&v)).unwrap_err().to_string().contains("SAGEMAKER_ENDPOINT"));
+    }
+
+    #[test]
+    fn when_a_rules_file_is_named_should_carry_it_and_its_reload_interval() {
+        assert_eq!(Config::from(&env(&BASE)).unwrap().rules, None, "no RULES_URI: no rules");
+        let mut v = BASE.to_vec();
+        v.extend([("RULES_URI", "s3://config/rules/rules.yaml"), ("RULES_RELOAD_SECONDS", "1")]);
+        let rules = Config::from(&env(&v)).unwrap().rules.unwrap();
+        assert_eq!((rules.location.key.as_str(), rules.reload_every.as_secs()), ("rules/rules.yaml", 1));
+        let mut v = BASE.to_vec();
+        v.extend([("RULES_URI", "s3://config/rules/rules.yaml"), ("RULES_RELOAD_SECONDS", "often")]);
+        assert!(Config::from(&env(&v)).unwrap_err().to_string().contains("RULES_RELOAD_SECONDS"));
     }
 
     #[test]

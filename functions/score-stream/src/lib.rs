@@ -49,7 +49,16 @@ pub async fn handle(pipeline: &Pipeline, event: &KinesisEvent) -> (KinesisEventR
 pub fn summary(report: &BatchReport) -> String {
     let c = &report.counts;
     format!(
-        "records={} allow={} review={} block={} dead_letters={} retries={} degraded={} replayed={}",
-        c.records, c.allow, c.review, c.block, c.dead_letters, c.retries, c.degraded, c.replayed
+        "records={} allow={} review={} block={} dead_letters={} retries={} degraded={} replayed={} decided_by_rule={} rule_failures={}",
+        c.records,
+        c.allow,
+        c.review,
+        c.block,
+        c.dead_letters,
+        c.retries,
+        c.degraded,
+        c.replayed,
+        c.decided_by_rule,
+        c.rule_failures
     )
 }

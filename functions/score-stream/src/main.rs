@@ -1,4 +1,4 @@
-//! Wiring only: configuration, SDK clients and the model are built once per execution
+//! Wiring only: configuration, SDK clients, the model and the rules are built once per execution
 //! environment; each invocation borrows them.
 
 // Per-event strings and vectors: mimalloc costs less CPU than glibc malloc (BENCHMARKS.md).
@@ -6,20 +6,49 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use roamguard::model::FraudModel;
+use roamguard::pipeline::Pipeline;
+use roamguard_aws::lambda_init::fail_init;
+use roamguard_aws::rules::RulesReloader;
 use roamguard_aws::{decision_policy, sdk_config, stream_pipeline};
 use score_stream::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let s = &config.scoring;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-stream".into());
     let function = function.as_str();
+    let (pipeline, rules) = start(function).await.map_err(|e| fail_init(function, e))?;
+
+    let (pipeline, rules) = (&pipeline, rules.as_ref());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
+        // The rules file is re-checked here, at the start of an invocation, once the interval
+        // (RULES_RELOAD_SECONDS) has passed, not by a background task on a timer: Lambda freezes
+        // the execution environment between invocations, so a timer task would not run on time
+        // and could be frozen halfway through its request. At the start of an invocation the
+        // environment is running, and this very batch uses the new set. The price is one
+        // conditional GET (a 304 while nothing changed) on one invocation a minute.
+        if let Some(rules) = rules
+            && let Some(report) = rules.check(Instant::now()).await
+        {
+            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
+        }
+        let (response, report) = score_stream::handle(pipeline, &event.payload).await;
+        println!("{}", score_stream::metrics::emf(function, &report, chrono::Utc::now().timestamp_millis()));
+        tracing::info!(summary = %score_stream::summary(&report), "batch scored");
+        Ok::<_, Error>(response)
+    }))
+    .await
+}
+
+/// Everything before the first invocation; an error here fails the init.
+async fn start(function: &str) -> Result<(Pipeline, Option<RulesReloader>), Error> {
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let s = &config.scoring;
 
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
@@ -29,16 +58,27 @@ async fn main() -> Result<(), Error> {
     if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
         println!("{emf}");
     }
+    // RULES_URI: the analysts' rules; no usable version of the file fails the init.
+    let rules = match &config.rules {
+        None => None,
+        Some(settings) => {
+            let (reloader, report) = RulesReloader::start_on_s3(&sdk, settings).await?;
+            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
+            Some(reloader)
+        }
+    };
     let model = Arc::new(model.with_policy(policy.policy));
-    let pipeline = stream_pipeline(&sdk, &config.resources, &s.scorer, model.clone()).with_mode(s.mode);
-    tracing::info!(model_version = model.version(), scorer = ?s.scorer, mode = ?s.mode, "score-stream ready");
-
-    let pipeline = &pipeline;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
-        let (response, report) = score_stream::handle(pipeline, &event.payload).await;
-        println!("{}", score_stream::metrics::emf(function, &report, chrono::Utc::now().timestamp_millis()));
-        tracing::info!(summary = %score_stream::summary(&report), "batch scored");
-        Ok::<_, Error>(response)
-    }))
-    .await
+    let mut pipeline = stream_pipeline(&sdk, &config.resources, &s.scorer, model.clone()).with_mode(s.mode);
+    if let Some(rules) = &rules {
+        pipeline = pipeline.with_rules(rules.active());
+    }
+    let rules_version = rules.as_ref().and_then(|r| r.active().get().version().map(str::to_string));
+    tracing::info!(
+        model_version = model.version(),
+        scorer = ?s.scorer,
+        mode = ?s.mode,
+        rules_version = rules_version.as_deref().unwrap_or("none"),
+        "score-stream ready"
+    );
+    Ok((pipeline, rules))
 }

@@ -23,6 +23,10 @@ pub fn emf(function: &str, report: &BatchReport, timestamp_ms: i64) -> Value {
     put("Retries", "Count", json!(c.retries));
     put("Degraded", "Count", json!(c.degraded));
     put("Replayed", "Count", json!(c.replayed));
+    // Analysts' rules: verdicts a rule decided, and rule evaluations that failed (a null in a
+    // comparison, a type mismatch: the rule did not match; the log names it once a minute).
+    put("DecidedByRule", "Count", json!(c.decided_by_rule));
+    put("RuleFailures", "Count", json!(c.rule_failures));
     for (stage, took) in report.timings.stages() {
         put(&format!("Stage_{stage}_ms"), "Milliseconds", json!(took.as_secs_f64() * 1e3));
     }
@@ -49,7 +53,15 @@ mod tests {
         let report = BatchReport {
             outcomes: vec![],
             timings: StageTimings::default(),
-            counts: Counts { records: 5, allow: 3, block: 1, dead_letters: 1, ..Counts::default() },
+            counts: Counts {
+                records: 5,
+                allow: 3,
+                block: 1,
+                dead_letters: 1,
+                decided_by_rule: 2,
+                rule_failures: 7,
+                ..Counts::default()
+            },
         };
         let doc = emf("score-stream", &report, 1_700_000_000_000);
         let metrics = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
@@ -59,6 +71,7 @@ mod tests {
         }
         assert_eq!(doc["RecordsIn"], 5);
         assert_eq!(doc["DeadLetters"], 1);
+        assert_eq!((doc["DecidedByRule"].as_u64(), doc["RuleFailures"].as_u64()), (Some(2), Some(7)));
         assert_eq!(doc["Function"], "score-stream");
     }
 }

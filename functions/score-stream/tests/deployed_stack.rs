@@ -7,7 +7,11 @@
 //!
 //! Then the decision policy as an operator deploys it: a thresholds file in the stack's config
 //! bucket (ThresholdsKey, pinned with THRESHOLDS_VERSION) and shadow mode (DecisionMode), and a
-//! bad thresholds file, which must not stop scoring.
+//! bad thresholds file, which must not stop scoring. And the analysts' rules (RulesKey): a rules
+//! file and a list file in the config bucket decide verdicts (decided_by, rules_matched,
+//! rules_version in the verdict table and on the results stream), a new version is in force
+//! within RULES_RELOAD_SECONDS in a running execution environment and a broken one is refused,
+//! and a broken file with no good version fails the init.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -275,10 +279,9 @@ impl Deployed {
             .expect("the config bucket is versioned")
     }
 
-    /// Puts one valid event per subscriber (ids `{prefix}-1`, `{prefix}-2`) on the input stream,
-    /// runs the built score-stream on them with `extra` on top of the template's environment,
-    /// and returns their stored and published verdicts and what the function printed.
-    async fn score(&self, prefix: &str, minute: u32, extra: &[(&str, &str)]) -> Scored {
+    /// Puts one valid event per subscriber (ids `{prefix}-1`, `{prefix}-2`) on the input stream
+    /// and returns their ids and the Kinesis event Lambda would hand the function for them.
+    async fn batch(&self, prefix: &str, minute: u32) -> ([String; 2], String) {
         let kinesis = aws_sdk_kinesis::Client::new(&self.config);
         let input = self.stack.output("InputStreamName");
         let ids = [format!("{prefix}-1"), format!("{prefix}-2")];
@@ -301,22 +304,13 @@ impl Deployed {
         let records: Vec<_> =
             read_stream(&kinesis, input).await.into_iter().filter(|(_, r)| ours(r.data().as_ref())).collect();
         assert_eq!(records.len(), 2);
+        let event = lambda_event(&records, self.stack.output("InputStreamArn"));
+        (ids, event)
+    }
 
-        let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let binary = Path::new(env!("CARGO_BIN_EXE_score-stream"));
-        let run = lambda_runtime::invoke_once(
-            binary,
-            "score-stream",
-            &env,
-            lambda_event(&records, self.stack.output("InputStreamArn")),
-        );
-        let response = run
-            .response
-            .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr));
-        let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
-        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-
+    /// The stored and published verdicts of `ids` (both must be there).
+    async fn verdicts(&self, ids: &[String]) -> (Vec<Verdict>, Vec<serde_json::Value>) {
+        let kinesis = aws_sdk_kinesis::Client::new(&self.config);
         let verdicts = DynamoVerdictStore::new(&self.config, self.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let stored: Vec<Verdict> = verdicts.get_many(&ids).await.expect("read verdicts").into_values().collect();
@@ -328,6 +322,29 @@ impl Deployed {
             .filter(|v: &serde_json::Value| ids.contains(&v["event_id"].as_str().unwrap_or_default()))
             .collect();
         assert_eq!(published.len(), 2, "both verdicts published");
+        (stored, published)
+    }
+
+    /// score-stream's environment with `extra` on top.
+    fn env_with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    /// [`Deployed::batch`] scored by the built score-stream (one execution environment, one
+    /// invocation) with `extra` on top of the template's environment: the stored and published
+    /// verdicts and what the function printed.
+    async fn score(&self, prefix: &str, minute: u32, extra: &[(&str, &str)]) -> Scored {
+        let (ids, event) = self.batch(prefix, minute).await;
+        let binary = Path::new(env!("CARGO_BIN_EXE_score-stream"));
+        let run = lambda_runtime::invoke_once(binary, "score-stream", &self.env_with(extra), event);
+        let response = run
+            .response
+            .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr));
+        let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+        let (stored, published) = self.verdicts(&ids).await;
         Scored { stored, published, stdout: run.stdout, stderr: run.stderr }
     }
 }
@@ -429,4 +446,170 @@ async fn when_the_thresholds_file_is_bad_or_missing_should_still_score_with_the_
         assert!(logs.contains(why), "says why ({why}):\n{logs}");
         assert_eq!(scored.startup_metric("ThresholdsRejected"), 1);
     }
+}
+
+// ---- the analysts' rules: RulesKey, a list file, hot reload, refusal, a failed init -------------
+
+const RULES_KEY: &str = "rules/rules.yaml";
+
+/// The known subscriber is a VIP (list file); every event in Spain is reviewed.
+const RULES_V1: &str = r#"
+lists:
+  vip_imsis: {file: lists/vip.txt}
+rules:
+  - id: vip-never-blocked
+    when: event.imsi in lists.vip_imsis
+    then: ALLOW
+    description: VIP subscribers are reviewed by hand, never blocked
+  - id: spain-reviewed
+    when: event.visited_country == "ES"
+    then: REVIEW
+"#;
+
+/// No list: every call to a Madrid number is blocked.
+const RULES_V2: &str = r#"
+rules:
+  - id: madrid-blocked
+    when: has(event.called_number) && event.called_number.startsWith("3491")
+    then: BLOCK
+"#;
+
+impl Deployed {
+    async fn upload(&self, key: &str, body: &str) -> String {
+        put_object(&s3_client(&self.config), self.stack.output("ConfigBucketName"), key, body.as_bytes())
+            .await
+            .expect("the config bucket is versioned")
+    }
+}
+
+impl Deployed {
+    /// [`Deployed::batch`] scored by the running function: the stored and published verdicts.
+    async fn run(
+        &self,
+        function: &mut lambda_runtime::RunningFunction,
+        prefix: &str,
+        minute: u32,
+    ) -> (Vec<Verdict>, Vec<serde_json::Value>) {
+        let (ids, event) = self.batch(prefix, minute).await;
+        let response = function.invoke(event).unwrap_or_else(|e| {
+            let (stdout, stderr) = function.output();
+            panic!("the function failed: {e}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        });
+        let response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+        self.verdicts(&ids).await
+    }
+}
+
+fn by_id<'a>(stored: &'a [Verdict], id: &str) -> &'a Verdict {
+    stored.iter().find(|v| v.event_id == id).unwrap_or_else(|| panic!("no verdict {id}: {stored:?}"))
+}
+
+/// The value of `metric` in every EMF line of `stdout` that has it, in order.
+fn metric_values(stdout: &str, metric: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.contains("\"CloudWatchMetrics\"") && l.contains(metric))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v[metric].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_rules_and_a_list_are_in_the_config_bucket_should_decide_by_rule_and_reload_new_versions_while_running() {
+    let d = Deployed::start(&[("RulesKey", RULES_KEY)]).await;
+    let bucket = d.stack.output("ConfigBucketName");
+    assert_eq!(d.var("RULES_URI"), Some(format!("s3://{bucket}/{RULES_KEY}").as_str()));
+    d.upload("rules/lists/vip.txt", &format!("# VIP subscribers\n{KNOWN}\n")).await;
+    let v1 = d.upload(RULES_KEY, RULES_V1).await;
+
+    // One execution environment, checking the rules file every second.
+    let binary = Path::new(env!("CARGO_BIN_EXE_score-stream"));
+    let mut function =
+        lambda_runtime::RunningFunction::start(binary, "score-stream", &d.env_with(&[("RULES_RELOAD_SECONDS", "1")]));
+    let (stored, published) = d.run(&mut function, "rules-1", 0).await;
+    let vip = by_id(&stored, "rules-1-1");
+    assert_eq!((vip.decision, vip.decided_by.as_str()), (Decision::Allow, "rule:vip-never-blocked"), "{vip:?}");
+    assert_eq!(vip.rules_matched, ["vip-never-blocked", "spain-reviewed"], "every rule that matched, in order");
+    let other = by_id(&stored, "rules-1-2");
+    assert_eq!((other.decision, other.decided_by.as_str()), (Decision::Review, "rule:spain-reviewed"), "{other:?}");
+    assert_eq!(other.rules_matched, ["spain-reviewed"]);
+    for v in &stored {
+        let version = v.rules_version.as_deref().unwrap_or_default();
+        assert!(
+            version.starts_with(&format!("{v1}+lists.")),
+            "the S3 version of the rules file, with its lists: {v:?}"
+        );
+    }
+    for v in &published {
+        let stored = by_id(&stored, v["event_id"].as_str().unwrap_or_default());
+        assert_eq!(v["decided_by"], stored.decided_by.as_str(), "{v}");
+        assert_eq!(v["rules_matched"], json!(stored.rules_matched), "{v}");
+        assert_eq!(v["rules_version"], json!(stored.rules_version), "{v}");
+    }
+    let (stdout, _) = function.output();
+    assert!(stdout.contains("rules file accepted"), "{stdout}");
+    assert_eq!(metric_values(&stdout, "RulesRejected"), [json!(0)], "one start-up line");
+    let batch = metric_values(&stdout, "DecidedByRule");
+    assert_eq!(batch, [json!(2)], "both verdicts decided by a rule");
+    assert_eq!(metric_values(&stdout, "RuleFailures"), [json!(0)]);
+
+    // A new version, in force in the running environment once a check is due.
+    let v2 = d.upload(RULES_KEY, RULES_V2).await;
+    let mut batches = 0;
+    let stored = loop {
+        batches += 1;
+        assert!(batches <= 60, "the new rules version never reached the running function");
+        let (stored, _) = d.run(&mut function, &format!("rules-2-{batches}"), 1).await;
+        if stored.iter().all(|v| v.rules_version.as_deref() == Some(v2.as_str())) {
+            break stored;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    for v in &stored {
+        assert_eq!((v.decision, v.decided_by.as_str()), (Decision::Block, "rule:madrid-blocked"), "{v:?}");
+        assert_eq!(v.rules_matched, ["madrid-blocked"]);
+    }
+
+    // A broken version: refused, counted, the good one stays in force.
+    // (An unknown event field: the check at compile time refuses it.)
+    d.upload(RULES_KEY, &RULES_V2.replace("event.called_number.startsWith", "event.called_numbr.startsWith")).await;
+    let mut batches = 0;
+    loop {
+        batches += 1;
+        assert!(batches <= 60, "the broken rules file was never refused");
+        let (stored, _) = d.run(&mut function, &format!("rules-3-{batches}"), 2).await;
+        assert!(stored.iter().all(|v| v.rules_version.as_deref() == Some(v2.as_str())), "{stored:?}");
+        if function.output().0.contains("rules file rejected") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let (stored, _) = d.run(&mut function, "rules-4", 3).await;
+    assert!(stored.iter().all(|v| v.decided_by == "rule:madrid-blocked"), "the last good set decides: {stored:?}");
+    let (stdout, stderr) = function.stop();
+    let logs = format!("{stdout}{stderr}");
+    assert!(logs.contains("ERROR") && logs.contains("madrid-blocked"), "names the rule at fault:\n{logs}");
+    assert_eq!(metric_values(&stdout, "RulesRejected").last(), Some(&json!(1)), "{stdout}");
+    assert!(!logs.contains(KNOWN) && !logs.contains(UNKNOWN), "raw IMSIs must not be logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_rules_file_is_broken_at_start_and_has_no_good_version_should_fail_the_init() {
+    let d = Deployed::start(&[("RulesKey", RULES_KEY)]).await;
+    d.upload("rules/lists/vip.txt", &format!("{KNOWN}\n")).await;
+    d.upload(RULES_KEY, &RULES_V1.replace("in lists.vip_imsis", "in lists.vips")).await;
+    let (ids, event) = d.batch("broken", 5).await;
+    let run = lambda_runtime::invoke_once(Path::new(env!("CARGO_BIN_EXE_score-stream")), "score-stream", &d.env, event);
+    let init_error = run.init_error.unwrap_or_else(|| {
+        panic!("the init did not fail: {:?}\nstdout:\n{}\nstderr:\n{}", run.response, run.stdout, run.stderr)
+    });
+    let document: serde_json::Value = serde_json::from_str(&init_error).expect("an error document");
+    let message = document["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("vip-never-blocked") && message.contains("no usable version"), "{message}");
+    assert!(message.contains(RULES_KEY), "names the file: {message}");
+    assert!(run.response.is_err());
+    let verdicts = DynamoVerdictStore::new(&d.config, d.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    assert!(verdicts.get_many(&ids).await.expect("read verdicts").is_empty(), "nothing scored");
 }

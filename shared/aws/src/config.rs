@@ -2,6 +2,7 @@
 //! the variable's name and what to set. No AWS types here; the functions wire the result.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use roamguard::decision::DecisionMode;
 
@@ -38,6 +39,23 @@ pub struct ScoringConfig {
     pub thresholds_file: Option<ObjectLocation>,
     /// `enforce` (default) or `shadow` (verdicts recorded, marked not enforced).
     pub mode: DecisionMode,
+}
+
+/// Analysts' rules (`RULES_URI`, `RULES_RELOAD_SECONDS`): a rules file in S3, loaded when an
+/// execution environment starts and checked for a new version every `reload_every`
+/// ([`crate::rules::RulesReloader`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesConfig {
+    /// The rules file; its `{file: ...}` lists are read next to it (same bucket, same directory).
+    pub location: ObjectLocation,
+    pub reload_every: Duration,
+}
+
+impl RulesConfig {
+    /// How often a function checks the rules file for a new version unless `RULES_RELOAD_SECONDS`
+    /// says otherwise: the "within minutes" for analysts, one conditional GET (a 304 while
+    /// nothing changed) a minute per execution environment.
+    pub const DEFAULT_RELOAD: Duration = Duration::from_secs(60);
 }
 
 /// A snapshot of environment variables with typed accessors.
@@ -109,6 +127,37 @@ impl Env {
             expected: "an S3 URI of the form s3://bucket/key",
         })?;
         Ok(Some(location.at_version(version)))
+    }
+
+    /// `RULES_URI` (`s3://bucket/key`; unset: no rules, the model decides) and
+    /// `RULES_RELOAD_SECONDS` (1-3600, default 60; needs `RULES_URI`).
+    pub fn rules(&self) -> Result<Option<RulesConfig>, ConfigError> {
+        let reload = self.optional("RULES_RELOAD_SECONDS");
+        let Some(uri) = self.optional("RULES_URI") else {
+            return match reload {
+                None => Ok(None),
+                Some(_) => Err(ConfigError::Missing("RULES_URI", "the s3://bucket/key of the rules file to reload")),
+            };
+        };
+        let location = ObjectLocation::parse(&uri).map_err(|_| ConfigError::Invalid {
+            name: "RULES_URI",
+            value: uri.clone(),
+            expected: "an S3 URI of the form s3://bucket/key",
+        })?;
+        let reload_every = match reload {
+            None => RulesConfig::DEFAULT_RELOAD,
+            Some(v) => match v.parse::<u64>() {
+                Ok(s) if (1..=3600).contains(&s) => Duration::from_secs(s),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "RULES_RELOAD_SECONDS",
+                        value: v,
+                        expected: "a whole number of seconds from 1 to 3600 (default 60)",
+                    });
+                }
+            },
+        };
+        Ok(Some(RulesConfig { location, reload_every }))
     }
 
     pub fn scoring(&self) -> Result<ScoringConfig, ConfigError> {
@@ -194,6 +243,24 @@ mod tests {
             );
             assert!(err.to_string().contains("DECISION_MODE"), "{err}");
         }
+    }
+
+    #[test]
+    fn when_a_rules_file_is_named_should_parse_it_and_the_reload_interval_and_name_bad_values() {
+        assert_eq!(env(&[]).rules().unwrap(), None, "no RULES_URI: no rules");
+        let r = env(&[("RULES_URI", "s3://roamguard-config/rules/rules.yaml")]).rules().unwrap().unwrap();
+        assert_eq!((r.location.bucket.as_str(), r.location.key.as_str()), ("roamguard-config", "rules/rules.yaml"));
+        assert_eq!(r.reload_every, Duration::from_secs(60));
+        let r = env(&[("RULES_URI", "s3://b/r.yaml"), ("RULES_RELOAD_SECONDS", " 1 ")]).rules().unwrap().unwrap();
+        assert_eq!(r.reload_every, Duration::from_secs(1));
+        for bad in ["0", "-5", "1.5", "soon", "3601"] {
+            let err = env(&[("RULES_URI", "s3://b/r.yaml"), ("RULES_RELOAD_SECONDS", bad)]).rules().unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "RULES_RELOAD_SECONDS", .. }), "{bad}: {err}");
+        }
+        let err = env(&[("RULES_URI", "rules.yaml")]).rules().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "RULES_URI", .. }), "{err}");
+        let err = env(&[("RULES_RELOAD_SECONDS", "5")]).rules().unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("RULES_URI", _)), "{err}");
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! Configuration objects in S3: a small file (a thresholds file, a rules file) read once at start
-//! or on a schedule, latest or at a pinned version. Bytes and the version id come out, nothing
-//! of the S3 SDK: the caller parses and validates the contents itself.
+//! Configuration objects in S3: a small file (a thresholds file, a rules file and its lists) read
+//! once at start or on a schedule, latest or at a pinned version; a reloader asks with the ETag it
+//! has (`If-None-Match`) and gets `None` while the object is unchanged. Bytes, the version id and
+//! the ETag come out, nothing of the S3 SDK: the caller parses and validates the contents itself.
 
 use std::fmt;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
 
 use super::{SdkConfig, is_retriable};
 
@@ -102,7 +102,8 @@ impl ConfigObjectError {
 ///
 /// Path-style addressing (`endpoint/bucket/key`) is forced when the configuration overrides the
 /// endpoint (moto, LocalStack: no bucket subdomains on 127.0.0.1); against AWS the SDK's
-/// default (virtual-hosted style) is kept.
+/// default (virtual-hosted style) is kept. Clones share the client (and its connections).
+#[derive(Clone)]
 pub struct ConfigObjects {
     client: Client,
     max_bytes: usize,
@@ -129,12 +130,80 @@ impl ConfigObjects {
     /// GetObject of `location` (its pinned version, else the latest), with the SDK's standard
     /// retry on throttling and 5xx.
     pub async fn fetch(&self, location: &ObjectLocation) -> Result<ConfigObject, ConfigObjectError> {
+        self.get(location, None).await?.ok_or_else(|| ConfigObjectError::Refused {
+            location: location.to_string(),
+            detail: "304 Not Modified to a request without If-None-Match".into(),
+        })
+    }
+
+    /// A conditional GetObject: `None` while the object's ETag is still `etag` (S3 answers 304
+    /// Not Modified, without the body), the object otherwise. With `etag` None, as
+    /// [`ConfigObjects::fetch`]. A reloader checks every minute for the price of a 304.
+    pub async fn fetch_if_changed(
+        &self,
+        location: &ObjectLocation,
+        etag: Option<&str>,
+    ) -> Result<Option<ConfigObject>, ConfigObjectError> {
+        self.get(location, etag).await
+    }
+
+    /// The version ids of `location`'s key, newest first (delete markers left out), at most
+    /// `limit`: where a reader looks for an earlier version when the latest is refused. Needs
+    /// `s3:ListBucketVersions` on the bucket (the key as the `s3:prefix` condition suffices).
+    /// Empty for an unversioned bucket's object (its version id is "null": not addressable).
+    pub async fn versions(&self, location: &ObjectLocation, limit: usize) -> Result<Vec<String>, ConfigObjectError> {
+        let name = location.to_string();
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&location.bucket)
+                .prefix(&location.key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| classify(&name, &e))?;
+            for v in page.versions() {
+                if v.key() == Some(location.key.as_str())
+                    && let Some(id) = v.version_id().filter(|id| *id != "null")
+                {
+                    found.push((v.last_modified().map(|t| (t.secs(), t.subsec_nanos())), id.to_string()));
+                }
+            }
+            // Keys sharing the prefix (`rules.yaml.bak`) come after the key itself: stop at them.
+            let past_the_key = page.versions().iter().any(|v| v.key().is_some_and(|k| k > location.key.as_str()));
+            if !page.is_truncated().unwrap_or(false) || past_the_key || found.len() >= limit {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        // S3 lists a key's versions newest first; sorting keeps that when a listing does not.
+        found.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+        Ok(found.into_iter().map(|(_, id)| id).take(limit).collect())
+    }
+
+    async fn get(
+        &self,
+        location: &ObjectLocation,
+        etag: Option<&str>,
+    ) -> Result<Option<ConfigObject>, ConfigObjectError> {
         let name = location.to_string();
         let mut request = self.client.get_object().bucket(&location.bucket).key(&location.key);
         if let Some(version) = &location.version_id {
             request = request.version_id(version);
         }
-        let output = request.send().await.map_err(|e| classify(&name, &e))?;
+        if let Some(etag) = etag {
+            request = request.if_none_match(etag);
+        }
+        let output = match request.send().await {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 304 => return Ok(None),
+            Err(e) => return Err(classify(&name, &e)),
+        };
         let too_large = || ConfigObjectError::TooLarge { location: name.clone(), limit: self.max_bytes };
         if output.content_length().is_some_and(|n| usize::try_from(n).map_or(true, |n| n > self.max_bytes)) {
             return Err(too_large());
@@ -160,13 +229,13 @@ impl ConfigObjects {
                 }
             }
         }
-        Ok(ConfigObject { bytes, version_id, etag })
+        Ok(Some(ConfigObject { bytes, version_id, etag }))
     }
 }
 
-fn classify(
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     location: &str,
-    err: &SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> ConfigObjectError {
     let location = location.to_string();
     let detail = DisplayErrorContext(err).to_string();

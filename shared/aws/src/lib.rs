@@ -1,7 +1,7 @@
 //! AWS adapters of the pipeline's ports: DynamoDB for profiles, live state and
 //! verdicts, SageMaker runtime for scoring, Kinesis for the verdict stream, SQS for dead letters;
 //! and configuration objects in S3 ([`config_object`]), from which [`thresholds`] reads the
-//! functions' thresholds file.
+//! functions' thresholds file and [`rules`] loads and reloads the analysts' rules file.
 //!
 //! AWS SDK types stay inside this module: every adapter maps SDK errors to
 //! [`PortError`](roamguard::ports::PortError) with [`classify`], so the pipeline only ever sees
@@ -21,6 +21,8 @@ pub mod config;
 pub mod config_object;
 mod dynamo;
 mod kinesis_sink;
+pub mod lambda_init;
+pub mod rules;
 mod sagemaker_scorer;
 mod sqs_dead_letters;
 mod subscriber_store;

@@ -279,7 +279,7 @@ fn from_item(item: &Item) -> Result<Verdict, PortError> {
         rules_matched: match item.get(RULES_MATCHED) {
             None => Vec::new(),
             Some(AttributeValue::L(ids)) => {
-                ids.iter().map(|id| id.as_s().map(String::clone).map_err(|_| bad(RULES_MATCHED))).collect::<Result<_, _>>()?
+                ids.iter().map(|id| id.as_s().cloned().map_err(|_| bad(RULES_MATCHED))).collect::<Result<_, _>>()?
             }
             Some(_) => return Err(bad(RULES_MATCHED)),
         },
@@ -454,6 +454,10 @@ mod tests {
                     AttributeValue::S(t) => roamguard::cost::string_attribute(name, t),
                     AttributeValue::N(t) => roamguard::cost::number_attribute(name, t),
                     AttributeValue::Bool(_) => name.len() + 1,
+                    // DynamoDB: a list is 3 bytes, plus 1 byte and the size of each element.
+                    AttributeValue::L(ids) => {
+                        name.len() + 3 + ids.iter().map(|id| 1 + id.as_s().map_or(0, String::len)).sum::<usize>()
+                    }
                     other => panic!("unexpected attribute {other:?}"),
                 })
                 .sum()

@@ -80,7 +80,11 @@ fn verdict(id: &str, imsi: &str, event_time: DateTime<Utc>, decision: Decision) 
         scored_at: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap() + TimeDelta::nanoseconds(7),
         // BLOCKs as a rule decides them: the rule attributes make the round trip too.
         decided_by: if decision == Decision::Block { "rule:irsf-range".into() } else { "model".into() },
-        rules_matched: if decision == Decision::Block { vec!["irsf-range".into(), "night-spike".into()] } else { vec![] },
+        rules_matched: if decision == Decision::Block {
+            vec!["irsf-range".into(), "night-spike".into()]
+        } else {
+            vec![]
+        },
         rules_version: (decision == Decision::Block).then(|| "rules-00c0ffee00c0ffee".into()),
     }
 }
@@ -1056,4 +1060,107 @@ async fn when_the_thresholds_file_is_in_s3_should_decide_with_it_and_keep_the_mo
     assert_eq!(choice.policy, *model.policy());
     let PolicySource::Rejected { reason, .. } = &choice.source else { panic!("{:?}", choice.source) };
     assert!(reason.contains("nothing-here.json") && reason.contains("not found"), "{reason}");
+}
+
+// ---- the rules file: conditional reads on the ETag, versions, reloads -----------------------------
+
+const RULES_KEY: &str = "rules/rules.yaml";
+
+fn rules_location() -> ObjectLocation {
+    ObjectLocation::parse(&format!("s3://{CONFIG_BUCKET}/{RULES_KEY}")).unwrap()
+}
+
+#[tokio::test]
+async fn when_a_config_object_is_read_with_its_etag_should_answer_unchanged_until_a_new_upload() {
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let objects = ConfigObjects::new(&config);
+    let v1 = upload(&s3, RULES_KEY, "rules: []\n").await;
+    let first = objects.fetch(&rules_location()).await.unwrap();
+    let etag = first.etag.clone().expect("S3 gives every object an ETag");
+
+    // Unchanged: a 304, no body.
+    assert_eq!(objects.fetch_if_changed(&rules_location(), Some(&etag)).await.unwrap(), None);
+    // The same bytes uploaded again: a new version, the same ETag, nothing to reload.
+    let v2 = upload(&s3, RULES_KEY, "rules: []\n").await;
+    assert_ne!(v1, v2);
+    assert_eq!(objects.fetch_if_changed(&rules_location(), Some(&etag)).await.unwrap(), None);
+    // New content: the object, with its new version and ETag.
+    let v3 = upload(&s3, RULES_KEY, "rules: []\nlists: {}\n").await;
+    let changed = objects.fetch_if_changed(&rules_location(), Some(&etag)).await.unwrap().expect("changed");
+    assert_eq!(
+        (changed.bytes.as_slice(), changed.version_id.as_deref()),
+        (b"rules: []\nlists: {}\n".as_slice(), Some(v3.as_str()))
+    );
+    assert_ne!(changed.etag.as_deref(), Some(etag.as_str()));
+    // Without an ETag: always the object.
+    assert!(objects.fetch_if_changed(&rules_location(), None).await.unwrap().is_some());
+
+    // Versions of exactly that key, newest first: not a key it prefixes, not a delete marker.
+    upload(&s3, &format!("{RULES_KEY}.bak"), "rules: []\n").await;
+    assert_eq!(objects.versions(&rules_location(), 10).await.unwrap(), [v3.clone(), v2.clone(), v1.clone()]);
+    assert_eq!(objects.versions(&rules_location(), 2).await.unwrap(), [v3.clone(), v2]);
+    s3.delete_object().bucket(CONFIG_BUCKET).key(RULES_KEY).send().await.unwrap();
+    let err = objects.fetch_if_changed(&rules_location(), changed.etag.as_deref()).await.unwrap_err();
+    assert!(matches!(err, ConfigObjectError::NotFound { .. }), "a deleted object is not 'unchanged': {err:?}");
+    assert_eq!(objects.versions(&rules_location(), 10).await.unwrap().first(), Some(&v3));
+}
+
+#[tokio::test]
+async fn when_rules_are_in_s3_should_load_them_with_their_lists_reload_changes_and_refuse_broken_ones() {
+    use roamguard_aws::config::RulesConfig;
+    use roamguard_aws::rules::{ReloadOutcome, RulesReloader, S3RulesSource};
+    use std::time::{Duration, Instant};
+
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let rules = r#"
+lists:
+  vip_imsis: {file: vip.txt}
+rules:
+  - id: vip-never-blocked
+    when: event.imsi in lists.vip_imsis
+    then: ALLOW
+"#;
+    upload(&s3, "rules/vip.txt", &format!("{A}\n")).await;
+    let good = upload(&s3, RULES_KEY, rules).await;
+    let settings = RulesConfig { location: rules_location(), reload_every: Duration::from_secs(60) };
+    let source = Arc::new(S3RulesSource::new(&config));
+    let t0 = Instant::now();
+    let (reloader, report) = RulesReloader::start(source.clone(), &settings, t0).await.unwrap();
+    let in_force = reloader.active().get().version().unwrap().to_string();
+    assert!(in_force.starts_with(&format!("{good}+lists.")), "the S3 version id and the lists' hash: {in_force}");
+    assert!(!report.rejected);
+    assert_eq!(reloader.check(t0 + Duration::from_secs(60)).await.unwrap().outcome, ReloadOutcome::Unchanged);
+
+    // A broken upload: refused, the good set stays.
+    upload(&s3, RULES_KEY, &rules.replace("lists.vip_imsis", "lists.vips")).await;
+    let report = reloader.check(t0 + Duration::from_secs(120)).await.unwrap();
+    assert!(
+        matches!(&report.outcome, ReloadOutcome::Refused { reason } if reason.contains("vip-never-blocked")),
+        "{report:?}"
+    );
+    assert!(report.rejected);
+    assert_eq!(reloader.active().get().version(), Some(in_force.as_str()));
+
+    // A new environment starting now: the broken latest is refused, the good version before it used.
+    let (fresh, report) = RulesReloader::start(source.clone(), &settings, t0).await.unwrap();
+    assert!(
+        matches!(&report.outcome, ReloadOutcome::FellBack { version, .. } if version.starts_with(&good)),
+        "{report:?}"
+    );
+    assert!(report.rejected);
+    assert_eq!(fresh.active().get().rules().len(), 1);
+
+    // Fixed: in force at the next check.
+    let fixed = upload(
+        &s3,
+        RULES_KEY,
+        &format!("{rules}  - id: all-data-reviewed\n    when: event.event_type == \"data\"\n    then: REVIEW\n"),
+    )
+    .await;
+    let report = reloader.check(t0 + Duration::from_secs(180)).await.unwrap();
+    assert!(matches!(&report.outcome, ReloadOutcome::Loaded { version } if version.starts_with(&fixed)), "{report:?}");
+    assert!(!report.rejected);
+    assert_eq!(reloader.active().get().rules().len(), 2);
 }

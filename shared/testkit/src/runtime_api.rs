@@ -1,14 +1,17 @@
 //! A Lambda Runtime API on 127.0.0.1, so a function binary runs as Lambda runs it: it polls
 //! `/invocation/next`, gets the events handed to [`RuntimeApi::send`] one at a time (a poll waits
-//! for the next one, as Lambda holds it between invocations) and posts a response or an error.
-//! Tests use [`invoke_once`]; the cold-start measurement watches the polls and posts.
+//! for the next one, as Lambda holds it between invocations) and posts a response or an error,
+//! or reports a failed start to `/init/error`. Tests use [`invoke_once`], or [`RunningFunction`]
+//! for several invocations of one execution environment; the cold-start measurement watches the
+//! polls and posts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What the function did, as the Runtime API saw it.
@@ -18,6 +21,8 @@ pub enum ApiEvent {
     Poll(Instant),
     /// It posted the response (`Ok`) or the error document (`Err`) of an invocation.
     Posted(Instant, Result<String, String>),
+    /// It reported a failed start (`/runtime/init/error`), with the error document.
+    InitError(Instant, String),
 }
 
 pub struct RuntimeApi {
@@ -70,11 +75,14 @@ impl RuntimeApi {
         }
     }
 
-    /// Waits for the function's next posted response or error.
+    /// Waits for the function's next posted response or error; a failed start is an error
+    /// posted, `init error: <document>`.
     pub fn wait_posted(&self, limit: Duration) -> Result<(Instant, Result<String, String>), String> {
         loop {
-            if let ApiEvent::Posted(at, body) = self.next(limit)? {
-                return Ok((at, body));
+            match self.next(limit)? {
+                ApiEvent::Posted(at, body) => return Ok((at, body)),
+                ApiEvent::InitError(at, body) => return Ok((at, Err(format!("init error: {body}")))),
+                ApiEvent::Poll(_) => {}
             }
         }
     }
@@ -102,8 +110,11 @@ impl RuntimeApi {
 
 /// What the function posted for its invocation, and what it printed.
 pub struct Invocation {
-    /// The response body, or the error document the function posted instead.
+    /// The response body, or the error document the function posted instead (`init error: ...`
+    /// when it failed its start, `exited ...` when it ended without a word).
     pub response: Result<String, String>,
+    /// The document the function posted to `/runtime/init/error`, if it failed its start.
+    pub init_error: Option<String>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -111,23 +122,116 @@ pub struct Invocation {
 /// Starts `binary` with `env` (on top of what Lambda sets), hands it `event`, waits for what it
 /// posts, then stops it.
 pub fn invoke_once(binary: &Path, function_name: &str, env: &[(String, String)], event: String) -> Invocation {
-    let api = RuntimeApi::start(function_name).unwrap_or_else(|e| panic!("start the Runtime API: {e}"));
-    api.send(event);
-    let mut child = api
-        .function_command(binary, function_name)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-    let posted = api.wait_posted(Duration::from_secs(300));
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap_or_else(|e| panic!("collect the function's output: {e}"));
-    Invocation {
-        response: posted.map(|(_, body)| body).unwrap_or_else(Err),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    let mut function = RunningFunction::start(binary, function_name, env);
+    let response = function.invoke(event);
+    let init_error = function.init_error.clone();
+    let (stdout, stderr) = function.stop();
+    Invocation { response, init_error, stdout, stderr }
+}
+
+/// A function binary running as one Lambda execution environment: started once (its init), then
+/// invoked as many times as a test likes, as Lambda invokes a warm environment.
+pub struct RunningFunction {
+    api: RuntimeApi,
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+    /// What the function posted to `/runtime/init/error`, once it did.
+    pub init_error: Option<String>,
+}
+
+impl RunningFunction {
+    /// Starts `binary` with `env` on top of what Lambda sets; its output is collected as it runs.
+    pub fn start(binary: &Path, function_name: &str, env: &[(String, String)]) -> RunningFunction {
+        let api = RuntimeApi::start(function_name).unwrap_or_else(|e| panic!("start the Runtime API: {e}"));
+        let mut child = api
+            .function_command(binary, function_name)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let (stdout, stderr) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(collect(out, stdout.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(collect(err, stderr.clone()));
+        }
+        RunningFunction { api, child, stdout, stderr, readers, init_error: None }
     }
+
+    /// One invocation: hands the function `event` and waits for what it posts (at most 300 s, a
+    /// hang guard). Err: the error it posted, its failed start, or its exit.
+    pub fn invoke(&mut self, event: String) -> Result<String, String> {
+        if let Some(init) = &self.init_error {
+            return Err(format!("init error: {init}"));
+        }
+        self.api.send(event);
+        let started = Instant::now();
+        loop {
+            match self.api.next(Duration::from_millis(200)) {
+                Ok(ApiEvent::Posted(_, body)) => return body,
+                Ok(ApiEvent::InitError(_, body)) => {
+                    self.init_error = Some(body.clone());
+                    return Err(format!("init error: {body}"));
+                }
+                Ok(ApiEvent::Poll(_)) => {}
+                Err(_) => {
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        // A report posted just before the exit may still be on its way.
+                        if let Ok(ApiEvent::InitError(_, body)) = self.api.next(Duration::from_millis(500)) {
+                            self.init_error = Some(body.clone());
+                            return Err(format!("init error: {body}"));
+                        }
+                        return Err(format!("exited with {status} without answering the invocation"));
+                    }
+                    if started.elapsed() > Duration::from_secs(300) {
+                        return Err("nothing from the function within 300 s".into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the function printed so far: (stdout, stderr).
+    pub fn output(&self) -> (String, String) {
+        let read = |s: &Arc<Mutex<String>>| s.lock().map(|s| s.clone()).unwrap_or_default();
+        (read(&self.stdout), read(&self.stderr))
+    }
+
+    /// Stops the function; returns everything it printed: (stdout, stderr).
+    pub fn stop(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.output()
+    }
+}
+
+impl Drop for RunningFunction {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A thread appending the lines `from` yields to `into`, until it closes.
+fn collect(from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut from = BufReader::new(from);
+        let mut line = Vec::new();
+        while from.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            if let Ok(mut text) = into.lock() {
+                text.push_str(&String::from_utf8_lossy(&line));
+            }
+            line.clear();
+        }
+    })
 }
 
 /// One keep-alive connection of the function's runtime client.
@@ -155,6 +259,9 @@ fn serve_connection(
                 event.len()
             );
             stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(event.as_bytes()))
+        } else if path.ends_with("/init/error") {
+            let _ = report.send(ApiEvent::InitError(Instant::now(), body));
+            stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
         } else {
             let body = if path.ends_with("/response") { Ok(body) } else { Err(body) };
             let _ = report.send(ApiEvent::Posted(Instant::now(), body));
