@@ -5,15 +5,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::{Error, LambdaEvent, service_fn};
 use roamguard::api::Api;
-use roamguard::model::FraudModel;
 use roamguard_aws::lambda_init::fail_init;
 use roamguard_aws::rules::RulesReloader;
-use roamguard_aws::{api_ports, decision_policy, sdk_config};
+use roamguard_aws::{Decisions, api_ports, sdk_config};
 use score_api::config::Config;
 
 #[tokio::main]
@@ -44,25 +42,9 @@ async fn main() -> Result<(), Error> {
 async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let s = &config.scoring;
-
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    // REVIEW_THRESHOLD / BLOCK_THRESHOLD > the thresholds file (THRESHOLDS_URI) > the model's.
-    let model = FraudModel::embedded()?;
-    let policy = decision_policy(&sdk, &model, s).await?;
-    if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
-        println!("{emf}");
-    }
-    // RULES_URI: the analysts' rules; no usable version of the file fails the init.
-    let rules = match &config.rules {
-        None => None,
-        Some(settings) => {
-            let (reloader, report) = RulesReloader::start_on_s3(&sdk, settings).await?;
-            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
-            Some(reloader)
-        }
-    };
-    let model = Arc::new(model.with_policy(policy.policy));
+    let decisions = Decisions::start(&sdk, s, config.rules.as_ref(), function).await?;
     let ports = api_ports(
         &sdk,
         &config.profiles_table,
@@ -70,19 +52,18 @@ async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
         &config.verdicts_table,
         config.results_stream.as_deref(),
         &s.scorer,
-        model.clone(),
+        decisions.model.clone(),
     );
-    let mut api = Api::new(model.clone(), ports).with_mode(s.mode);
-    if let Some(rules) = &rules {
-        api = api.with_rules(rules.active());
+    let mut api = Api::new(decisions.model.clone(), ports).with_mode(s.mode);
+    if let Some(rules) = decisions.active_rules() {
+        api = api.with_rules(rules);
     }
-    let rules_version = rules.as_ref().and_then(|r| r.active().get().version().map(str::to_string));
     tracing::info!(
-        model_version = model.version(),
+        model_version = decisions.model.version(),
         scorer = ?s.scorer,
         mode = ?s.mode,
-        rules_version = rules_version.as_deref().unwrap_or("none"),
+        rules_version = decisions.rules_version(),
         "score-api ready"
     );
-    Ok((api, rules))
+    Ok((api, decisions.rules))
 }

@@ -5,16 +5,14 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use roamguard::model::FraudModel;
 use roamguard::pipeline::Pipeline;
 use roamguard_aws::lambda_init::fail_init;
 use roamguard_aws::rules::RulesReloader;
-use roamguard_aws::{decision_policy, sdk_config, stream_pipeline};
+use roamguard_aws::{Decisions, sdk_config, stream_pipeline};
 use score_stream::config::Config;
 
 #[tokio::main]
@@ -49,36 +47,19 @@ async fn main() -> Result<(), Error> {
 async fn start(function: &str) -> Result<(Pipeline, Option<RulesReloader>), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let s = &config.scoring;
-
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
-    // REVIEW_THRESHOLD / BLOCK_THRESHOLD > the thresholds file (THRESHOLDS_URI) > the model's.
-    let model = FraudModel::embedded()?;
-    let policy = decision_policy(&sdk, &model, s).await?;
-    if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
-        println!("{emf}");
+    let decisions = Decisions::start(&sdk, s, config.rules.as_ref(), function).await?;
+    let mut pipeline = stream_pipeline(&sdk, &config.resources, &s.scorer, decisions.model.clone()).with_mode(s.mode);
+    if let Some(rules) = decisions.active_rules() {
+        pipeline = pipeline.with_rules(rules);
     }
-    // RULES_URI: the analysts' rules; no usable version of the file fails the init.
-    let rules = match &config.rules {
-        None => None,
-        Some(settings) => {
-            let (reloader, report) = RulesReloader::start_on_s3(&sdk, settings).await?;
-            println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
-            Some(reloader)
-        }
-    };
-    let model = Arc::new(model.with_policy(policy.policy));
-    let mut pipeline = stream_pipeline(&sdk, &config.resources, &s.scorer, model.clone()).with_mode(s.mode);
-    if let Some(rules) = &rules {
-        pipeline = pipeline.with_rules(rules.active());
-    }
-    let rules_version = rules.as_ref().and_then(|r| r.active().get().version().map(str::to_string));
     tracing::info!(
-        model_version = model.version(),
+        model_version = decisions.model.version(),
         scorer = ?s.scorer,
         mode = ?s.mode,
-        rules_version = rules_version.as_deref().unwrap_or("none"),
+        rules_version = decisions.rules_version(),
         "score-stream ready"
     );
-    Ok((pipeline, rules))
+    Ok((pipeline, decisions.rules))
 }

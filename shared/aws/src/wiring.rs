@@ -9,7 +9,9 @@ use roamguard::model::{FraudModel, ModelScorer};
 use roamguard::pipeline::{Pipeline, Ports, Replays};
 use roamguard::ports::{Discard, Scorer, VerdictSink};
 
-use crate::config::ScorerChoice;
+use crate::config::{RulesConfig, ScorerChoice, ScoringConfig};
+use crate::rules::RulesReloader;
+use crate::thresholds::decision_policy;
 use crate::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters};
 
 /// What score-stream reads and writes.
@@ -96,5 +98,50 @@ pub fn api_ports(
         fallback,
         verdict_store: Arc::new(DynamoVerdictStore::new(sdk, verdicts_table)),
         verdict_sink,
+    }
+}
+
+/// What both functions decide with: the built-in model under its decision policy
+/// (`REVIEW_THRESHOLD`/`BLOCK_THRESHOLD` > `THRESHOLDS_URI` > the model's metadata) and the
+/// analysts' rules (`RULES_URI`). The metric lines of the start (EMF) go to stdout.
+pub struct Decisions {
+    pub model: Arc<FraudModel>,
+    pub rules: Option<RulesReloader>,
+}
+
+impl Decisions {
+    /// A failure here fails the init: no model, overrides that fit no thresholds, or a rules
+    /// file without a single usable version.
+    pub async fn start(
+        sdk: &SdkConfig,
+        scoring: &ScoringConfig,
+        rules: Option<&RulesConfig>,
+        function: &str,
+    ) -> Result<Decisions, Box<dyn std::error::Error + Send + Sync>> {
+        let model = FraudModel::embedded()?;
+        let policy = decision_policy(sdk, &model, scoring).await?;
+        if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
+            println!("{emf}");
+        }
+        let rules = match rules {
+            None => None,
+            Some(settings) => {
+                let (reloader, report) = RulesReloader::start_on_s3(sdk, settings).await?;
+                println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
+                Some(reloader)
+            }
+        };
+        Ok(Decisions { model: Arc::new(model.with_policy(policy.policy)), rules })
+    }
+
+    /// The rules in force, for `with_rules` (None without `RULES_URI`).
+    pub fn active_rules(&self) -> Option<Arc<roamguard::rules::ActiveRules>> {
+        self.rules.as_ref().map(RulesReloader::active)
+    }
+
+    /// The version of the rules in force, for the start log.
+    pub fn rules_version(&self) -> String {
+        let version = self.rules.as_ref().and_then(|r| r.active().get().version().map(str::to_string));
+        version.unwrap_or_else(|| "none".into())
     }
 }
