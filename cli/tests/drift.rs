@@ -2,30 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
+use common::{bin, run, temp_dir};
+
+mod common;
+
 const METADATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/metadata.json");
 const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/model.json");
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_roamguard"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roamguard-drift-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// A small generated world in `dir`.
 fn generate(dir: &Path, world: u32) {
@@ -88,7 +74,7 @@ fn keys(v: &Value) -> BTreeSet<&str> {
 
 #[test]
 fn when_traffic_is_scored_should_report_one_entry_per_model_feature_sorted_with_bands() {
-    let dir = temp_dir("contract");
+    let dir = temp_dir("drift-contract");
     generate(&dir, 0);
     let report = drift_json(&dir, "events.jsonl", &[]);
     let meta = metadata();
@@ -132,7 +118,7 @@ fn when_traffic_is_scored_should_report_one_entry_per_model_feature_sorted_with_
 
 #[test]
 fn when_data_volumes_are_multiplied_should_data_mb_drift_major_and_other_features_not() {
-    let dir = temp_dir("volumes");
+    let dir = temp_dir("drift-volumes");
     generate(&dir, 0);
     let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     let mut multiplied = String::new();
@@ -158,7 +144,7 @@ fn when_data_volumes_are_multiplied_should_data_mb_drift_major_and_other_feature
 #[test]
 fn when_a_world_keeps_other_hours_should_local_hour_drift_more_than_on_world_0() {
     // World 12's active hours are 2 h earlier than the generator's default (its parameters).
-    let (world_0, world_12) = (temp_dir("world-0"), temp_dir("world-12"));
+    let (world_0, world_12) = (temp_dir("drift-world-0"), temp_dir("drift-world-12"));
     generate(&world_0, 0);
     generate(&world_12, 12);
     let psi_0 = psi_of(&drift_json(&world_0, "events.jsonl", &[]), "local_hour");
@@ -168,7 +154,7 @@ fn when_a_world_keeps_other_hours_should_local_hour_drift_more_than_on_world_0()
 
 #[test]
 fn when_the_metadata_has_no_score_baseline_should_report_the_features_and_say_so() {
-    let dir = temp_dir("no-score-baseline");
+    let dir = temp_dir("drift-no-score-baseline");
     generate(&dir, 0);
     let model_dir = dir.join("model");
     std::fs::create_dir_all(&model_dir).unwrap();

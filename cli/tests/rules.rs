@@ -6,11 +6,15 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use common::{bin, run, temp_dir};
+
+mod common;
 
 /// The rules file of issue 14, as written there.
 const ISSUE_EXAMPLE: &str = r#"lists:                          # named sets of strings
@@ -32,23 +36,6 @@ rules:                          # after the model, in order; the first rule whos
 
 const VIP: &str = "208150000000001";
 const OTHER: &str = "208150000000009";
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_roamguard"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roamguard-cli-rules-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// The issue's example in `dir`, with the VIP list in a side file (a comment, a blank line).
 fn write_example(dir: &Path) -> PathBuf {
@@ -124,7 +111,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn when_the_issue_example_is_checked_should_say_ok_with_its_rules_lists_and_version() {
-    let dir = temp_dir("check-ok");
+    let dir = temp_dir("rules-check-ok");
     let file = write_example(&dir);
     let out = run(bin().args(["rules", "check"]).arg(&file));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -144,7 +131,7 @@ fn when_the_issue_example_is_checked_should_say_ok_with_its_rules_lists_and_vers
 
 #[test]
 fn when_a_rules_file_is_broken_should_exit_non_zero_naming_the_rule_at_fault() {
-    let dir = temp_dir("check-bad");
+    let dir = temp_dir("rules-check-bad");
     write_example(&dir);
     let good = "  - id: fine-first\n    when: score > 0.99\n    then: BLOCK\n";
     let cases = [
@@ -174,7 +161,7 @@ fn when_a_rules_file_is_broken_should_exit_non_zero_naming_the_rule_at_fault() {
 
 #[test]
 fn when_scoring_with_rules_should_write_who_decided_every_matching_rule_and_the_version() {
-    let dir = temp_dir("score");
+    let dir = temp_dir("rules-score");
     let rules = write_example(&dir);
     let (profiles, events) = write_traffic(&dir);
     let out = score(&dir, &profiles, &events, Some(&rules), "verdicts.jsonl");
@@ -216,7 +203,7 @@ fn when_scoring_with_rules_should_write_who_decided_every_matching_rule_and_the_
 
 #[test]
 fn when_a_rule_fails_on_an_event_should_not_match_and_be_counted_in_the_summary() {
-    let dir = temp_dir("failures");
+    let dir = temp_dir("rules-failures");
     let (profiles, events) = write_traffic(&dir);
     let rules = dir.join("rules.yaml");
     // An SMS has no duration_s: the comparison fails, the rule does not match that event.
@@ -233,7 +220,7 @@ fn when_a_rule_fails_on_an_event_should_not_match_and_be_counted_in_the_summary(
 
 #[test]
 fn when_the_rules_file_is_broken_at_start_should_not_score_or_serve_and_name_the_rule() {
-    let dir = temp_dir("broken-start");
+    let dir = temp_dir("rules-broken-start");
     write_example(&dir);
     let (profiles, events) = write_traffic(&dir);
     let rules = dir.join("broken.yaml");
@@ -271,7 +258,7 @@ fn other(decision: &str) -> &'static str {
 
 #[test]
 fn when_rules_are_tested_should_show_what_each_rule_decides_and_which_decisions_change() {
-    let dir = temp_dir("what-if");
+    let dir = temp_dir("rules-what-if");
     write_example(&dir);
     let (profiles, events) = write_traffic(&dir);
     // The model's own decisions, from `score` without rules.
@@ -436,7 +423,7 @@ fn score_until(server: &Server, next: &mut u32, until: impl Fn(&Value) -> bool) 
 
 #[test]
 fn when_serve_rules_change_should_apply_good_versions_and_keep_the_last_good_one_otherwise() {
-    let dir = temp_dir("reload");
+    let dir = temp_dir("rules-reload");
     let rules = write_example(&dir);
     let server = Server::start(&rules);
     let mut next = 0;
