@@ -5,31 +5,14 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use roamguard::decision::{DecisionMode, DecisionPolicy, Escalation, Thresholds};
-use roamguard::features::{self, FeatureVector};
 use roamguard::model::FraudModel;
 use roamguard::pipeline::{Outcome, Pipeline, Ports, Record};
-use roamguard::ports::{PortError, Scorer};
 use roamguard::verdict::{Decision, Verdict};
-use roamguard_testkit::fixtures::{InMemory, KNOWN_IMEI, fixed_clock, profile};
+use roamguard_testkit::fixtures::{InMemory, KNOWN_IMEI, ScoreByDuration, fixed_clock, profile};
 
 const A: &str = "208011234567890";
 const B: &str = "208019876543210";
-
-/// Scores a call by its length: `duration_s` / 1000, so a test sets each event's score.
-struct ByDuration;
-
-#[async_trait]
-impl Scorer for ByDuration {
-    async fn score(&self, rows: &[FeatureVector]) -> Result<Vec<f32>, PortError> {
-        let at = features::names().position(|n| n == "duration_s").expect("duration_s is a feature");
-        Ok(rows.iter().map(|r| (r[at] / 1000.0).clamp(0.0, 1.0)).collect())
-    }
-    fn name(&self) -> &'static str {
-        "by-duration"
-    }
-}
 
 /// A call of `imsi` at `hours` after 2026-06-01T00:00Z scored `score` (to 3 decimals).
 fn call(id: &str, imsi: &str, hours: f64, score: f32) -> Vec<u8> {
@@ -45,7 +28,7 @@ fn call(id: &str, imsi: &str, hours: f64, score: f32) -> Vec<u8> {
 fn pipeline(memory: &InMemory, escalation: Escalation) -> Pipeline {
     let policy = DecisionPolicy::new(Thresholds::new(0.5, 0.9).unwrap(), escalation).unwrap();
     let model = Arc::new(FraudModel::embedded().unwrap().with_policy(policy));
-    let ports = Ports { scorer: Arc::new(ByDuration), ..memory.ports() };
+    let ports = Ports { scorer: Arc::new(ScoreByDuration), ..memory.ports() };
     Pipeline::new(model, ports).with_clock(fixed_clock)
 }
 

@@ -5,32 +5,16 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use roamguard::decision::{DecisionPolicy, Escalation, Thresholds};
-use roamguard::features::{self, FeatureVector};
 use roamguard::model::FraudModel;
 use roamguard::pipeline::{BatchReport, Outcome, Pipeline, Ports, Record};
-use roamguard::ports::{PortError, Scorer, VerdictStore};
+use roamguard::ports::VerdictStore;
 use roamguard::rules::{ActiveRules, RuleSet};
 use roamguard::verdict::{Decision, Verdict};
-use roamguard_testkit::fixtures::{InMemory, KNOWN_IMEI, fixed_clock, profile};
+use roamguard_testkit::fixtures::{InMemory, KNOWN_IMEI, ScoreByDuration, fixed_clock, profile};
 
 const VIP: &str = "208011234567890";
 const OTHER: &str = "208019876543210";
-
-/// Scores a call by its length: `duration_s` / 1000.
-struct ByDuration;
-
-#[async_trait]
-impl Scorer for ByDuration {
-    async fn score(&self, rows: &[FeatureVector]) -> Result<Vec<f32>, PortError> {
-        let at = features::index_of("duration_s").expect("duration_s is a feature");
-        Ok(rows.iter().map(|r| (r[at] / 1000.0).clamp(0.0, 1.0)).collect())
-    }
-    fn name(&self) -> &'static str {
-        "by-duration"
-    }
-}
 
 const RULES: &str = r#"
 lists:
@@ -65,7 +49,7 @@ fn call(id: &str, imsi: &str, minute: u32, number: &str, score: f32) -> Vec<u8> 
 fn pipeline(memory: &InMemory, rules: Arc<ActiveRules>) -> Pipeline {
     let policy = DecisionPolicy::new(Thresholds::new(0.5, 0.9).unwrap(), Escalation::NONE).unwrap();
     let model = Arc::new(FraudModel::embedded().unwrap().with_policy(policy));
-    let ports = Ports { scorer: Arc::new(ByDuration), ..memory.ports() };
+    let ports = Ports { scorer: Arc::new(ScoreByDuration), ..memory.ports() };
     Pipeline::new(model, ports).with_clock(fixed_clock).with_rules(rules)
 }
 

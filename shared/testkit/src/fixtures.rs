@@ -8,8 +8,10 @@ use roamguard::countries::CountryCode;
 use roamguard::profile::Plan;
 
 use roamguard::api::{Api, ApiPorts};
+use roamguard::features::{self, FeatureVector};
 use roamguard::model::{FraudModel, ModelScorer};
 use roamguard::pipeline::{Pipeline, Ports};
+use roamguard::ports::{PortError, Scorer};
 use roamguard::profile::SubscriberProfile;
 use roamguard_local::{MemoryDeadLetters, MemorySubscriberStore, MemoryVerdictSink, MemoryVerdictStore};
 
@@ -117,5 +119,20 @@ impl InMemoryPorts for Ports {
 impl InMemoryPorts for ApiPorts {
     fn in_memory(model: Arc<FraudModel>) -> ApiPorts {
         InMemory::new(model).api_ports()
+    }
+}
+
+/// Scores a call by its length, `duration_s` / 1000 (clamped to 0–1), so a test sets each
+/// event's score through the event it writes.
+pub struct ScoreByDuration;
+
+#[async_trait::async_trait]
+impl Scorer for ScoreByDuration {
+    async fn score(&self, rows: &[FeatureVector]) -> Result<Vec<f32>, PortError> {
+        let at = features::index_of("duration_s").expect("duration_s is a feature");
+        Ok(rows.iter().map(|r| (r[at] / 1000.0).clamp(0.0, 1.0)).collect())
+    }
+    fn name(&self) -> &'static str {
+        "by-duration"
     }
 }
