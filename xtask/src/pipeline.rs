@@ -604,10 +604,10 @@ core (`taskset -c 0`), with the stream's replay detection (`Replays::AskLiveStat
     ));
     let decide = |r: &RunResult| r.stages.iter().find(|(k, _)| k == "decide").map_or(0.0, |(_, v)| *v);
     md.push_str(&format!(
-        "
-## Analysts' rules
-
-Batch 1,000 with the rules file of the issue (`vip-never-blocked`: `event.imsi in lists.vip_imsis`;          `irsf-range`: the `exists(p, event.called_number.startsWith(p))` form, served by the prefix index; `night-data-spike` on          a feature and the score) and two lists of 10,000 entries (`xtask/src/pipeline.rs` `BENCH_RULES`): {:.0} events/s against          {:.0} without rules: **{:.0} %** of the throughput; the decide stage {:.2} µs per event against {:.2}.\n",
+        "\n## Analysts' rules\n\nBatch 1,000 with the rules file of the issue (`vip-never-blocked`: `event.imsi in lists.vip_imsis`; \
+         `irsf-range`: the `exists(p, event.called_number.startsWith(p))` form, served by the prefix index; `night-data-spike` on \
+         a feature and the score) and two lists of 10,000 entries (`xtask/src/pipeline.rs` `BENCH_RULES`): {:.0} events/s against \
+         {:.0} without rules: **{:.0} %** of the throughput; the decide stage {:.2} µs per event against {:.2}.\n",
         rules.events_per_sec,
         no_table,
         100.0 * rules.events_per_sec / no_table,
