@@ -5,6 +5,7 @@ names, keys and indexes are checked against the code by deploying it into moto: 
 functions/*/tests/deployed_stack.rs.)"""
 
 import copy
+import json
 import os
 import sys
 import unittest
@@ -146,8 +147,19 @@ class TransformedTemplateTest(unittest.TestCase):
                     found.append((None, statement))
         return found
 
+    def test_when_transformed_should_let_only_the_api_update_verdicts_for_labels(self):
+        def verdict_actions(role):
+            (statement,) = [st for _, st in self.statements(role) if st.get("Sid") == "Verdicts"]
+            return set(statement["Action"])
+
+        self.assertIn("dynamodb:UpdateItem", verdict_actions("ScoreApiRole"))
+        self.assertNotIn("dynamodb:UpdateItem", verdict_actions("ScoreStreamRole"), "the stream never labels")
+
     def test_when_transformed_should_keep_the_config_bucket_private_versioned_encrypted_and_tls_only(self):
-        bucket = self.resources["ConfigBucket"]
+        self.assert_private_versioned_encrypted_tls_only("ConfigBucket")
+
+    def assert_private_versioned_encrypted_tls_only(self, name):
+        bucket = self.resources[name]
         self.assertNotIn("Condition", bucket, "created with every stack: a file can be uploaded before it is named")
         self.assertEqual(bucket["DeletionPolicy"], "Retain")
         p = bucket["Properties"]
@@ -162,13 +174,65 @@ class TransformedTemplateTest(unittest.TestCase):
         for lifecycle in p.get("LifecycleConfiguration", {}).get("Rules", []):
             self.assertNotIn("NoncurrentVersionExpiration", lifecycle, "a pinned version must stay readable")
             self.assertNotIn("ExpirationInDays", lifecycle)
-        policy = self.resources["ConfigBucketPolicy"]["Properties"]
-        self.assertEqual(policy["Bucket"], {"Ref": "ConfigBucket"})
+        policy = self.resources[f"{name}Policy"]["Properties"]
+        self.assertEqual(policy["Bucket"], {"Ref": name})
         (tls,) = policy["PolicyDocument"]["Statement"]
         self.assertEqual((tls["Effect"], tls["Principal"], tls["Action"]), ("Deny", "*", "s3:*"))
         self.assertEqual(tls["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
-        self.assertIn({"Fn::Sub": "${ConfigBucket.Arn}/*"}, tls["Resource"])
-        self.assertIn({"Fn::GetAtt": ["ConfigBucket", "Arn"]}, tls["Resource"])
+        self.assertIn({"Fn::Sub": f"${{{name}.Arn}}/*"}, tls["Resource"])
+        self.assertIn({"Fn::GetAtt": [name, "Arn"]}, tls["Resource"])
+        skipped = {skip["id"]: skip["comment"] for skip in bucket["Metadata"]["checkov"]["skip"]}
+        self.assertEqual(set(skipped), {"CKV_AWS_18", "CKV_AWS_144", "CKV2_AWS_62"}, name)
+        self.assertTrue(all(len(reason) > 40 for reason in skipped.values()), f"{name}: each skip says why")
+
+    # ---- model versions: the model bucket, ModelPrefix, MODEL_URI ----
+
+    def test_when_transformed_should_keep_the_model_bucket_private_versioned_encrypted_and_tls_only(self):
+        self.assert_private_versioned_encrypted_tls_only("ModelBucket")
+        self.assertIn("ModelBucketName", stack.emulated_subset(copy.deepcopy(self.template))["Outputs"])
+
+    def test_when_a_model_prefix_is_set_should_let_each_function_read_only_under_it(self):
+        under = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelBucket}/${ModelPrefix}*"}
+        for role in ["ScoreStreamRole", "ScoreApiRole"]:
+            statements = self.statements(role)
+            on_models = [(c, st) for c, st in statements if "ModelBucket" in json.dumps(st)]
+            ((condition, statement),) = on_models
+            self.assertEqual((condition, statement["Sid"], statement["Effect"]), ("HasModel", "ReadModel", "Allow"), role)
+            self.assertEqual(sorted(statement["Action"]), ["s3:GetObject", "s3:GetObjectVersion"], f"{role}: read-only")
+            self.assertEqual(statement["Resource"], under, role)
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["HasModel"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelPrefix"}, ""]}]})
+        defaults = stack.parameter_values(self.template, {})
+        self.assertEqual(defaults["ModelPrefix"], "", "the built-in model unless asked for")
+        self.assertFalse(stack.evaluate_conditions(self.template, defaults)["HasModel"])
+        chosen = stack.parameter_values(self.template, {"ModelPrefix": "models/v2/"})
+        self.assertTrue(stack.evaluate_conditions(self.template, chosen)["HasModel"])
+
+    def test_when_a_model_prefix_is_chosen_should_be_a_directory_without_wildcards(self):
+        import re
+
+        pattern = re.compile(self.template["Parameters"]["ModelPrefix"]["AllowedPattern"])
+        for prefix in ["", "v2/", "models/2026-12-01/"]:
+            self.assertTrue(pattern.fullmatch(prefix), prefix)
+        for prefix in ["models/v1", "models/*", "/", "models//", "a b/", "${x}/"]:
+            self.assertFalse(pattern.fullmatch(prefix), prefix)
+
+    def test_when_transformed_should_give_both_functions_the_model_uri_only_with_a_prefix(self):
+        for function in ["ScoreStreamFunction", "ScoreApiFunction"]:
+            env = self.resources[function]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(
+                env["MODEL_URI"],
+                {"Fn::If": ["HasModel", {"Fn::Sub": "s3://${ModelBucket}/${ModelPrefix}"}, {"Ref": "AWS::NoValue"}]},
+                function,
+            )
+            physical = {name: name.lower() for name in self.resources}
+            physical["AWS::NoValue"] = None
+            parameters = stack.parameter_values(self.template, {"ModelPrefix": "models/v2/"})
+            resolved = stack.resolve(env, physical, stack.evaluate_conditions(self.template, parameters), parameters)
+            self.assertEqual(resolved["MODEL_URI"], "s3://modelbucket/models/v2/")
+            defaults = stack.parameter_values(self.template, {})
+            unset = stack.resolve(env, physical, stack.evaluate_conditions(self.template, defaults), defaults)
+            self.assertNotIn("MODEL_URI", unset)
 
     def test_when_a_thresholds_key_is_set_should_let_each_function_read_exactly_that_object(self):
         exact = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ConfigBucket}/${ThresholdsKey}"}
@@ -176,7 +240,7 @@ class TransformedTemplateTest(unittest.TestCase):
             statements = self.statements(role)
             s3 = [(c, st) for c, st in statements if any(str(a).startswith("s3:") for a in st["Action"])]
             self.assertEqual(
-                sorted(c for c, _ in s3), ["HasRulesFile", "HasRulesFile", "HasThresholdsFile"],
+                sorted(c for c, _ in s3), ["HasModel", "HasRulesFile", "HasRulesFile", "HasThresholdsFile"],
                 f"{role}: S3 only when a file is configured",
             )
             ((condition, statement),) = [(c, st) for c, st in s3 if c == "HasThresholdsFile"]

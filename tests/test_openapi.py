@@ -3,6 +3,7 @@ schemathesis fuzzes every operation from the document (positive and negative cas
 seeded) and checks there are no server errors and that every status, content type, header and
 body is the documented one."""
 
+import json
 import os
 import re
 import shutil
@@ -76,6 +77,15 @@ class OpenApiTest(unittest.TestCase):
                                          headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=30) as r:
                 self.assertEqual(r.status, 200)
+            # And a label on it, so its verdict is read back with one.
+            label = b'{"fraud":true,"fraud_type":"irsf","note":"seeded","analyst":"schemathesis"}'
+            req = urllib.request.Request(f"{url}/v1/verdicts/st-1/label", data=label, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                self.assertEqual(r.status, 200)
+                self.assertEqual(json.loads(r.read())["event_id"], "st-1")
+            with urllib.request.urlopen(f"{url}/v1/verdicts/st-1", timeout=30) as r:
+                self.assertEqual(json.loads(r.read())["label"]["fraud_type"], "irsf")
             result = subprocess.run(
                 [SCHEMATHESIS, "run", SPEC, "--url", url, "--checks", CHECKS,
                  "--max-examples", "100", "--seed", "20260601", "--workers", "1",

@@ -21,8 +21,14 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// `serve --port 0` with these arguments too.
+    fn start_with(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roamguard"))
             .args(["serve", "--port", "0"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -220,4 +226,43 @@ fn when_terminated_should_exit_cleanly_after_logging_each_request_without_the_im
     assert!(requests[0].starts_with("POST /v1/score 200 "), "{log:?}");
     assert!(requests[1].starts_with("GET /v1/subscribers/{imsi}/verdicts 200 "), "{log:?}");
     assert!(log.iter().all(|l| !l.contains(IMSI)), "{log:?}");
+}
+
+#[test]
+fn when_a_label_is_posted_on_a_scored_event_should_read_it_back_from_the_db_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("roamguard-serve-labels-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("verdicts.db");
+    let db_arg = db.to_str().unwrap();
+    let label = json!({"fraud": true, "fraud_type": "irsf", "note": "premium range", "analyst": "ana"});
+    let label_body = serde_json::to_vec(&label).unwrap();
+    {
+        let server = Server::start_with(&["--db", db_arg]);
+        assert_eq!(server.post(&event("lab-1", 0)).status, 200);
+        let r = server.request("POST", "/v1/verdicts/lab-1/label", Some("application/json"), &label_body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let stored = r.json();
+        assert_eq!(stored["event_id"], "lab-1");
+        assert_eq!(stored["fraud_type"], "irsf");
+        assert!(stored["labelled_at"].as_str().unwrap().ends_with('Z'));
+        server
+            .request("POST", "/v1/verdicts/never/label", Some("application/json"), &label_body)
+            .problem(404, "not-found");
+        let bad = server.request("POST", "/v1/verdicts/lab-1/label", Some("application/json"), b"{\"fraud\":1}");
+        assert_eq!(bad.problem(422, "contract-violation")["field"], "fraud");
+        let (clean, log) = server.stop();
+        assert!(clean, "{log:?}");
+        assert!(log.iter().any(|l| l.starts_with("POST /v1/verdicts/{event_id}/label 200 ")), "{log:?}");
+    }
+    let server = Server::start_with(&["--db", db_arg]);
+    let v = server.request("GET", "/v1/verdicts/lab-1", None, b"").json();
+    assert_eq!(v["event_id"], "lab-1");
+    assert_eq!(v["label"]["fraud"], true);
+    assert_eq!(v["label"]["note"], "premium range");
+    assert_eq!(v["label"]["analyst"], "ana");
+    let page = server.request("GET", &format!("/v1/subscribers/{IMSI}/verdicts"), None, b"").json();
+    assert_eq!(page["verdicts"][0]["label"], v["label"]);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,7 +10,7 @@ use roamguard::features::{FeatureVector, NUM_FEATURES, Replay};
 use roamguard::model::FraudModel;
 use serde::Serialize;
 
-use super::score::{self, ModelArgs};
+use super::score::{self, ModelDir};
 
 /// Compare traffic with the model's training data: population stability index (PSI) per feature
 /// and of the score.
@@ -43,9 +43,8 @@ pub struct Args {
     /// Events (JSON Lines, RoamingEvent v1), in arrival order.
     #[arg(long)]
     pub events: PathBuf,
-    /// Directory with model.json and metadata.json (default: the model built into this binary).
-    #[arg(long)]
-    pub model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelDir,
     /// `table` (text) or `json`.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -69,7 +68,7 @@ struct Output<'a> {
 const BATCH_ROWS: usize = 4096;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model = ModelArgs { model_dir: args.model_dir.clone(), ..ModelArgs::default() }.load()?;
+    let model = args.model.load()?;
     let baselines = Baselines::from_metadata(model.metadata()).context("reading the model's drift baselines")?;
     let (report, invalid) = measure(&model, &baselines, &args)?;
     if invalid > 0 {

@@ -60,12 +60,31 @@ pub struct Args {
     pub model: ModelArgs,
 }
 
+/// Which model: `--model-dir`, with the same help, loading and checks in every command that uses
+/// a model (flattened into [`ModelArgs`], and alone where nothing is decided).
+#[derive(clap::Args, Clone, Default)]
+pub struct ModelDir {
+    /// Model directory (model.json + metadata.json, as `make train` writes it; the same as a
+    /// Lambda's MODEL_URI prefix), refused unless its metadata is complete and its features are
+    /// this build's, in order. Default: the model built into this binary.
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+impl ModelDir {
+    pub fn load(&self) -> anyhow::Result<FraudModel> {
+        match &self.model_dir {
+            Some(dir) => FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display())),
+            None => FraudModel::embedded().context("loading the built-in model"),
+        }
+    }
+}
+
 /// Which model to use, its decision thresholds, and whether decisions are enforced.
 #[derive(clap::Args, Clone, Default)]
 pub struct ModelArgs {
-    /// Directory with model.json and metadata.json (default: the model built into this binary).
-    #[arg(long)]
-    pub model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: ModelDir,
     /// Thresholds file (Thresholds v1, as `roamguard calibrate` writes it) instead of the
     /// model's own; refused if it was calibrated for another model.
     #[arg(long, value_name = "FILE")]
@@ -88,12 +107,7 @@ fn parse_mode(text: &str) -> Result<DecisionMode, String> {
 
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<Arc<FraudModel>> {
-        let mut model = match &self.model_dir {
-            Some(dir) => {
-                FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display()))?
-            }
-            None => FraudModel::embedded().context("loading the built-in model")?,
-        };
+        let mut model = self.dir.load()?;
         if let Some(path) = &self.thresholds {
             let policy =
                 read_thresholds(path)?.policy_for(model.version()).with_context(|| path.display().to_string())?;

@@ -29,7 +29,11 @@ const RULES_POLL: Duration = Duration::from_secs(1);
 /// The same handler as the score-api Lambda (see infra/openapi.yaml), no AWS needed:
 ///   POST /v1/score                          one RoamingEvent v1 (application/json, ≤ 16 KiB)
 ///                                           → its Verdict v1 (idempotent by event_id)
-///   GET  /v1/verdicts/{event_id}            the stored verdict, 404 if none
+///   GET  /v1/verdicts/{event_id}            the stored verdict (with its analyst's label, if
+///                                           any), 404 if none
+///   POST /v1/verdicts/{event_id}/label      an analyst's label {"fraud": true, "fraud_type",
+///                                           "note", "analyst"} on a stored verdict; the last
+///                                           label wins (kept in --db); 404 if no verdict
 ///   GET  /v1/subscribers/{imsi}/verdicts    newest first; ?since=&until= (RFC 3339),
 ///                                           &decision=ALLOW|REVIEW|BLOCK, &limit=1..1000 (50),
 ///                                           &next=<token from the previous page>

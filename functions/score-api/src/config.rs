@@ -11,8 +11,8 @@ pub struct Config {
     /// Where API verdicts are published too (the results stream the stream Lambda writes), so
     /// consumers see every verdict whatever the entry point. None: not published.
     pub results_stream: Option<String>,
-    /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`,
-    /// `THRESHOLDS_VERSION`, `DECISION_MODE`.
+    /// `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`,
+    /// `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
     /// `RULES_URI`, `RULES_RELOAD_SECONDS`: the analysts' rules file (None: the model decides).
     pub rules: Option<RulesConfig>,
@@ -81,8 +81,11 @@ mod tests {
             ("DECISION_MODE", "shadow"),
             ("THRESHOLDS_URI", "s3://c/t.json"),
             ("RULES_URI", "s3://c/r/rules.yaml"),
+            ("MODEL_URI", "s3://m/models/v2/"),
         ]);
         let c = Config::from(&env(&v)).unwrap();
+        assert_eq!(c.scoring.model.clone().unwrap().prefix, "models/v2/");
+        assert_eq!(Config::from(&env(&BASE)).unwrap().scoring.model, None, "no MODEL_URI: the built-in model");
         assert_eq!(c.scoring.mode, roamguard::decision::DecisionMode::Shadow);
         assert_eq!(c.scoring.thresholds_file.unwrap().key, "t.json");
         assert_eq!(c.rules.unwrap().location.key, "r/rules.yaml");

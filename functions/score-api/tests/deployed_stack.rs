@@ -4,7 +4,8 @@
 //! stored, read back by id, and listed through the verdict table's by_subscriber index. With a
 //! thresholds file in the stack's config bucket and shadow mode, the API decides with the file
 //! and marks its verdicts not enforced. With a rules file and a list file (RulesKey), a rule
-//! decides and the answer and the stored verdict say so.
+//! decides and the answer and the stored verdict say so. With a model directory in the model
+//! bucket (ModelPrefix), the answer names that model's version.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -119,4 +120,29 @@ async fn when_a_rules_file_and_its_list_are_deployed_should_answer_with_the_verd
     let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored, scored, "stored as answered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_model_prefix_is_deployed_should_answer_with_that_models_version() {
+    const PREFIX: &str = "models/2026-12-01/";
+    let moto = moto::Moto::start();
+    let stack = stack::deploy_with(&moto.endpoint, "roamguard", &[("ModelPrefix", PREFIX)]);
+    let bucket = stack.output("ModelBucketName");
+    let mut env = stack.env_of("ScoreApiFunction");
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(var("MODEL_URI"), Some(format!("s3://{bucket}/{PREFIX}")));
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models");
+    let mut metadata: Value = serde_json::from_slice(&std::fs::read(format!("{root}/metadata.json")).unwrap()).unwrap();
+    metadata["model_version"] = "xgb-api-2026-12-01".into();
+    let config = emulator_config(&moto.endpoint, "us-east-1").await;
+    let s3 = s3_client(&config);
+    let model = std::fs::read(format!("{root}/model.json")).unwrap();
+    put_object(&s3, bucket, &format!("{PREFIX}model.json"), &model).await;
+    put_object(&s3, bucket, &format!("{PREFIX}metadata.json"), metadata.to_string().as_bytes()).await;
+
+    let (status, scored) = invoke(&env, fixture("rest-score.json"));
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(scored["model_version"], "xgb-api-2026-12-01", "{scored}");
 }

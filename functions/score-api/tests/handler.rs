@@ -156,3 +156,44 @@ async fn when_lambda_http_cannot_build_the_request_should_answer_a_400_problem()
     let verdict: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(verdict["event_id"], "gw-1");
 }
+
+/// An analyst's label through an HTTP API (v2) event: the http-score fixture, re-pointed.
+#[tokio::test]
+async fn when_a_label_is_posted_through_api_gateway_should_store_it_on_the_verdict() {
+    let (api, _) = api();
+    let read = |name: &str| -> Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let label_event = |event_id: &str, body: &str| {
+        let mut e = read("http-score.json");
+        let path = format!("/v1/verdicts/{event_id}/label");
+        e["rawPath"] = path.clone().into();
+        e["requestContext"]["http"]["path"] = path.into();
+        e["isBase64Encoded"] = false.into();
+        e["body"] = body.into();
+        e
+    };
+    let answer = |a: Value| -> (Value, Value) {
+        let body = serde_json::from_str(a["body"].as_str().unwrap()).unwrap();
+        (a["statusCode"].clone(), body)
+    };
+    let label = r#"{"fraud": true, "fraud_type": "wangiri", "analyst": "ana"}"#;
+    let (status, body) = answer(score_api::handle_event(&api, label_event("gw-1", label)).await);
+    assert_eq!(status, 404, "no verdict yet: {body}");
+    assert_eq!(body["type"], "https://roamguard.dev/problems/not-found");
+
+    assert_eq!(score_api::handle_event(&api, read("http-score.json")).await["statusCode"], 200);
+    let (status, body) = answer(score_api::handle_event(&api, label_event("gw-1", label)).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["event_id"], "gw-1");
+    assert_eq!(body["fraud_type"], "wangiri");
+    let (status, body) = answer(score_api::handle_event(&api, label_event("gw-1", r#"{"fraud": true, "x": 1}"#)).await);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "x");
+
+    let (status, _, verdict) = call(&api, "rest-get-verdict.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(verdict["label"]["fraud_type"], "wangiri");
+    assert_eq!(verdict["label"]["analyst"], "ana");
+}

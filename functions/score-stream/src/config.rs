@@ -8,8 +8,8 @@ use roamguard_aws::config::{ConfigError, Env, RulesConfig, ScoringConfig};
 pub struct Config {
     /// `PROFILES_TABLE`, `STATES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM`, `DEAD_LETTER_QUEUE_URL`.
     pub resources: StreamResources,
-    /// `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`,
-    /// `THRESHOLDS_VERSION`, `DECISION_MODE`.
+    /// `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`,
+    /// `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
     /// `RULES_URI`, `RULES_RELOAD_SECONDS`: the analysts' rules file (None: the model decides).
     pub rules: Option<RulesConfig>,
@@ -81,8 +81,11 @@ mod tests {
             ("DECISION_MODE", "shadow"),
             ("THRESHOLDS_URI", "s3://c/t.json"),
             ("RULES_URI", "s3://c/r/rules.yaml"),
+            ("MODEL_URI", "s3://m/models/v2/"),
         ]);
         let c = Config::from(&env(&v)).unwrap();
+        assert_eq!(c.scoring.model.clone().unwrap().prefix, "models/v2/");
+        assert_eq!(Config::from(&env(&BASE)).unwrap().scoring.model, None, "no MODEL_URI: the built-in model");
         assert_eq!(c.scoring.mode, roamguard::decision::DecisionMode::Shadow);
         assert_eq!(c.scoring.thresholds_file.unwrap().key, "t.json");
         assert_eq!(c.rules.unwrap().location.key, "r/rules.yaml");

@@ -11,7 +11,9 @@
 //! file and a list file in the config bucket decide verdicts (decided_by, rules_matched,
 //! rules_version in the verdict table and on the results stream), a new version is in force
 //! within RULES_RELOAD_SECONDS in a running execution environment and a broken one is refused,
-//! and a broken file with no good version fails the init.
+//! and a broken file with no good version fails the init. And model versions (ModelPrefix): a
+//! model directory in the stack's model bucket is the one every verdict names, and a broken one
+//! fails the init instead of falling back to the built-in model.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -608,6 +610,76 @@ async fn when_the_rules_file_is_broken_at_start_and_has_no_good_version_should_f
     let message = document["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("vip-never-blocked") && message.contains("no usable version"), "{message}");
     assert!(message.contains(RULES_KEY), "names the file: {message}");
+    assert!(run.response.is_err());
+    let verdicts = DynamoVerdictStore::new(&d.config, d.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    assert!(verdicts.get_many(&ids).await.expect("read verdicts").is_empty(), "nothing scored");
+}
+
+// ---- model versions: a model directory in the model bucket (ModelPrefix → MODEL_URI) ----------
+
+const MODEL_PREFIX: &str = "models/2026-12-01/";
+
+impl Deployed {
+    /// Uploads `model.json` and `metadata.json` under `MODEL_PREFIX` of the model bucket: the
+    /// committed model, its metadata's `model_version` set to `version`; returns their version ids.
+    async fn upload_model(&self, model_json: &[u8], version: &str) -> (String, String) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models");
+        let mut metadata: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{root}/metadata.json")).unwrap()).unwrap();
+        metadata["model_version"] = version.into();
+        let (s3, bucket) = (s3_client(&self.config), self.stack.output("ModelBucketName"));
+        let model = put_object(&s3, bucket, &format!("{MODEL_PREFIX}model.json"), model_json).await;
+        let metadata =
+            put_object(&s3, bucket, &format!("{MODEL_PREFIX}metadata.json"), metadata.to_string().as_bytes()).await;
+        (model.expect("the model bucket is versioned"), metadata.expect("the model bucket is versioned"))
+    }
+}
+
+fn committed_model() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/model.json")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_model_prefix_is_deployed_should_score_with_that_model_and_name_its_version_on_every_verdict() {
+    let d = Deployed::start(&[("ModelPrefix", MODEL_PREFIX)]).await;
+    let bucket = d.stack.output("ModelBucketName");
+    assert_eq!(d.var("MODEL_URI"), Some(format!("s3://{bucket}/{MODEL_PREFIX}").as_str()));
+    let (model_object, metadata_object) = d.upload_model(&committed_model(), "xgb-operator-2026-12-01").await;
+
+    let scored = d.score("model", 1, &[]).await;
+    for v in &scored.stored {
+        assert_eq!(v.model_version, "xgb-operator-2026-12-01", "{v:?}");
+    }
+    for v in &scored.published {
+        assert_eq!(v["model_version"], "xgb-operator-2026-12-01", "{v}");
+    }
+    let logs = scored.logs();
+    assert!(logs.contains("model loaded") && logs.contains(MODEL_PREFIX), "{logs}");
+    assert!(logs.contains(&model_object) && logs.contains(&metadata_object), "the S3 version ids are logged: {logs}");
+
+    // Without ModelPrefix, the built-in model, as before.
+    let builtin = Deployed::start(&[]).await;
+    assert_eq!(builtin.var("MODEL_URI"), None);
+    let scored = builtin.score("builtin", 1, &[]).await;
+    let version = FraudModel::embedded().unwrap().version().to_string();
+    assert!(scored.stored.iter().all(|v| v.model_version == version), "{:?}", scored.stored);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_model_under_the_prefix_is_broken_should_fail_the_init_and_not_fall_back_to_the_built_in_one() {
+    let d = Deployed::start(&[("ModelPrefix", MODEL_PREFIX)]).await;
+    let model = committed_model();
+    d.upload_model(&model[..model.len() / 2], "xgb-broken").await;
+    let (ids, event) = d.batch("broken-model", 5).await;
+    let run = lambda_runtime::invoke_once(Path::new(env!("CARGO_BIN_EXE_score-stream")), "score-stream", &d.env, event);
+    let init_error = run.init_error.unwrap_or_else(|| {
+        panic!("the init did not fail: {:?}\nstdout:\n{}\nstderr:\n{}", run.response, run.stdout, run.stderr)
+    });
+    let document: serde_json::Value = serde_json::from_str(&init_error).expect("an error document");
+    let message = document["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains(MODEL_PREFIX) && message.contains("refused"), "names the model: {message}");
+    assert!(message.contains("built-in model is not used"), "{message}");
     assert!(run.response.is_err());
     let verdicts = DynamoVerdictStore::new(&d.config, d.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use roamguard::decision::DecisionMode;
 
 use crate::config_object::ObjectLocation;
+use crate::model_source::ModelLocation;
 
 /// Which scorer is primary. The in-process model is the default and needs no endpoint; with
 /// SageMaker primary, the in-process model is the fallback (verdicts then marked degraded).
@@ -24,7 +25,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, value: String, expected: &'static str },
 }
 
-/// The scoring settings every function reads: `SCORER`, `SAGEMAKER_ENDPOINT`,
+/// The scoring settings every function reads: `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`,
 /// `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
 ///
 /// The decision policy comes from, highest precedence first: `REVIEW_THRESHOLD` /
@@ -32,6 +33,9 @@ pub enum ConfigError {
 /// ([`crate::thresholds::decision_policy`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoringConfig {
+    /// `MODEL_URI`: a model directory in S3 (`s3://bucket/prefix/` with `model.json` and
+    /// `metadata.json`); None: the model built into the binary.
+    pub model: Option<ModelLocation>,
     pub scorer: ScorerChoice,
     pub review_threshold: Option<f32>,
     pub block_threshold: Option<f32>,
@@ -160,6 +164,16 @@ impl Env {
         Ok(Some(RulesConfig { location, reload_every }))
     }
 
+    /// `MODEL_URI` (`s3://bucket/prefix/`; unset: the built-in model).
+    pub fn model(&self) -> Result<Option<ModelLocation>, ConfigError> {
+        let Some(uri) = self.optional("MODEL_URI") else { return Ok(None) };
+        ModelLocation::parse(&uri).map(Some).map_err(|_| ConfigError::Invalid {
+            name: "MODEL_URI",
+            value: uri,
+            expected: "an S3 prefix of the form s3://bucket/prefix/ holding model.json and metadata.json",
+        })
+    }
+
     pub fn scoring(&self) -> Result<ScoringConfig, ConfigError> {
         let scorer = match self.optional("SCORER").map(|s| s.to_ascii_lowercase()).as_deref() {
             None | Some("embedded") => ScorerChoice::Embedded,
@@ -176,6 +190,7 @@ impl Env {
             }
         };
         Ok(ScoringConfig {
+            model: self.model()?,
             scorer,
             review_threshold: self.threshold("REVIEW_THRESHOLD")?,
             block_threshold: self.threshold("BLOCK_THRESHOLD")?,
@@ -199,6 +214,7 @@ mod tests {
         assert_eq!(
             s,
             ScoringConfig {
+                model: None,
                 scorer: ScorerChoice::Embedded,
                 review_threshold: None,
                 block_threshold: None,
@@ -261,6 +277,17 @@ mod tests {
         assert!(matches!(err, ConfigError::Invalid { name: "RULES_URI", .. }), "{err}");
         let err = env(&[("RULES_RELOAD_SECONDS", "5")]).rules().unwrap_err();
         assert!(matches!(err, ConfigError::Missing("RULES_URI", _)), "{err}");
+    }
+
+    #[test]
+    fn when_a_model_uri_is_set_should_parse_the_prefix_and_name_the_variable_when_bad() {
+        let s = env(&[("MODEL_URI", " s3://roamguard-models/models/v3/ ")]).scoring().unwrap();
+        let model = s.model.unwrap();
+        assert_eq!((model.bucket.as_str(), model.prefix.as_str()), ("roamguard-models", "models/v3/"));
+        assert_eq!(env(&[("MODEL_URI", "")]).scoring().unwrap().model, None, "blank: the built-in model");
+        let err = env(&[("MODEL_URI", "roamguard-models/v3/")]).scoring().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "MODEL_URI", .. }), "{err}");
+        assert!(err.to_string().contains("s3://bucket/prefix/"), "{err}");
     }
 
     #[test]

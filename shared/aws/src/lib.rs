@@ -1,7 +1,8 @@
 //! AWS adapters of the pipeline's ports: DynamoDB for profiles, live state and
 //! verdicts, SageMaker runtime for scoring, Kinesis for the verdict stream, SQS for dead letters;
 //! and configuration objects in S3 ([`config_object`]), from which [`thresholds`] reads the
-//! functions' thresholds file and [`rules`] loads and reloads the analysts' rules file.
+//! functions' thresholds file, [`rules`] loads and reloads the analysts' rules file and
+//! [`model_source`] reads a model (`MODEL_URI`).
 //!
 //! AWS SDK types stay inside this module: every adapter maps SDK errors to
 //! [`PortError`](roamguard::ports::PortError) with [`classify`], so the pipeline only ever sees
@@ -22,6 +23,7 @@ pub mod config_object;
 mod dynamo;
 mod kinesis_sink;
 pub mod lambda_init;
+pub mod model_source;
 pub mod rules;
 mod sagemaker_scorer;
 mod sqs_dead_letters;
@@ -39,6 +41,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub use config_object::{ConfigObject, ConfigObjectError, ConfigObjects, ObjectLocation};
 pub use kinesis_sink::KinesisVerdictSink;
+pub use model_source::{LoadedModel, ModelLocation, ModelSourceError, load_model};
 pub use sagemaker_scorer::{SageMakerScorer, SageMakerSettings};
 pub use sqs_dead_letters::SqsDeadLetters;
 pub use subscriber_store::{DynamoSubscriberStore, EXPIRES_AT, load_profiles};

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
 use futures_util::StreamExt;
-use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
+use roamguard::labels::StoredLabel;
+use roamguard::ports::{Labelled, PortError, VerdictQuery, VerdictStore};
 use roamguard::verdict::{DECIDED_BY_MODEL, Decision, Reason, Verdict};
 
 use super::dynamo::{self, Item, get_n, get_s, n, s};
@@ -35,6 +36,12 @@ const RULES_VERSION: &str = "rules_version";
 const SCORED_AT: &str = "scored_at";
 const TIME_ID: &str = "time_id";
 const DECISION_DAY: &str = "decision_day";
+const LABEL: &str = "label";
+const LABEL_FRAUD: &str = "fraud";
+const LABEL_FRAUD_TYPE: &str = "fraud_type";
+const LABEL_NOTE: &str = "note";
+const LABEL_ANALYST: &str = "analyst";
+const LABELLED_AT: &str = "labelled_at";
 
 /// Index: a subscriber's verdicts in time order.
 pub const BY_SUBSCRIBER: &str = "by_subscriber";
@@ -65,6 +72,15 @@ const QUERY_CONCURRENCY: usize = 16;
 ///
 /// Projection ALL lets both queries answer from the index alone; a verdict is ~0.5 KB, so the
 /// extra storage is cheap next to a second round trip per page.
+///
+/// An analyst's label is the map attribute `label` on the verdict's item (`fraud` BOOL;
+/// `fraud_type`, `note`, `analyst` S when given; `labelled_at` S, the fixed-width time), set by
+/// one UpdateItem conditional on the item existing: one write, and the 404 without a read; a
+/// verdict and its label read back in one read, and the indexes (projection ALL) carry the label
+/// too. The update writes the table's item and its copy in each index the verdict is in (two
+/// or three write units with a short note). A verdict written again by `put` (a redelivery the
+/// pipeline did not recognise as applied) replaces the whole item, label included; labels come
+/// long after an event is applied, so that is rare, and the label has to be posted again.
 pub struct DynamoVerdictStore {
     client: Client,
     table: String,
@@ -123,7 +139,7 @@ impl DynamoVerdictStore {
     }
 
     /// Newest-first verdicts of one index partition, at most `limit`, paging as needed.
-    async fn query_partition(&self, p: PartitionQuery<'_>) -> Result<Vec<Verdict>, PortError> {
+    async fn query_partition(&self, p: PartitionQuery<'_>) -> Result<Vec<Labelled>, PortError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -176,7 +192,7 @@ impl DynamoVerdictStore {
                 if p.upper.is_some_and(|upper| get_s(&item, TIME_ID).is_none_or(|t| t >= upper)) {
                     continue;
                 }
-                out.push(from_item(&item)?);
+                out.push(Labelled { verdict: from_item(&item)?, label: label_from_item(&item)? });
             }
             start = page.last_evaluated_key.filter(|k| !k.is_empty());
             if out.len() >= p.limit || start.is_none() {
@@ -184,6 +200,101 @@ impl DynamoVerdictStore {
                 return Ok(out);
             }
         }
+    }
+}
+
+impl DynamoVerdictStore {
+    /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
+    /// filter). Otherwise: the `by_decision_day` index, day by day from the newest (8 days in
+    /// parallel), for the requested decision or all three, until `limit` verdicts are found or
+    /// `since` (default: 90 days back from `until`, the cursor, or now) is passed. `before`
+    /// (the last verdict of the previous page) pages through either.
+    async fn query_items(&self, q: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        if q.limit == 0 || matches!((q.since, q.until), (Some(s), Some(u)) if s >= u) {
+            return Ok(Vec::new());
+        }
+        let since = q.since.as_ref().map(fmt_time);
+        // "t#id" < until ⇔ t < until (fixed width); "t#id" < cursor ⇔ (t, id) comes after the
+        // cursor in newest-first order. Both bound time_id from above: the lower one wins.
+        let cursor = q.before.as_ref().map(|(t, id)| format!("{}#{id}", fmt_time(t)));
+        let upper = match (q.until.as_ref().map(fmt_time), cursor) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(imsi) = &q.imsi {
+            return self
+                .query_partition(PartitionQuery {
+                    index: BY_SUBSCRIBER,
+                    partition_attr: IMSI,
+                    partition: imsi,
+                    since: since.as_deref(),
+                    upper: upper.as_deref(),
+                    decision_filter: q.decision,
+                    limit: q.limit,
+                })
+                .await;
+        }
+
+        let decisions: Vec<Decision> = match q.decision {
+            Some(Decision::Allow) => {
+                return Err(PortError::permanent(
+                    DEPENDENCY,
+                    "ALLOW verdicts are listed per subscriber only (the day index holds REVIEW and BLOCK)",
+                ));
+            }
+            Some(d) => vec![d],
+            None => vec![Decision::Review, Decision::Block],
+        };
+        // Events may be stamped slightly ahead of our clock: start a day later when open-ended.
+        let last_day = match (q.until.map(|u| u - TimeDelta::nanoseconds(1)), q.before.as_ref().map(|b| b.0)) {
+            (Some(u), Some(b)) => u.min(b).date_naive(),
+            (Some(t), None) | (None, Some(t)) => t.date_naive(),
+            (None, None) => (Utc::now() + TimeDelta::days(1)).date_naive(),
+        };
+        let first_day = match q.since {
+            Some(s) => s.date_naive(),
+            None => last_day - TimeDelta::days(LOOKBACK_DAYS),
+        };
+        let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
+        let mut found: Vec<Labelled> = Vec::new();
+        for window in days.chunks(8) {
+            let partitions: Vec<String> =
+                window.iter().flat_map(|&day| decisions.iter().map(move |&d| decision_partition(d, day))).collect();
+            let results: Vec<Result<Vec<Labelled>, PortError>> = futures_util::stream::iter(0..partitions.len())
+                .map(|i| {
+                    self.query_partition(PartitionQuery {
+                        index: BY_DECISION_DAY,
+                        partition_attr: DECISION_DAY,
+                        partition: &partitions[i],
+                        since: since.as_deref(),
+                        upper: upper.as_deref(),
+                        decision_filter: None,
+                        limit: q.limit,
+                    })
+                })
+                .buffer_unordered(self.concurrency.min(QUERY_CONCURRENCY))
+                .collect()
+                .await;
+            for r in results {
+                found.extend(r?);
+            }
+            // Every later window is older than everything found so far.
+            if found.len() >= q.limit {
+                break;
+            }
+        }
+        sort_newest_first(&mut found);
+        found.truncate(q.limit);
+        Ok(found)
+    }
+
+    /// BatchGetItem of the verdict items of these ids (each once), eventually consistent.
+    async fn get_items(&self, event_ids: &[&str]) -> Result<Vec<Item>, PortError> {
+        let mut unique: Vec<&str> = event_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let keys = unique.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
+        dynamo::batch_get(&self.client, &self.table, keys, false, self.backoff, self.concurrency, DEPENDENCY).await
     }
 }
 
@@ -287,9 +398,60 @@ fn from_item(item: &Item) -> Result<Verdict, PortError> {
     })
 }
 
+/// The `label` map of a stored label.
+fn label_attribute(label: &StoredLabel) -> AttributeValue {
+    let mut map = HashMap::from([
+        (LABEL_FRAUD.to_string(), AttributeValue::Bool(label.fraud)),
+        (LABELLED_AT.to_string(), s(fmt_time(&label.labelled_at))),
+    ]);
+    for (name, value) in
+        [(LABEL_FRAUD_TYPE, &label.fraud_type), (LABEL_NOTE, &label.note), (LABEL_ANALYST, &label.analyst)]
+    {
+        if let Some(text) = value {
+            map.insert(name.to_string(), s(text.as_str()));
+        }
+    }
+    AttributeValue::M(map)
+}
+
+/// The label of a verdict item; None while unlabelled.
+fn label_from_item(item: &Item) -> Result<Option<StoredLabel>, PortError> {
+    let event_id = get_s(item, EVENT_ID).unwrap_or("?");
+    let bad =
+        |what: &str| PortError::permanent(DEPENDENCY, format!("verdict {event_id}: missing or invalid label `{what}`"));
+    let map = match item.get(LABEL) {
+        None => return Ok(None),
+        Some(AttributeValue::M(map)) => map,
+        Some(_) => return Err(bad(LABEL)),
+    };
+    let fraud = match map.get(LABEL_FRAUD) {
+        Some(AttributeValue::Bool(b)) => *b,
+        _ => return Err(bad(LABEL_FRAUD)),
+    };
+    let labelled_at = get_s(map, LABELLED_AT)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| bad(LABELLED_AT))?;
+    let text = |name: &'static str| match map.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::S(t)) => Ok(Some(t.clone())),
+        Some(_) => Err(bad(name)),
+    };
+    Ok(Some(StoredLabel {
+        fraud,
+        fraud_type: text(LABEL_FRAUD_TYPE)?,
+        note: text(LABEL_NOTE)?,
+        analyst: text(LABEL_ANALYST)?,
+        labelled_at,
+    }))
+}
+
 /// Newest first, then event_id descending (the embedded stores' order).
-fn sort_newest_first(verdicts: &mut [Verdict]) {
-    verdicts.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
+fn sort_newest_first(verdicts: &mut [Labelled]) {
+    verdicts.sort_by(|a, b| {
+        let (a, b) = (&a.verdict, &b.verdict);
+        b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id))
+    });
 }
 
 #[async_trait]
@@ -298,14 +460,42 @@ impl VerdictStore for DynamoVerdictStore {
     /// the pipeline score its event again; the live state knows the event as applied, so usage
     /// is not counted twice, and the verdict written then replaces the first.
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
-        let mut unique: Vec<&str> = event_ids.to_vec();
-        unique.sort_unstable();
-        unique.dedup();
-        let keys = unique.iter().map(|id| HashMap::from([(EVENT_ID.to_string(), s(*id))])).collect();
-        let items =
-            dynamo::batch_get(&self.client, &self.table, keys, false, self.backoff, self.concurrency, DEPENDENCY)
-                .await?;
+        let items = self.get_items(event_ids).await?;
         items.iter().map(|item| from_item(item).map(|v| (v.event_id.clone(), v))).collect()
+    }
+
+    /// The same BatchGetItem as `get_many`: the label is an attribute of the verdict's item.
+    async fn get_labelled(&self, event_ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+        let items = self.get_items(event_ids).await?;
+        items
+            .iter()
+            .map(|item| {
+                let verdict = from_item(item)?;
+                Ok((verdict.event_id.clone(), Labelled { verdict, label: label_from_item(item)? }))
+            })
+            .collect()
+    }
+
+    /// One UpdateItem: `SET label = :label` if the verdict's item exists (the whole map is
+    /// replaced: the last label wins); a failed condition is "no verdict", nothing written.
+    async fn put_label(&self, event_id: &str, label: &StoredLabel) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(EVENT_ID, s(event_id))
+            .update_expression("SET #label = :label")
+            .condition_expression("attribute_exists(#id)")
+            .expression_attribute_names("#label", LABEL)
+            .expression_attribute_names("#id", EVENT_ID)
+            .expression_attribute_values(":label", label_attribute(label))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify(DEPENDENCY, &e)),
+        }
     }
 
     /// BatchWriteItem, 25 verdicts a call, all calls at once: one write unit per verdict (a
@@ -327,88 +517,13 @@ impl VerdictStore for DynamoVerdictStore {
         Ok(verdicts.iter().map(|v| first[v.event_id.as_str()].clone()).collect())
     }
 
-    /// By subscriber: the `by_subscriber` index (time range in the key condition, decision as a
-    /// filter). Otherwise: the `by_decision_day` index, day by day from the newest (8 days in
-    /// parallel), for the requested decision or all three, until `limit` verdicts are found or
-    /// `since` (default: 90 days back from `until`, the cursor, or now) is passed. `before`
-    /// (the last verdict of the previous page) pages through either.
     async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
-        if q.limit == 0 || matches!((q.since, q.until), (Some(s), Some(u)) if s >= u) {
-            return Ok(Vec::new());
-        }
-        let since = q.since.as_ref().map(fmt_time);
-        // "t#id" < until ⇔ t < until (fixed width); "t#id" < cursor ⇔ (t, id) comes after the
-        // cursor in newest-first order. Both bound time_id from above: the lower one wins.
-        let cursor = q.before.as_ref().map(|(t, id)| format!("{}#{id}", fmt_time(t)));
-        let upper = match (q.until.as_ref().map(fmt_time), cursor) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(imsi) = &q.imsi {
-            return self
-                .query_partition(PartitionQuery {
-                    index: BY_SUBSCRIBER,
-                    partition_attr: IMSI,
-                    partition: imsi,
-                    since: since.as_deref(),
-                    upper: upper.as_deref(),
-                    decision_filter: q.decision,
-                    limit: q.limit,
-                })
-                .await;
-        }
+        Ok(self.query_items(q).await?.into_iter().map(|l| l.verdict).collect())
+    }
 
-        let decisions: Vec<Decision> = match q.decision {
-            Some(Decision::Allow) => {
-                return Err(PortError::permanent(
-                    DEPENDENCY,
-                    "ALLOW verdicts are listed per subscriber only (the day index holds REVIEW and BLOCK)",
-                ));
-            }
-            Some(d) => vec![d],
-            None => vec![Decision::Review, Decision::Block],
-        };
-        // Events may be stamped slightly ahead of our clock: start a day later when open-ended.
-        let last_day = match (q.until.map(|u| u - TimeDelta::nanoseconds(1)), q.before.as_ref().map(|b| b.0)) {
-            (Some(u), Some(b)) => u.min(b).date_naive(),
-            (Some(t), None) | (None, Some(t)) => t.date_naive(),
-            (None, None) => (Utc::now() + TimeDelta::days(1)).date_naive(),
-        };
-        let first_day = match q.since {
-            Some(s) => s.date_naive(),
-            None => last_day - TimeDelta::days(LOOKBACK_DAYS),
-        };
-        let days: Vec<NaiveDate> = last_day.iter_days().rev().take_while(|d| *d >= first_day).collect();
-        let mut found: Vec<Verdict> = Vec::new();
-        for window in days.chunks(8) {
-            let partitions: Vec<String> =
-                window.iter().flat_map(|&day| decisions.iter().map(move |&d| decision_partition(d, day))).collect();
-            let results: Vec<Result<Vec<Verdict>, PortError>> = futures_util::stream::iter(0..partitions.len())
-                .map(|i| {
-                    self.query_partition(PartitionQuery {
-                        index: BY_DECISION_DAY,
-                        partition_attr: DECISION_DAY,
-                        partition: &partitions[i],
-                        since: since.as_deref(),
-                        upper: upper.as_deref(),
-                        decision_filter: None,
-                        limit: q.limit,
-                    })
-                })
-                .buffer_unordered(self.concurrency.min(QUERY_CONCURRENCY))
-                .collect()
-                .await;
-            for r in results {
-                found.extend(r?);
-            }
-            // Every later window is older than everything found so far.
-            if found.len() >= q.limit {
-                break;
-            }
-        }
-        sort_newest_first(&mut found);
-        found.truncate(q.limit);
-        Ok(found)
+    /// The same queries as `query`: the indexes project the `label` attribute too.
+    async fn query_labelled(&self, q: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        self.query_items(q).await
     }
 }
 
@@ -470,6 +585,27 @@ mod tests {
             }
             assert_eq!(roamguard::cost::verdict_item_bytes(&v), size(&to_item(&v).unwrap()), "{decision:?}");
         }
+    }
+
+    #[test]
+    fn when_a_label_is_converted_to_an_attribute_and_back_should_be_equal() {
+        let full = StoredLabel {
+            fraud: true,
+            fraud_type: Some("irsf".into()),
+            note: Some("called back".into()),
+            analyst: Some("ana".into()),
+            labelled_at: Utc.with_ymd_and_hms(2026, 6, 2, 9, 0, 0).unwrap() + TimeDelta::nanoseconds(5),
+        };
+        let bare = StoredLabel { fraud: false, fraud_type: None, note: None, analyst: None, ..full };
+        let mut item = to_item(&verdict()).unwrap();
+        assert_eq!(label_from_item(&item).unwrap(), None);
+        for label in [full, bare] {
+            item.insert(LABEL.to_string(), label_attribute(&label));
+            assert_eq!(label_from_item(&item).unwrap(), Some(label));
+            assert_eq!(from_item(&item).unwrap(), verdict());
+        }
+        item.insert(LABEL.to_string(), s("yes"));
+        assert!(label_from_item(&item).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use roamguard::pipeline::{Pipeline, Ports, Replays};
 use roamguard::ports::{Discard, Scorer, VerdictSink};
 
 use crate::config::{RulesConfig, ScorerChoice, ScoringConfig};
+use crate::model_source::load_model;
 use crate::rules::RulesReloader;
 use crate::thresholds::decision_policy;
 use crate::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters};
@@ -101,7 +102,8 @@ pub fn api_ports(
     }
 }
 
-/// What both functions decide with: the built-in model under its decision policy
+/// What both functions decide with: the model (`MODEL_URI`, else the built-in one) under its
+/// decision policy
 /// (`REVIEW_THRESHOLD`/`BLOCK_THRESHOLD` > `THRESHOLDS_URI` > the model's metadata) and the
 /// analysts' rules (`RULES_URI`). The metric lines of the start (EMF) go to stdout.
 pub struct Decisions {
@@ -110,15 +112,34 @@ pub struct Decisions {
 }
 
 impl Decisions {
-    /// A failure here fails the init: no model, overrides that fit no thresholds, or a rules
-    /// file without a single usable version.
+    /// A failure here fails the init: no model (a `MODEL_URI` that cannot be read or is refused:
+    /// never the built-in model in its place), overrides that fit no thresholds, or a rules file
+    /// without a single usable version.
     pub async fn start(
         sdk: &SdkConfig,
         scoring: &ScoringConfig,
         rules: Option<&RulesConfig>,
         function: &str,
     ) -> Result<Decisions, Box<dyn std::error::Error + Send + Sync>> {
-        let model = FraudModel::embedded()?;
+        let model = match &scoring.model {
+            None => {
+                let model = FraudModel::embedded()?;
+                tracing::info!(model_version = model.version(), model_source = "built-in", "model loaded");
+                model
+            }
+            Some(location) => {
+                let loaded =
+                    load_model(sdk, location).await.inspect_err(|e| tracing::error!(error = %e, "model refused"))?;
+                tracing::info!(
+                    model_version = loaded.model.version(),
+                    model_source = %location,
+                    model_object_version = loaded.model_object_version.as_deref().unwrap_or("none"),
+                    metadata_object_version = loaded.metadata_object_version.as_deref().unwrap_or("none"),
+                    "model loaded"
+                );
+                loaded.model
+            }
+        };
         let policy = decision_policy(sdk, &model, scoring).await?;
         if let Some(emf) = policy.emf(function, chrono::Utc::now().timestamp_millis()) {
             println!("{emf}");

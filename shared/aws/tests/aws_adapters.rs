@@ -1164,3 +1164,108 @@ rules:
     assert!(!report.rejected);
     assert_eq!(reloader.active().get().rules().len(), 2);
 }
+
+// ---- a model in S3 (MODEL_URI) ----------------------------------------------------------------
+
+const COMMITTED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/model.json");
+const COMMITTED_METADATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/metadata.json");
+
+/// The committed metadata with `edit` applied.
+fn metadata_with(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(COMMITTED_METADATA).unwrap()).expect("metadata JSON");
+    edit(&mut metadata);
+    metadata.to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn when_a_model_is_under_an_s3_prefix_should_load_it_and_refuse_a_corrupt_or_incompatible_one() {
+    use roamguard_aws::{ModelLocation, ModelSourceError, load_model};
+    let (_moto, config) = moto().await;
+    let s3 = config_bucket(&config).await;
+    let model_json = std::fs::read(COMMITTED_MODEL).unwrap();
+    assert!(model_json.len() > ConfigObjects::DEFAULT_MAX_BYTES / 4, "a model is larger than a config file");
+    let put = |key: &'static str, body: Vec<u8>| {
+        let s3 = s3.clone();
+        async move { put_object(&s3, CONFIG_BUCKET, key, &body).await.expect("a versioned bucket gives a version id") }
+    };
+
+    // A good model: the version is the metadata's, the S3 version ids come back.
+    let model_version = put("models/v2/model.json", model_json.clone()).await;
+    let metadata_version =
+        put("models/v2/metadata.json", metadata_with(|m| m["model_version"] = "xgb-s3-v2".into())).await;
+    let location = ModelLocation::parse(&format!("s3://{CONFIG_BUCKET}/models/v2")).unwrap();
+    let loaded = load_model(&config, &location).await.expect("the uploaded model loads");
+    assert_eq!(loaded.model.version(), "xgb-s3-v2");
+    assert_eq!(loaded.model_object_version.as_deref(), Some(model_version.as_str()));
+    assert_eq!(loaded.metadata_object_version.as_deref(), Some(metadata_version.as_str()));
+    let embedded = FraudModel::embedded().unwrap();
+    let row = [0.5f32; NUM_FEATURES];
+    assert_eq!(loaded.model.probability(&row), embedded.probability(&row), "the same booster");
+
+    // A corrupted model.json: refused, naming the prefix.
+    put("models/corrupt/model.json", model_json[..model_json.len() / 2].to_vec()).await;
+    put("models/corrupt/metadata.json", metadata_with(|_| {})).await;
+    let corrupt = ModelLocation::parse(&format!("s3://{CONFIG_BUCKET}/models/corrupt/")).unwrap();
+    let err = load_model(&config, &corrupt).await.err().expect("a corrupt model is refused");
+    assert!(matches!(err, ModelSourceError::Invalid { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("models/corrupt/") && message.contains("model:"), "{message}");
+
+    // Features in another order than this build's.
+    put("models/swapped/model.json", model_json).await;
+    put("models/swapped/metadata.json", metadata_with(|m| m["feature_names"].as_array_mut().unwrap().swap(0, 1))).await;
+    let swapped = ModelLocation::parse(&format!("s3://{CONFIG_BUCKET}/models/swapped/")).unwrap();
+    let message = load_model(&config, &swapped).await.err().expect("wrong feature order refused").to_string();
+    assert!(message.contains("feature order"), "{message}");
+
+    // Nothing uploaded under the prefix.
+    let empty = ModelLocation::parse(&format!("s3://{CONFIG_BUCKET}/models/none/")).unwrap();
+    let err = load_model(&config, &empty).await.err().expect("a missing model is an error");
+    assert!(matches!(err, ModelSourceError::Read { source: ConfigObjectError::NotFound { .. }, .. }), "{err}");
+}
+
+/// Analysts' labels on the verdict items: one conditional UpdateItem each.
+#[tokio::test]
+async fn when_labelling_verdicts_should_need_the_verdict_keep_the_last_label_and_read_it_back() {
+    use roamguard::labels::StoredLabel;
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    let v = verdict("labelled-1", A, at(1, 12), Decision::Review);
+    store.put(std::slice::from_ref(&v)).await.unwrap();
+    let first = StoredLabel {
+        fraud: true,
+        fraud_type: Some("irsf".into()),
+        note: Some("premium range".into()),
+        analyst: Some("ana".into()),
+        labelled_at: at(2, 9) + TimeDelta::nanoseconds(3),
+    };
+    assert!(store.put_label("labelled-1", &first).await.unwrap());
+    let got = store.get_labelled(&["labelled-1"]).await.unwrap();
+    assert_eq!(got["labelled-1"].verdict, v);
+    assert_eq!(got["labelled-1"].label.as_ref(), Some(&first));
+
+    // The last label wins, whole: the earlier note and analyst do not survive.
+    let second = StoredLabel { fraud: false, fraud_type: None, note: None, analyst: None, labelled_at: at(3, 9) };
+    assert!(store.put_label("labelled-1", &second).await.unwrap());
+    assert_eq!(store.get_labelled(&["labelled-1"]).await.unwrap()["labelled-1"].label, Some(second));
+    assert_eq!(store.get_many(&["labelled-1"]).await.unwrap()["labelled-1"], v);
+
+    // The indexes carry the label (projection ALL): a subscriber's listing and the day queue.
+    let other = verdict("unlabelled-1", A, at(1, 13), Decision::Allow);
+    store.put(std::slice::from_ref(&other)).await.unwrap();
+    let q = VerdictQuery { imsi: Some(A.into()), limit: 10, ..Default::default() };
+    let listed = store.query_labelled(&q).await.unwrap();
+    let labels: Vec<(&str, bool)> = listed.iter().map(|l| (l.verdict.event_id.as_str(), l.label.is_some())).collect();
+    assert_eq!(labels, [("unlabelled-1", false), ("labelled-1", true)]);
+    let q = VerdictQuery { decision: Some(Decision::Review), until: Some(at(2, 0)), limit: 10, ..Default::default() };
+    let queue = store.query_labelled(&q).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].label.as_ref().map(|l| l.fraud), Some(false));
+    assert_eq!(store.query(&q).await.unwrap(), vec![v.clone()]);
+
+    // No verdict: nothing written, no item created.
+    assert!(!store.put_label("never-scored", &first).await.unwrap());
+    assert!(store.get_labelled(&["never-scored"]).await.unwrap().is_empty());
+    assert_eq!(scan_all(&config, VERDICTS).await.len(), 2);
+}

@@ -6,9 +6,11 @@
 //! Routes:
 //! - `POST /v1/score`: one RoamingEvent v1 → its Verdict v1, through the same [`Pipeline`] as the
 //!   stream (same live state, model, rules and verdict table; idempotent by `event_id`).
-//! - `GET /v1/verdicts/{event_id}`: the stored verdict.
-//! - `GET /v1/subscribers/{imsi}/verdicts?since=&until=&decision=&limit=&next=`: newest first,
-//!   paginated with an opaque `next` token.
+//! - `GET /v1/verdicts/{event_id}`: the stored verdict, with the analyst's `label` when there is one.
+//! - `POST /v1/verdicts/{event_id}/label`: an analyst's label on a stored verdict (the last label
+//!   wins) → the stored label with its `labelled_at`; 404 when no verdict is stored for the event.
+//! - `GET /v1/subscribers/{imsi}/verdicts?since=&until=&decision=&limit=&next=`: newest first
+//!   (each with its `label` when there is one), paginated with an opaque `next` token.
 //! - `GET /v1/health`: model version and dependency status.
 //!
 //! Every error is `application/problem+json` (RFC 9457) with a stable `type` URI, a `detail` that
@@ -24,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::events::RoamingEvent;
+use crate::labels::StoredLabel;
 use crate::model::FraudModel;
 use crate::pipeline::{Outcome, Pipeline, Ports, Record};
 use crate::ports::{Discard, Scorer, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore};
@@ -135,7 +138,7 @@ impl ProblemKind {
     pub fn title(self) -> &'static str {
         match self {
             ProblemKind::InvalidJson => "Request body is not valid JSON",
-            ProblemKind::ContractViolation => "Request body violates the RoamingEvent v1 contract",
+            ProblemKind::ContractViolation => "Request body violates the request's contract",
             ProblemKind::PayloadTooLarge => "Request body too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::NotFound => "Not found",
@@ -200,6 +203,7 @@ pub struct ApiPorts {
 pub enum Route {
     Score,
     Verdict,
+    Label,
     SubscriberVerdicts,
     Health,
     Unknown,
@@ -210,6 +214,7 @@ impl Route {
         match self {
             Route::Score => "/v1/score",
             Route::Verdict => "/v1/verdicts/{event_id}",
+            Route::Label => "/v1/verdicts/{event_id}/label",
             Route::SubscriberVerdicts => "/v1/subscribers/{imsi}/verdicts",
             Route::Health => "/v1/health",
             Route::Unknown => "(unknown)",
@@ -218,7 +223,7 @@ impl Route {
 
     fn allow(self) -> &'static str {
         match self {
-            Route::Score => "POST",
+            Route::Score | Route::Label => "POST",
             _ => "GET",
         }
     }
@@ -231,6 +236,7 @@ impl Route {
             ["v1", "score"] => (Route::Score, None),
             ["v1", "health"] => (Route::Health, None),
             ["v1", "verdicts", id] if !id.is_empty() => (Route::Verdict, query::percent_decode(id)),
+            ["v1", "verdicts", id, "label"] if !id.is_empty() => (Route::Label, query::percent_decode(id)),
             ["v1", "subscribers", imsi, "verdicts"] if !imsi.is_empty() => {
                 (Route::SubscriberVerdicts, query::percent_decode(imsi))
             }
@@ -239,9 +245,26 @@ impl Route {
     }
 }
 
+/// The answer to a posted label: the event and the label as stored.
+#[derive(Serialize)]
+struct LabelAnswer<'a> {
+    event_id: &'a str,
+    #[serde(flatten)]
+    label: &'a StoredLabel,
+}
+
+/// A verdict read back (by id or in a listing): its fields, and `label` when it has one.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a StoredLabel>,
+}
+
 #[derive(Serialize)]
 struct VerdictPage<'a> {
-    verdicts: &'a [Verdict],
+    verdicts: Vec<Listed<'a>>,
     next: Option<String>,
 }
 
@@ -250,6 +273,8 @@ pub struct Api {
     verdicts: Arc<dyn VerdictStore>,
     scorer: &'static str,
     fallback: Option<&'static str>,
+    /// `labelled_at` of posted labels.
+    clock: fn() -> DateTime<Utc>,
 }
 
 impl Api {
@@ -268,12 +293,13 @@ impl Api {
                 dead_letters: Arc::new(Discard),
             },
         );
-        Api { pipeline, verdicts, scorer, fallback }
+        Api { pipeline, verdicts, scorer, fallback, clock: Utc::now }
     }
 
-    /// Fixes `scored_at` for reproducible tests.
+    /// Fixes `scored_at` (and `labelled_at`) for reproducible tests.
     pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Api {
         self.pipeline = self.pipeline.with_clock(clock);
+        self.clock = clock;
         self
     }
 
@@ -314,6 +340,10 @@ impl Api {
                 Some(id) => self.verdict(&id).await,
                 None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
             },
+            Route::Label => match param {
+                Some(id) => self.label(&id, &req).await,
+                None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
+            },
             Route::SubscriberVerdicts => match param {
                 Some(imsi) => self.subscriber_verdicts(&imsi, &req.query).await,
                 None => invalid_parameter("imsi", "imsi must be 6–15 digits"),
@@ -323,15 +353,8 @@ impl Api {
     }
 
     async fn score(&self, req: &ApiRequest) -> ApiResponse {
-        if let Err(detail) = check_json_media_type(req.content_type.as_deref()) {
-            return problem(ProblemKind::UnsupportedMediaType, detail, &[]);
-        }
-        if req.body.len() > MAX_BODY_BYTES {
-            return problem(
-                ProblemKind::PayloadTooLarge,
-                format!("the body must be at most {MAX_BODY_BYTES} bytes (16 KiB)"),
-                &[("max_bytes", Value::from(MAX_BODY_BYTES))],
-            );
+        if let Err(r) = check_body(req) {
+            return r;
         }
         if let Err(e) = RoamingEvent::from_json(&req.body) {
             // A syntax error is "not valid JSON" whether or not the decoder had reached a field.
@@ -366,11 +389,29 @@ impl Api {
     }
 
     async fn verdict(&self, event_id: &str) -> ApiResponse {
-        match self.verdicts.get_many(&[event_id]).await {
+        match self.verdicts.get_labelled(&[event_id]).await {
             Ok(mut map) => match map.remove(event_id) {
-                Some(v) => ApiResponse::json(200, &v),
+                Some(crate::ports::Labelled { verdict, label: None }) => ApiResponse::json(200, &verdict),
+                Some(crate::ports::Labelled { verdict, label: Some(label) }) => {
+                    ApiResponse::json(200, &Listed { verdict: &verdict, label: Some(&label) })
+                }
                 None => problem(ProblemKind::NotFound, "no verdict is stored for this event_id", &[]),
             },
+            Err(e) => unavailable(e.to_string()),
+        }
+    }
+
+    async fn label(&self, event_id: &str, req: &ApiRequest) -> ApiResponse {
+        if let Err(r) = check_body(req) {
+            return r;
+        }
+        let label = match parse_label(&req.body, (self.clock)()) {
+            Ok(label) => label,
+            Err(r) => return r,
+        };
+        match self.verdicts.put_label(event_id, &label).await {
+            Ok(true) => ApiResponse::json(200, &LabelAnswer { event_id, label: &label }),
+            Ok(false) => problem(ProblemKind::NotFound, "no verdict is stored for this event_id", &[]),
             Err(e) => unavailable(e.to_string()),
         }
     }
@@ -391,15 +432,16 @@ impl Api {
             before: params.before,
             limit: params.limit + 1,
         };
-        match self.verdicts.query(&q).await {
+        match self.verdicts.query_labelled(&q).await {
             Ok(mut page) => {
                 let next = if page.len() > params.limit {
                     page.truncate(params.limit);
-                    page.last().map(|v| encode_cursor(&v.event_time, &v.event_id))
+                    page.last().map(|l| encode_cursor(&l.verdict.event_time, &l.verdict.event_id))
                 } else {
                     None
                 };
-                ApiResponse::json(200, &VerdictPage { verdicts: &page, next })
+                let verdicts = page.iter().map(|l| Listed { verdict: &l.verdict, label: l.label.as_ref() }).collect();
+                ApiResponse::json(200, &VerdictPage { verdicts, next })
             }
             Err(e) => unavailable(e.to_string()),
         }
@@ -433,6 +475,68 @@ impl Api {
             }
         }
     }
+}
+
+/// The media type and size checks of a JSON body, as a problem response when one fails.
+fn check_body(req: &ApiRequest) -> Result<(), ApiResponse> {
+    if let Err(detail) = check_json_media_type(req.content_type.as_deref()) {
+        return Err(problem(ProblemKind::UnsupportedMediaType, detail, &[]));
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(problem(
+            ProblemKind::PayloadTooLarge,
+            format!("the body must be at most {MAX_BODY_BYTES} bytes (16 KiB)"),
+            &[("max_bytes", Value::from(MAX_BODY_BYTES))],
+        ));
+    }
+    Ok(())
+}
+
+fn label_violation(field: &str, detail: impl Into<String>) -> ApiResponse {
+    problem(ProblemKind::ContractViolation, detail, &[("field", Value::from(field))])
+}
+
+/// A label request body: `{"fraud": bool, "fraud_type"?, "note"?, "analyst"?: string}` (a
+/// `null` optional is as if absent). Any other member, a wrong type or a string too long is a
+/// 422 naming the field.
+fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiResponse> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| problem(ProblemKind::InvalidJson, format!("the body is not valid JSON: {e}"), &[]))?;
+    let Value::Object(map) = value else {
+        return Err(label_violation("", "the body must be a JSON object with a boolean `fraud`"));
+    };
+    let mut label = StoredLabel { fraud: false, fraud_type: None, note: None, analyst: None, labelled_at: now };
+    let mut fraud = None;
+    for (name, v) in &map {
+        let (slot, max) = match name.as_str() {
+            "fraud" => {
+                let Value::Bool(b) = v else {
+                    return Err(label_violation("fraud", "field `fraud`: must be true or false"));
+                };
+                fraud = Some(*b);
+                continue;
+            }
+            "fraud_type" => (&mut label.fraud_type, StoredLabel::MAX_FRAUD_TYPE),
+            "note" => (&mut label.note, StoredLabel::MAX_NOTE),
+            "analyst" => (&mut label.analyst, StoredLabel::MAX_ANALYST),
+            other => {
+                return Err(label_violation(
+                    &shorten(other),
+                    format!("field `{}`: unknown field (allowed: fraud, fraud_type, note, analyst)", shorten(other)),
+                ));
+            }
+        };
+        match v {
+            Value::Null => {}
+            Value::String(text) if text.chars().count() <= max => *slot = Some(text.clone()),
+            Value::String(_) => {
+                return Err(label_violation(name, format!("field `{name}`: must be at most {max} characters")));
+            }
+            _ => return Err(label_violation(name, format!("field `{name}`: must be a string"))),
+        }
+    }
+    label.fraud = fraud.ok_or_else(|| label_violation("fraud", "field `fraud`: missing (true or false)"))?;
+    Ok(label)
 }
 
 /// `application/json`, optionally with `charset=utf-8` (any case). Returns the client-facing

@@ -77,10 +77,15 @@ impl FraudModel {
         FraudModel::from_slices(&read("model.json")?, &read("metadata.json")?)
     }
 
+    /// Loads `model.json` and `metadata.json` as bytes (a directory, the binary, an S3 prefix),
+    /// with the same checks: metadata complete, feature names and order this build's.
     pub fn from_slices(model_json: &[u8], metadata_json: &[u8]) -> Result<FraudModel, LoadError> {
         let booster = XgbModel::from_json_slice(model_json)?;
         let metadata: ModelMetadata =
             serde_json::from_slice(metadata_json).map_err(|e| LoadError::Metadata(e.to_string()))?;
+        if metadata.model_version.trim().is_empty() {
+            return Err(LoadError::Metadata("model_version is empty: every verdict names its model".into()));
+        }
         let expected: Vec<&str> = features::names().collect();
         if metadata.feature_names != expected {
             return Err(LoadError::Metadata(format!(
@@ -165,5 +170,43 @@ impl Scorer for ModelScorer {
     }
     fn name(&self) -> &'static str {
         "embedded"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> serde_json::Value {
+        serde_json::from_slice(EMBEDDED_METADATA).expect("committed metadata is JSON")
+    }
+
+    fn load(metadata: &serde_json::Value) -> Result<FraudModel, LoadError> {
+        FraudModel::from_slices(EMBEDDED_MODEL, metadata.to_string().as_bytes())
+    }
+
+    #[test]
+    fn when_loading_from_bytes_should_check_metadata_and_feature_order() {
+        let mut m = metadata();
+        m["model_version"] = "v-from-bytes".into();
+        assert_eq!(load(&m).expect("a good model").version(), "v-from-bytes");
+
+        let mut swapped = metadata();
+        swapped["feature_names"].as_array_mut().expect("a list").swap(0, 1);
+        let err = load(&swapped).err().expect("wrong feature order refused").to_string();
+        assert!(err.contains("feature order"), "{err}");
+
+        for field in ["model_version", "feature_names", "thresholds"] {
+            let mut incomplete = metadata();
+            incomplete.as_object_mut().expect("an object").remove(field);
+            let err = load(&incomplete).err().unwrap_or_else(|| panic!("{field} missing accepted")).to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        let mut blank = metadata();
+        blank["model_version"] = " ".into();
+        assert!(load(&blank).err().expect("blank version refused").to_string().contains("model_version"));
+
+        let err = FraudModel::from_slices(b"{\"learner\": 1", &metadata().to_string().into_bytes()).err();
+        assert!(matches!(err, Some(LoadError::Model(_))), "corrupt model.json refused");
     }
 }

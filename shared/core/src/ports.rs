@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureVector;
+use crate::labels::StoredLabel;
 use crate::profile::SubscriberProfile;
 use crate::state::LiveState;
 use crate::verdict::{Decision, Verdict};
@@ -94,7 +95,23 @@ pub struct VerdictQuery {
     pub limit: usize,
 }
 
+/// A stored verdict with the analyst's label on it, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    pub verdict: Verdict,
+    pub label: Option<StoredLabel>,
+}
+
 /// The verdict table: one row per event_id, written idempotently.
+///
+/// Analysts' labels live in the same table, on the verdict's row (`put_label`, `get_labelled`,
+/// `query_labelled`), rather than behind a port of their own: a label exists only for a stored
+/// verdict (the 404 of the API), which a store checks in the same write (SQLite: an UPDATE of the
+/// row; DynamoDB: one conditional UpdateItem on the verdict's item), and a verdict and its label
+/// read back in one read. A second trait would need a second table or a second handle on this
+/// one in every wiring (`ApiPorts` and its builders). The label methods have defaults so a store without labels (`Discard`, a test's stub,
+/// a wrapper such as `Metered`) still compiles: `put_label` answers a permanent "not supported"
+/// error (the API's 503), and the reads give the verdicts without labels.
 #[async_trait]
 pub trait VerdictStore: Send + Sync {
     /// Stored verdicts for these event ids (absent ids are missing from the map).
@@ -109,6 +126,26 @@ pub trait VerdictStore: Send + Sync {
     async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError>;
     /// Newest first.
     async fn query(&self, query: &VerdictQuery) -> Result<Vec<Verdict>, PortError>;
+
+    /// Stores `label` on the verdict of `event_id`, replacing any earlier label (the last label
+    /// wins). `Ok(false)` when no verdict is stored for the event (nothing is written).
+    async fn put_label(&self, event_id: &str, label: &StoredLabel) -> Result<bool, PortError> {
+        let _ = (event_id, label);
+        Err(PortError::permanent("verdict store", "this verdict table does not keep labels"))
+    }
+
+    /// Stored verdicts for these event ids with their labels (absent ids are missing from the
+    /// map). The default reads [`VerdictStore::get_many`] and knows no labels.
+    async fn get_labelled(&self, event_ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+        let verdicts = self.get_many(event_ids).await?;
+        Ok(verdicts.into_iter().map(|(id, verdict)| (id, Labelled { verdict, label: None })).collect())
+    }
+
+    /// [`VerdictStore::query`] with each verdict's label. The default knows no labels.
+    async fn query_labelled(&self, query: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        let verdicts = self.query(query).await?;
+        Ok(verdicts.into_iter().map(|verdict| Labelled { verdict, label: None }).collect())
+    }
 }
 
 /// A record that can never be scored, with why. The raw record is kept so it can be fixed and

@@ -281,3 +281,105 @@ fn when_routes_are_matched_should_give_templates_without_identifiers() {
     assert_eq!(Route::matching("").0, Route::Unknown);
     assert!(ProblemKind::ALL.iter().all(|k| k.type_uri().starts_with(PROBLEM_BASE)));
 }
+
+fn post_label(id_path: &str, v: &Value) -> ApiRequest {
+    ApiRequest {
+        method: "POST".into(),
+        path: format!("/v1/verdicts/{id_path}/label"),
+        query: String::new(),
+        content_type: Some("application/json".into()),
+        body: serde_json::to_vec(v).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn when_a_label_is_posted_on_a_verdict_should_store_it_and_show_it_on_the_verdict() {
+    let h = harness();
+    let scored = h.api.handle(post_json(&event("a/b", 0))).await;
+    assert_eq!(scored.status, 200);
+    let unlabelled = h.api.handle(get("/v1/verdicts/a%2Fb", "")).await;
+    assert_eq!(unlabelled.body, scored.body, "no label: the verdict as scored");
+    assert!(body(&unlabelled).get("label").is_none());
+
+    let r = h
+        .api
+        .handle(post_label("a%2Fb", &json!({"fraud": true, "fraud_type": "irsf", "note": "premium", "analyst": "ana"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some(JSON));
+    assert_eq!(
+        body(&r),
+        json!({"event_id": "a/b", "fraud": true, "fraud_type": "irsf", "note": "premium", "analyst": "ana",
+               "labelled_at": "2026-06-01T13:00:00Z"})
+    );
+
+    // The last label wins, whole.
+    let r = h.api.handle(post_label("a%2Fb", &json!({"fraud": false, "note": null}))).await;
+    assert_eq!(body(&r), json!({"event_id": "a/b", "fraud": false, "labelled_at": "2026-06-01T13:00:00Z"}));
+    let v = body(&h.api.handle(get("/v1/verdicts/a%2Fb", "")).await);
+    assert_eq!(v["event_id"], "a/b");
+    assert_eq!(v["label"], json!({"fraud": false, "labelled_at": "2026-06-01T13:00:00Z"}));
+    let mut without = v;
+    without.as_object_mut().unwrap().remove("label");
+    assert_eq!(without, body(&scored));
+
+    // The subscriber listing shows it too, and only on the labelled verdict.
+    assert_eq!(h.api.handle(post_json(&event("other", 1))).await.status, 200);
+    let page = body(&h.api.handle(get("/v1/subscribers/208011234567890/verdicts", "")).await);
+    let listed = page["verdicts"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["event_id"], "other");
+    assert!(listed[0].get("label").is_none());
+    assert_eq!(listed[1]["label"], json!({"fraud": false, "labelled_at": "2026-06-01T13:00:00Z"}));
+}
+
+#[tokio::test]
+async fn when_a_label_is_posted_without_a_verdict_should_answer_404() {
+    let h = harness();
+    let b = assert_problem(&h.api.handle(post_label("never-scored", &json!({"fraud": true}))).await, 404, "not-found");
+    assert!(b["detail"].as_str().unwrap().contains("verdict"));
+}
+
+#[tokio::test]
+async fn when_a_label_is_invalid_should_answer_422_naming_the_field_and_store_nothing() {
+    let h = harness();
+    assert_eq!(h.api.handle(post_json(&event("e-1", 0))).await.status, 200);
+    for (label, field) in [
+        (json!({}), "fraud"),
+        (json!({"fraud": "yes"}), "fraud"),
+        (json!({"fraud": null}), "fraud"),
+        (json!({"fraud": true, "fraud_type": 3}), "fraud_type"),
+        (json!({"fraud": true, "fraud_type": "x".repeat(65)}), "fraud_type"),
+        (json!({"fraud": true, "note": ["a"]}), "note"),
+        (json!({"fraud": true, "note": "é".repeat(1001)}), "note"),
+        (json!({"fraud": true, "analyst": false}), "analyst"),
+        (json!({"fraud": true, "analyst": "a".repeat(129)}), "analyst"),
+        (json!({"fraud": true, "label": "fraud"}), "label"),
+        (json!([true]), ""),
+    ] {
+        let b = assert_problem(&h.api.handle(post_label("e-1", &label)).await, 422, "contract-violation");
+        assert_eq!(b["field"], field, "{label}");
+        assert!(b["detail"].as_str().unwrap().contains(field), "{label}: {b}");
+    }
+    assert!(body(&h.api.handle(get("/v1/verdicts/e-1", "")).await).get("label").is_none());
+    // At the limits: accepted.
+    let ok = json!({"fraud": true, "fraud_type": "x".repeat(64), "note": "é".repeat(1000), "analyst": "a".repeat(128)});
+    assert_eq!(h.api.handle(post_label("e-1", &ok)).await.status, 200);
+    let mut bad = post_label("e-1", &json!({"fraud": true}));
+    bad.body = b"{\"fraud\":".to_vec();
+    assert_problem(&h.api.handle(bad.clone()).await, 400, "invalid-json");
+    bad.content_type = Some("text/plain".into());
+    assert_problem(&h.api.handle(bad).await, 415, "unsupported-media-type");
+    let r = h.api.handle(get("/v1/verdicts/e-1/label", "")).await;
+    assert_problem(&r, 405, "method-not-allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert_eq!(Route::matching("/v1/verdicts/e-1/label").0.template(), "/v1/verdicts/{event_id}/label");
+}
+
+#[tokio::test]
+async fn when_the_store_keeps_no_labels_should_answer_503() {
+    let h = harness_with(Arc::new(DownStore));
+    let r = h.api.handle(post_label("e-1", &json!({"fraud": true}))).await;
+    assert_problem(&r, 503, "dependency-unavailable");
+    assert!(r.log_note.unwrap().contains("does not keep labels"));
+}

@@ -5,9 +5,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use roamguard::labels::StoredLabel;
 use roamguard::ports::{
-    DeadLetter, DeadLetterSink, PortError, StateUpdate, Subscriber, SubscriberStore, VerdictQuery, VerdictSink,
-    VerdictStore,
+    DeadLetter, DeadLetterSink, Labelled, PortError, StateUpdate, Subscriber, SubscriberStore, VerdictQuery,
+    VerdictSink, VerdictStore,
 };
 use roamguard::profile::SubscriberProfile;
 use roamguard::verdict::Verdict;
@@ -80,12 +81,33 @@ pub struct MemoryVerdictStore {
 #[derive(Default)]
 struct Verdicts {
     by_id: HashMap<String, Verdict>,
+    /// Analysts' labels, only of stored verdicts (forgotten with their verdict).
+    labels: HashMap<String, StoredLabel>,
     /// With a bound: the stored event ids, oldest insertion first.
     order: VecDeque<String>,
     capacity: Option<usize>,
 }
 
 impl Verdicts {
+    /// The verdicts `q` asks for, newest first.
+    fn query(&self, q: &VerdictQuery) -> Vec<Verdict> {
+        let mut out: Vec<Verdict> = self
+            .by_id
+            .values()
+            .filter(|v| q.imsi.as_deref().is_none_or(|i| v.imsi == i))
+            .filter(|v| q.decision.is_none_or(|d| v.decision == d))
+            .filter(|v| q.since.is_none_or(|s| v.event_time >= s))
+            .filter(|v| q.until.is_none_or(|u| v.event_time < u))
+            .filter(|v| {
+                q.before.as_ref().is_none_or(|(t, id)| v.event_time < *t || (v.event_time == *t && v.event_id < *id))
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
+        out.truncate(q.limit);
+        out
+    }
+
     /// The stored verdict for `v`'s event: the one already there, else `v`, inserted (and the
     /// oldest one forgotten, past the bound).
     fn insert_if_absent(&mut self, v: &Verdict) -> Verdict {
@@ -98,6 +120,7 @@ impl Verdicts {
             while self.order.len() > capacity {
                 if let Some(oldest) = self.order.pop_front() {
                     self.by_id.remove(&oldest);
+                    self.labels.remove(&oldest);
                 }
             }
         }
@@ -140,21 +163,38 @@ impl VerdictStore for MemoryVerdictStore {
 
     async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
         let t = lock(&self.inner, "verdict store")?;
-        let mut out: Vec<Verdict> = t
-            .by_id
-            .values()
-            .filter(|v| q.imsi.as_deref().is_none_or(|i| v.imsi == i))
-            .filter(|v| q.decision.is_none_or(|d| v.decision == d))
-            .filter(|v| q.since.is_none_or(|s| v.event_time >= s))
-            .filter(|v| q.until.is_none_or(|u| v.event_time < u))
-            .filter(|v| {
-                q.before.as_ref().is_none_or(|(t, id)| v.event_time < *t || (v.event_time == *t && v.event_id < *id))
+        Ok(t.query(q))
+    }
+
+    async fn query_labelled(&self, q: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        let t = lock(&self.inner, "verdict store")?;
+        Ok(t.query(q)
+            .into_iter()
+            .map(|verdict| {
+                let label = t.labels.get(&verdict.event_id).cloned();
+                Labelled { verdict, label }
             })
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| b.event_time.cmp(&a.event_time).then_with(|| b.event_id.cmp(&a.event_id)));
-        out.truncate(q.limit);
-        Ok(out)
+            .collect())
+    }
+
+    async fn put_label(&self, event_id: &str, label: &StoredLabel) -> Result<bool, PortError> {
+        let mut t = lock(&self.inner, "verdict store")?;
+        if !t.by_id.contains_key(event_id) {
+            return Ok(false);
+        }
+        t.labels.insert(event_id.to_string(), label.clone());
+        Ok(true)
+    }
+
+    async fn get_labelled(&self, event_ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+        let t = lock(&self.inner, "verdict store")?;
+        Ok(event_ids
+            .iter()
+            .filter_map(|&id| {
+                let verdict = t.by_id.get(id)?.clone();
+                Some((id.to_string(), Labelled { verdict, label: t.labels.get(id).cloned() }))
+            })
+            .collect())
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use roamguard::cost::{self, UnitsPerEvent};
-use roamguard::ports::{PortError, StateUpdate, Subscriber, SubscriberStore, VerdictQuery, VerdictStore};
+use roamguard::labels::StoredLabel;
+use roamguard::ports::{Labelled, PortError, StateUpdate, Subscriber, SubscriberStore, VerdictQuery, VerdictStore};
 use roamguard::state::codec;
 use roamguard::verdict::Verdict;
 
@@ -103,5 +104,18 @@ impl<S: VerdictStore + ?Sized> VerdictStore for Metered<S> {
 
     async fn query(&self, query: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
         self.inner.query(query).await
+    }
+
+    // Labels pass through unmetered: analysts' traffic, not the events' (the cost model is per event).
+    async fn put_label(&self, event_id: &str, label: &StoredLabel) -> Result<bool, PortError> {
+        self.inner.put_label(event_id, label).await
+    }
+
+    async fn get_labelled(&self, event_ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+        self.inner.get_labelled(event_ids).await
+    }
+
+    async fn query_labelled(&self, query: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        self.inner.query_labelled(query).await
     }
 }

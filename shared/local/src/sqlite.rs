@@ -11,7 +11,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use roamguard::ports::{PortError, VerdictQuery, VerdictStore};
+use roamguard::labels::StoredLabel;
+use roamguard::ports::{Labelled, PortError, VerdictQuery, VerdictStore};
 use roamguard::verdict::{Decision, Reason, Verdict};
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -116,7 +117,13 @@ CREATE TABLE IF NOT EXISTS verdicts (
     enforced      INTEGER NOT NULL DEFAULT 1,  -- 0 in shadow mode
     decided_by    TEXT NOT NULL DEFAULT 'model',  -- or 'rule:<id>'
     rules_matched TEXT,  -- JSON array of rule ids; NULL when none matched
-    rules_version TEXT   -- NULL without rules
+    rules_version TEXT,  -- NULL without rules
+    -- The analyst's label, the last one posted (all NULL while unlabelled).
+    label_fraud      INTEGER,
+    label_fraud_type TEXT,
+    label_note       TEXT,
+    label_analyst    TEXT,
+    labelled_at      TEXT  -- RFC 3339 UTC, as event_time
 );
 CREATE INDEX IF NOT EXISTS verdicts_by_subscriber ON verdicts (imsi, event_time);
 CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (decision, event_time);
@@ -125,12 +132,20 @@ CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (decision, event_tim
 const COLUMNS: &str = "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at, \
      enforced, decided_by, rules_matched, rules_version";
 
+/// The label columns, after [`COLUMNS`] (indexes 13–17 of a row).
+const LABEL_COLUMNS: &str = "label_fraud, label_fraud_type, label_note, label_analyst, labelled_at";
+
 /// Columns added after the first version, with how to add them to an older table.
-const ADDED_COLUMNS: [(&str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str); 9] = [
     ("enforced", "enforced INTEGER NOT NULL DEFAULT 1"),
     ("decided_by", "decided_by TEXT NOT NULL DEFAULT 'model'"),
     ("rules_matched", "rules_matched TEXT"),
     ("rules_version", "rules_version TEXT"),
+    ("label_fraud", "label_fraud INTEGER"),
+    ("label_fraud_type", "label_fraud_type TEXT"),
+    ("label_note", "label_note TEXT"),
+    ("label_analyst", "label_analyst TEXT"),
+    ("labelled_at", "labelled_at TEXT"),
 ];
 
 /// Creates the table, or brings a table of an earlier version up to date (columns added since
@@ -211,22 +226,57 @@ impl SqliteVerdictStore {
 /// The stored verdicts of `ids` (absent ids are missing from the map), one statement per
 /// [`LOOKUP_CHUNK`] ids. Sorted ids probe the index in order.
 fn lookup(conn: &Connection, ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
+    lookup_rows(conn, ids, COLUMNS, |row| row_to_verdict(row).map(|v| (v.event_id.clone(), v)))
+}
+
+/// [`lookup`] with the labels.
+fn lookup_labelled(conn: &Connection, ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+    lookup_rows(conn, ids, &format!("{COLUMNS}, {LABEL_COLUMNS}"), |row| {
+        let verdict = row_to_verdict(row)?;
+        let label = row_to_label(row)?;
+        Ok((verdict.event_id.clone(), Labelled { verdict, label }))
+    })
+}
+
+fn lookup_rows<T>(
+    conn: &Connection,
+    ids: &[&str],
+    columns: &str,
+    read: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(String, T)>,
+) -> Result<HashMap<String, T>, PortError> {
     let mut out = HashMap::new();
     let Some(&last) = ids.last() else { return Ok(out) };
     let placeholders = vec!["?"; LOOKUP_CHUNK].join(", ");
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM verdicts WHERE event_id IN ({placeholders})"))
+        .prepare_cached(&format!("SELECT {columns} FROM verdicts WHERE event_id IN ({placeholders})"))
         .map_err(err)?;
     for chunk in ids.chunks(LOOKUP_CHUNK) {
         // Repeating an id in an IN list matches its row once.
         let padded = chunk.iter().copied().chain(std::iter::repeat(last)).take(LOOKUP_CHUNK);
         let mut rows = stmt.query(rusqlite::params_from_iter(padded)).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
-            let v = row_to_verdict(row).map_err(err)?;
-            out.insert(v.event_id.clone(), v);
+            let (id, value) = read(row).map_err(err)?;
+            out.insert(id, value);
         }
     }
     Ok(out)
+}
+
+/// The label columns of a row read with [`LABEL_COLUMNS`] after [`COLUMNS`]; None while unlabelled.
+fn row_to_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredLabel>> {
+    let Some(fraud) = r.get::<_, Option<i64>>(13)? else { return Ok(None) };
+    let at: String = r.get(17)?;
+    let labelled_at =
+        chrono::DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(17, rusqlite::types::Type::Text, e.to_string().into())
+        })?;
+    Ok(Some(StoredLabel {
+        fraud: fraud != 0,
+        fraud_type: r.get(14)?,
+        note: r.get(15)?,
+        analyst: r.get(16)?,
+        labelled_at,
+    }))
 }
 
 /// The matched rule ids as a JSON array, NULL when none matched.
@@ -308,6 +358,43 @@ fn encode_reasons<'b>(reasons: &[Reason], buf: &'b mut Vec<u8>) -> Result<&'b st
     std::str::from_utf8(buf).map_err(|e| PortError::permanent(NAME, e.to_string()))
 }
 
+/// The verdicts a query asks for, newest first, each read from `columns` by `read`.
+fn select<T>(
+    conn: &Connection,
+    q: &VerdictQuery,
+    columns: &str,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, PortError> {
+    let mut sql = format!("SELECT {columns} FROM verdicts WHERE 1 = 1");
+    let mut args: Vec<String> = Vec::new();
+    if let Some(imsi) = &q.imsi {
+        args.push(imsi.clone());
+        sql.push_str(&format!(" AND imsi = ?{}", args.len()));
+    }
+    if let Some(d) = q.decision {
+        args.push(d.as_str().to_string());
+        sql.push_str(&format!(" AND decision = ?{}", args.len()));
+    }
+    if let Some(since) = &q.since {
+        args.push(fmt_time(since));
+        sql.push_str(&format!(" AND event_time >= ?{}", args.len()));
+    }
+    if let Some(until) = &q.until {
+        args.push(fmt_time(until));
+        sql.push_str(&format!(" AND event_time < ?{}", args.len()));
+    }
+    if let Some((t, id)) = &q.before {
+        args.push(fmt_time(t));
+        args.push(id.clone());
+        let (a, b) = (args.len() - 1, args.len());
+        sql.push_str(&format!(" AND (event_time < ?{a} OR (event_time = ?{a} AND event_id < ?{b}))"));
+    }
+    sql.push_str(&format!(" ORDER BY event_time DESC, event_id DESC LIMIT {}", q.limit));
+    let mut stmt = conn.prepare(&sql).map_err(err)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), read).map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+}
+
 #[async_trait]
 impl VerdictStore for SqliteVerdictStore {
     async fn get_many(&self, event_ids: &[&str]) -> Result<HashMap<String, Verdict>, PortError> {
@@ -367,34 +454,47 @@ impl VerdictStore for SqliteVerdictStore {
 
     async fn query(&self, q: &VerdictQuery) -> Result<Vec<Verdict>, PortError> {
         let conn = self.conn()?;
-        let mut sql = format!("SELECT {COLUMNS} FROM verdicts WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
-        if let Some(imsi) = &q.imsi {
-            args.push(imsi.clone());
-            sql.push_str(&format!(" AND imsi = ?{}", args.len()));
+        select(&conn, q, COLUMNS, row_to_verdict)
+    }
+
+    async fn query_labelled(&self, q: &VerdictQuery) -> Result<Vec<Labelled>, PortError> {
+        let conn = self.conn()?;
+        select(&conn, q, &format!("{COLUMNS}, {LABEL_COLUMNS}"), |row| {
+            Ok(Labelled { verdict: row_to_verdict(row)?, label: row_to_label(row)? })
+        })
+    }
+
+    /// One UPDATE of the verdict's row: every label column is replaced (the last label wins);
+    /// no row, nothing written.
+    async fn put_label(&self, event_id: &str, label: &StoredLabel) -> Result<bool, PortError> {
+        let changed = {
+            let conn = self.conn()?;
+            let mut update = conn
+                .prepare_cached(
+                    "UPDATE verdicts SET label_fraud = ?2, label_fraud_type = ?3, label_note = ?4, \
+                     label_analyst = ?5, labelled_at = ?6 WHERE event_id = ?1",
+                )
+                .map_err(err)?;
+            update
+                .execute(params![
+                    event_id,
+                    i64::from(label.fraud),
+                    label.fraud_type,
+                    label.note,
+                    label.analyst,
+                    fmt_time(&label.labelled_at),
+                ])
+                .map_err(err)?
+        };
+        if changed > 0 {
+            self.wake_checkpointer();
         }
-        if let Some(d) = q.decision {
-            args.push(d.as_str().to_string());
-            sql.push_str(&format!(" AND decision = ?{}", args.len()));
-        }
-        if let Some(since) = &q.since {
-            args.push(fmt_time(since));
-            sql.push_str(&format!(" AND event_time >= ?{}", args.len()));
-        }
-        if let Some(until) = &q.until {
-            args.push(fmt_time(until));
-            sql.push_str(&format!(" AND event_time < ?{}", args.len()));
-        }
-        if let Some((t, id)) = &q.before {
-            args.push(fmt_time(t));
-            args.push(id.clone());
-            let (a, b) = (args.len() - 1, args.len());
-            sql.push_str(&format!(" AND (event_time < ?{a} OR (event_time = ?{a} AND event_id < ?{b}))"));
-        }
-        sql.push_str(&format!(" ORDER BY event_time DESC, event_id DESC LIMIT {}", q.limit));
-        let mut stmt = conn.prepare(&sql).map_err(err)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_verdict).map_err(err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        Ok(changed > 0)
+    }
+
+    async fn get_labelled(&self, event_ids: &[&str]) -> Result<HashMap<String, Labelled>, PortError> {
+        let conn = self.conn()?;
+        lookup_labelled(&conn, event_ids)
     }
 }
 
@@ -487,6 +587,32 @@ mod tests {
         for t in times.into_iter().map(|t| t.and_utc()) {
             assert_eq!(fmt_time(&t), t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
         }
+    }
+
+    #[tokio::test]
+    async fn when_a_table_predates_labels_should_add_the_label_columns_and_keep_its_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE verdicts (event_id TEXT PRIMARY KEY, imsi TEXT NOT NULL, event_time TEXT NOT NULL,
+                decision TEXT NOT NULL, score REAL NOT NULL, reasons TEXT NOT NULL, model_version TEXT NOT NULL,
+                degraded INTEGER NOT NULL, scored_at TEXT NOT NULL);
+             INSERT INTO verdicts VALUES ('old', '208010000000001', '2026-06-01T00:00:00.000000000Z', 'ALLOW', 0.1,
+                '[]', 'm0', 0, '2026-06-01T00:00:01.000000000Z');",
+        )
+        .unwrap();
+        create_or_migrate(&conn).unwrap();
+        let store = SqliteVerdictStore { checkpointer: OnceLock::new(), conn: Mutex::new(conn), path: None };
+        let got = store.get_labelled(&["old"]).await.unwrap();
+        assert_eq!(got["old"].label, None);
+        let label = StoredLabel {
+            fraud: false,
+            fraud_type: None,
+            note: Some("checked".into()),
+            analyst: None,
+            labelled_at: Utc.with_ymd_and_hms(2026, 6, 3, 0, 0, 0).unwrap(),
+        };
+        assert!(store.put_label("old", &label).await.unwrap());
+        assert_eq!(store.get_labelled(&["old"]).await.unwrap()["old"].label, Some(label));
     }
 
     #[tokio::test]

@@ -85,3 +85,33 @@ fn when_unbounded_should_keep_every_verdict() {
     again.decision = Decision::Block;
     assert_eq!(rt.block_on(store.put(&[again])).unwrap(), vec![verdicts[0].clone()]);
 }
+
+#[test]
+fn when_labelling_should_need_the_verdict_keep_the_last_label_and_forget_it_with_the_verdict() {
+    use roamguard::labels::StoredLabel;
+    let rt = runtime();
+    let store = MemoryVerdictStore::bounded(2);
+    let label = |fraud: bool, day: u32| StoredLabel {
+        fraud,
+        fraud_type: fraud.then(|| "irsf".into()),
+        note: None,
+        analyst: Some("ana".into()),
+        labelled_at: Utc.with_ymd_and_hms(2026, 6, day, 0, 0, 0).unwrap(),
+    };
+    rt.block_on(store.put(&[verdict(0, Decision::Review)])).unwrap();
+    assert!(!rt.block_on(store.put_label("e9", &label(true, 2))).unwrap());
+    assert!(rt.block_on(store.put_label("e0", &label(true, 2))).unwrap());
+    assert!(rt.block_on(store.put_label("e0", &label(false, 3))).unwrap());
+    let got = rt.block_on(store.get_labelled(&["e0", "e9"])).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["e0"].verdict, verdict(0, Decision::Review));
+    assert_eq!(got["e0"].label, Some(label(false, 3)));
+    rt.block_on(store.put(&[verdict(1, Decision::Allow)])).unwrap();
+    let listed = rt.block_on(store.query_labelled(&VerdictQuery { limit: 10, ..Default::default() })).unwrap();
+    let labels: Vec<(&str, bool)> = listed.iter().map(|l| (l.verdict.event_id.as_str(), l.label.is_some())).collect();
+    assert_eq!(labels, [("e1", false), ("e0", true)]);
+    // Past the bound, the verdict and its label go; the event scored again is unlabelled.
+    rt.block_on(store.put(&[verdict(1, Decision::Allow), verdict(2, Decision::Allow)])).unwrap();
+    rt.block_on(store.put(&[verdict(0, Decision::Review)])).unwrap();
+    assert_eq!(rt.block_on(store.get_labelled(&["e0"])).unwrap()["e0"].label, None);
+}

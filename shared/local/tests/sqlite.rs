@@ -192,3 +192,44 @@ fn when_the_table_was_created_by_an_earlier_version_should_keep_working() {
     drop(store);
     assert!(SqliteVerdictStore::open(&db).is_ok(), "opening a migrated table again");
 }
+
+fn label(fraud: bool, note: Option<&str>, day: u32) -> roamguard::labels::StoredLabel {
+    roamguard::labels::StoredLabel {
+        fraud,
+        fraud_type: fraud.then(|| "PBX hacking".into()),
+        note: note.map(str::to_string),
+        analyst: Some("ana".into()),
+        labelled_at: Utc.with_ymd_and_hms(2026, 6, day, 9, 0, 0).unwrap() + chrono::Duration::nanoseconds(11),
+    }
+}
+
+#[test]
+fn when_labelling_should_need_the_verdict_keep_the_last_label_and_survive_reopening_and_rescoring() {
+    let rt = runtime();
+    let dir = TempDir::new("labels");
+    let v = verdict(1, Decision::Review);
+    let id = v.event_id.as_str();
+    {
+        let store = SqliteVerdictStore::open(&dir.db()).unwrap();
+        rt.block_on(store.put(std::slice::from_ref(&v))).unwrap();
+        assert!(!rt.block_on(store.put_label("never-scored", &label(true, None, 2))).unwrap());
+        assert!(rt.block_on(store.put_label(id, &label(true, Some("premium range"), 2))).unwrap());
+        assert!(rt.block_on(store.put_label(id, &label(false, None, 3))).unwrap());
+        // The verdict written again (first verdict wins) leaves the label alone.
+        rt.block_on(store.put(std::slice::from_ref(&v))).unwrap();
+    }
+    let store = SqliteVerdictStore::open(&dir.db()).unwrap();
+    let got = rt.block_on(store.get_labelled(&[id, "never-scored"])).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[id].verdict, v);
+    assert_eq!(got[id].label, Some(label(false, None, 3)));
+    assert_eq!(rt.block_on(store.get_many(&[id])).unwrap()[id], v);
+    let other = verdict(38, Decision::Allow);
+    assert_eq!(other.imsi, v.imsi);
+    rt.block_on(store.put(std::slice::from_ref(&other))).unwrap();
+    let q = VerdictQuery { imsi: Some(v.imsi.clone()), limit: 10, ..Default::default() };
+    let listed = rt.block_on(store.query_labelled(&q)).unwrap();
+    let labels: Vec<(&str, bool)> = listed.iter().map(|l| (l.verdict.event_id.as_str(), l.label.is_some())).collect();
+    assert_eq!(labels, [(other.event_id.as_str(), false), (id, true)]);
+    assert_eq!(listed[1].verdict, v);
+}
