@@ -32,7 +32,7 @@ REPORT_WORLD ?= 12
 HOLDOUT_SUBSCRIBERS ?= 3000
 HOLDOUT_DAYS ?= 3
 
-.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train calibrate-model bench bench-aws bench-serve package deploy seed-profiles clean help
+.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train train-data train-worlds calibrate-model bench bench-aws bench-serve package deploy seed-profiles clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -130,7 +130,24 @@ python-test: $(VENV)/.installed
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 
-train: $(VENV)/.installed ## generate worlds, export features with the Rust code, train, calibrate on a held-out world, write models/
+# `make train` trains on generated worlds and writes models/. `make train DATA=dir MODEL_OUT=dir`
+# retrains on an operator's own history instead (dir/profiles.jsonl, events.jsonl, labels.jsonl):
+# training/train_on_data.py splits it in time (SPLIT, RFC 3339; default 00:00 UTC of the last
+# day: the last day validates, calibrates and is reported on) and writes a complete model
+# directory into MODEL_OUT. TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
+DATA ?=
+MODEL_OUT ?=
+SPLIT ?=
+TRAIN_ARGS ?=
+train: $(if $(DATA),train-data,train-worlds) ## train on generated worlds (models/), or DATA=dir MODEL_OUT=dir on your own history
+
+train-data: $(VENV)/.installed ## retrain on DATA (profiles, events, labels) into MODEL_OUT, validating on the last day
+	@test -n "$(DATA)" -a -n "$(MODEL_OUT)" || { echo "usage: make train DATA=dir MODEL_OUT=dir [SPLIT=time] [TRAIN_ARGS=...]" >&2; exit 2; }
+	$(CARGO) build --release --quiet -p roamguard-cli
+	$(VPY) training/train_on_data.py --cli target/release/roamguard --data $(DATA) --model-out $(MODEL_OUT) \
+	  --work $(OUT)/train-data $(if $(SPLIT),--split-at $(SPLIT)) -- $(TRAIN_ARGS)
+
+train-worlds: $(VENV)/.installed ## generate worlds, export features with the Rust code, train, calibrate on a held-out world, write models/
 	$(CARGO) build --release --quiet -p roamguard-cli
 	rm -rf $(OUT)/train $(OUT)/validation && mkdir -p $(OUT)/train $(OUT)/validation
 	for w in $(TRAIN_WORLDS); do \

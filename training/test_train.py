@@ -105,5 +105,73 @@ class TrainScriptModeTest(unittest.TestCase):
             self.assertEqual(booster.num_features(), len(json.load(f)["feature_names"]))
 
 
+class TrainOnDataTest(unittest.TestCase):
+    """`make train DATA=dir MODEL_OUT=dir`: training/train_on_data.py, the script the Makefile runs,
+    on a small generated history (the last of its 3 days validates)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        t = cls.tmp.name
+        cls.data, cls.model_dir = f"{t}/data", f"{t}/model"
+        run(CLI, "generate", "--subscribers", "300", "--days", "3", "--seed", "13", "--fraud-share", "0.15",
+            "--out", cls.data)
+        # Label v1 as an operator's export gives it: legitimate events unlabelled, free-text types.
+        with open(f"{cls.data}/labels.jsonl") as f:
+            labels = [json.loads(line) for line in f]
+        with open(f"{cls.data}/labels.jsonl", "w") as f:
+            for label in labels:
+                if label["fraud"]:
+                    label["fraud_type"] = label["fraud_type"].replace("_", " ") + ", confirmed"
+                    f.write(json.dumps(label) + "\n")
+        run(sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", cls.data,
+            "--model-out", cls.model_dir, "--work", f"{t}/work", "--", "--num-round", "20", "--parity-rows", "300")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_when_trained_on_data_should_write_a_complete_calibrated_model_directory(self):
+        for name in ("model.json", "metadata.json", "parity.csv", "report.md"):
+            self.assertTrue(os.path.getsize(os.path.join(self.model_dir, name)) > 0, name)
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(self.tmp.name, "work", "thresholds.json")) as f:
+            calibrated = json.load(f)
+        self.assertEqual(meta["thresholds"], {"review": calibrated["review"], "block": calibrated["block"]})
+        self.assertIn("events from 2026-06-03T00:00:00Z", meta["calibration"]["calibrated_on"])
+        self.assertIn("operating_point", meta["calibration"])
+        names = subprocess.run([CLI, "export-features", "--data", self.data, "--out", f"{self.tmp.name}/all.csv"],
+                               check=True, capture_output=True)
+        self.assertIn(b"counted as legitimate", names.stderr)
+        with open(f"{self.tmp.name}/all.csv") as f:
+            header = f.readline().strip().split(",")
+        self.assertEqual(meta["feature_names"], header[2:])
+        with open(os.path.join(self.model_dir, "report.md")) as f:
+            self.assertIn("--since 2026-06-03T00:00:00Z", f.read())
+
+    def test_when_split_in_time_should_train_before_and_validate_from_the_last_day(self):
+        work = os.path.join(self.tmp.name, "work")
+        rows = {}
+        for part in ("train", "validation"):
+            with open(os.path.join(work, part, "features.csv")) as f:
+                rows[part] = list(csv.DictReader(f))
+        with open(f"{self.data}/events.jsonl") as f:
+            times = [json.loads(line)["event_time"] for line in f]
+        self.assertEqual(len(rows["validation"]), sum(t >= "2026-06-03" for t in times))
+        self.assertEqual(len(rows["train"]) + len(rows["validation"]), len(times))
+        types = {r["fraud_type"] for r in rows["train"]} - {""}
+        self.assertIn("simbox, confirmed", types)  # free text, quoted in the CSV
+        self.assertTrue(all(r["fraud_type"] == "" for r in rows["train"] if r["label"] == "0"))
+
+    def test_when_the_model_directory_is_loaded_should_evaluate(self):
+        out = subprocess.run([CLI, "evaluate", "--model-dir", self.model_dir, "--profiles",
+                              f"{self.data}/profiles.jsonl", "--events", f"{self.data}/events.jsonl", "--labels",
+                              f"{self.data}/labels.jsonl"], capture_output=True, text=True, check=True).stdout
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            meta = json.load(f)
+        self.assertIn(f"model {meta['model_version']}", out)
+
+
 if __name__ == "__main__":
     unittest.main()

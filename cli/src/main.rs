@@ -36,6 +36,7 @@ enum Command {
     Evaluate(commands::evaluate::Args),
     Drift(commands::drift::Args),
     Rules(commands::rules::Args),
+    Labels(commands::labels::Args),
     #[cfg(feature = "aws")]
     LoadProfiles(commands::load_profiles::Args),
 }
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => commands::evaluate::run(args),
         Command::Drift(args) => commands::drift::run(args),
         Command::Rules(args) => commands::rules::run(args),
+        Command::Labels(args) => commands::labels::run(args),
         #[cfg(feature = "aws")]
         Command::LoadProfiles(args) => commands::load_profiles::run(args),
     };

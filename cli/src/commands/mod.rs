@@ -4,6 +4,7 @@ pub mod drift;
 pub mod evaluate;
 pub mod export;
 pub mod generate;
+pub mod labels;
 #[cfg(feature = "aws")]
 pub mod load_profiles;
 pub mod ports;

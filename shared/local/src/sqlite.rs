@@ -221,6 +221,25 @@ impl SqliteVerdictStore {
         let n: i64 = self.conn()?.query_row("SELECT COUNT(*) FROM verdicts", [], |r| r.get(0)).map_err(err)?;
         Ok(n.max(0) as u64)
     }
+
+    /// Every labelled verdict's label with its event_id, ordered by event_id (the export behind
+    /// `roamguard labels`). A row holds only the last label posted, so each event appears once.
+    pub fn labelled(&self) -> Result<Vec<(String, StoredLabel)>, PortError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS}, {LABEL_COLUMNS} FROM verdicts WHERE label_fraud IS NOT NULL ORDER BY event_id"
+            ))
+            .map_err(err)?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row_to_label(row)?))).map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (id, Some(label)) = row.map_err(err)? {
+                out.push((id, label));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The stored verdicts of `ids` (absent ids are missing from the map), one statement per

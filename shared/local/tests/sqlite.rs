@@ -233,3 +233,27 @@ fn when_labelling_should_need_the_verdict_keep_the_last_label_and_survive_reopen
     assert_eq!(labels, [(other.event_id.as_str(), false), (id, true)]);
     assert_eq!(listed[1].verdict, v);
 }
+
+#[test]
+fn when_exporting_labels_should_give_each_labelled_verdict_once_with_its_last_label_by_event_id() {
+    let rt = runtime();
+    let store = SqliteVerdictStore::open_in_memory().unwrap();
+    assert!(store.labelled().unwrap().is_empty());
+    let verdicts: Vec<Verdict> = (1..=4).map(|i| verdict(i, Decision::Review)).collect();
+    rt.block_on(store.put(&verdicts)).unwrap();
+    let (a, b, c) = (&verdicts[2].event_id, &verdicts[0].event_id, &verdicts[3].event_id);
+    assert!(rt.block_on(store.put_label(a, &label(true, Some("premium range"), 2))).unwrap());
+    assert!(rt.block_on(store.put_label(b, &label(true, None, 2))).unwrap());
+    assert!(rt.block_on(store.put_label(b, &label(false, None, 4))).unwrap());
+    assert!(rt.block_on(store.put_label(c, &label(true, None, 3))).unwrap());
+    let got = store.labelled().unwrap();
+    let mut want = vec![
+        (a.clone(), label(true, Some("premium range"), 2)),
+        (b.clone(), label(false, None, 4)),
+        (c.clone(), label(true, None, 3)),
+    ];
+    want.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(got, want, "unlabelled verdicts are left out; the last label wins");
+    let lines: Vec<roamguard::labels::Label> = got.iter().map(|(id, l)| l.to_label(id)).collect();
+    assert_eq!(lines.iter().filter(|l| l.fraud).count(), 2);
+}
