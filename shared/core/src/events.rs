@@ -38,6 +38,23 @@ impl EventType {
     }
 }
 
+/// The RoamingEvent v1 fields, in the schema's order.
+pub const FIELDS: [&str; 13] = [
+    "event_id",
+    "event_time",
+    "imsi",
+    "msisdn",
+    "imei",
+    "event_type",
+    "visited_country",
+    "visited_network",
+    "called_number",
+    "called_country",
+    "duration_s",
+    "data_bytes",
+    "call_forwarded",
+];
+
 /// A validated roaming event. Construct it with [`RoamingEvent::from_json`] or
 /// [`RoamingEvent::validate`]; both enforce the v1 contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

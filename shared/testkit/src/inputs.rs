@@ -8,6 +8,7 @@
 
 use proptest::prelude::*;
 use roamguard::api::Api;
+use roamguard::events::FIELDS;
 use serde_json::{Map, Value};
 
 use crate::fixtures::{InMemory, model};
@@ -100,22 +101,6 @@ fn e164() -> BoxedStrategy<Value> {
     ]
     .boxed()
 }
-
-const FIELDS: [&str; 13] = [
-    "event_id",
-    "event_time",
-    "imsi",
-    "msisdn",
-    "imei",
-    "event_type",
-    "visited_country",
-    "visited_network",
-    "called_number",
-    "called_country",
-    "duration_s",
-    "data_bytes",
-    "call_forwarded",
-];
 
 /// A field value: plausible, at a boundary, of the wrong type or garbage.
 fn any_field_value(name: &'static str) -> BoxedStrategy<Option<Value>> {

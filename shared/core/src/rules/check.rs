@@ -12,21 +12,7 @@ use super::RulesError;
 pub const VARIABLES: [&str; 6] = ["event", "profile", "features", "score", "model_decision", "lists"];
 
 /// RoamingEvent v1 fields a rule can read (absent optional fields are absent: `has()` tests them).
-pub const EVENT_FIELDS: [&str; 13] = [
-    "event_id",
-    "event_time",
-    "imsi",
-    "msisdn",
-    "imei",
-    "event_type",
-    "visited_country",
-    "visited_network",
-    "called_number",
-    "called_country",
-    "duration_s",
-    "data_bytes",
-    "call_forwarded",
-];
+pub const EVENT_FIELDS: [&str; 13] = crate::events::FIELDS;
 
 /// SubscriberProfile v1 fields.
 pub const PROFILE_FIELDS: [&str; 9] = [
