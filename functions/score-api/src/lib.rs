@@ -2,6 +2,7 @@
 //! adapter: the request is converted into a [`roamguard::api::ApiRequest`], handled by the same
 //! [`Api`] as `roamguard serve`, and the [`ApiResponse`] converted back.
 
+#[cfg(feature = "aws")]
 pub mod config;
 
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};

@@ -2,6 +2,7 @@
 //! scoring pipeline; only transient failures are reported back to Lambda (by sequence number), so
 //! a poison record is dead-lettered and never blocks the shard.
 
+#[cfg(feature = "aws")]
 pub mod config;
 pub mod metrics;
 

@@ -4,7 +4,7 @@
 use roamguard::pipeline::BatchReport;
 use serde_json::{Map, Value, json};
 
-pub const NAMESPACE: &str = roamguard_aws::METRICS_NAMESPACE;
+pub const NAMESPACE: &str = roamguard::METRICS_NAMESPACE;
 
 /// The EMF document for one batch.
 pub fn emf(function: &str, report: &BatchReport, timestamp_ms: i64) -> Value {

@@ -53,8 +53,7 @@ pub use wiring::{
 
 use roamguard::ports::PortError;
 
-/// The CloudWatch namespace of the functions' embedded metrics (dimension `Function`).
-pub const METRICS_NAMESPACE: &str = "RoamGuard";
+pub use roamguard::METRICS_NAMESPACE;
 
 /// Default calls in flight at once per adapter call: every chunk of a Lambda batch (10,000
 /// records = 100 DynamoDB calls of 100 keys or actions) goes out in the same round, so a batch

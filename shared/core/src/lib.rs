@@ -31,3 +31,7 @@ pub mod ports;
 pub mod base64;
 pub mod cost;
 pub mod rng;
+
+/// The namespace of RoamGuard's metrics (CloudWatch embedded metrics in AWS, dimension
+/// `Function`): a name, here so that handlers can write metrics without linking an adapter.
+pub const METRICS_NAMESPACE: &str = "RoamGuard";
