@@ -5,6 +5,7 @@ trains as SageMaker script mode would run it (SM_* environment variables), and t
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,54 @@ class TrainOnDataTest(unittest.TestCase):
         with open(os.path.join(self.model_dir, "metadata.json")) as f:
             meta = json.load(f)
         self.assertIn(f"model {meta['model_version']}", out)
+
+
+class TrainOnDataSageMakerTest(unittest.TestCase):
+    """train_on_data.py as a SageMaker script-mode entry point: the `data` channel and the model
+    directory from SM_* variables alone, the CLI found beside the script (a source_dir holding
+    training/ and a roamguard build), hyperparameters as SageMaker passes them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        t = cls.tmp.name
+        source = f"{t}/source"  # what SageMaker unpacks from source_dir
+        os.makedirs(source)
+        for name in ("train_on_data.py", "train.py", "set_thresholds.py"):
+            shutil.copy(os.path.join(HERE, name), source)
+        shutil.copy(os.path.abspath(CLI), os.path.join(source, "roamguard"))
+        cls.data, cls.model_dir = f"{t}/input/data/data", f"{t}/model"
+        run(CLI, "generate", "--subscribers", "150", "--days", "2", "--seed", "14", "--fraud-share", "0.15",
+            "--out", cls.data)
+        env = {k: v for k, v in os.environ.items() if k not in ("ROAMGUARD", "ROAMGUARD_CLI")}
+        env |= {"SM_CHANNEL_DATA": cls.data, "SM_MODEL_DIR": cls.model_dir}
+        # cwd: not the checkout, so target/release/roamguard cannot be what is found.
+        cls.out = subprocess.run([sys.executable, os.path.join(source, "train_on_data.py"), "--num_round", "7",
+                                  "--parity-rows", "200"], env=env, cwd=t, check=True, capture_output=True,
+                                 text=True).stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_when_run_by_sagemaker_should_write_a_complete_calibrated_model_directory(self):
+        for name in ("model.json", "metadata.json", "parity.csv", "report.md"):
+            self.assertTrue(os.path.getsize(os.path.join(self.model_dir, name)) > 0, name)
+        self.assertIn(f"+ {self.tmp.name}/source/roamguard calibrate", self.out)
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["training"]["params"]["num_round"], 7)  # the hyperparameter reached train.py
+        self.assertLessEqual(meta["thresholds"]["review"], meta["thresholds"]["block"])
+        calibration = meta["calibration"]
+        self.assertIn(f"{self.data}, events from 2026-06-02T00:00:00Z", calibration["calibrated_on"])
+        with open(f"{self.data}/events.jsonl") as f:
+            times = [json.loads(line)["event_time"] for line in f]
+        # Calibrated on the last day, with the whole history replayed.
+        self.assertEqual(calibration["since"], "2026-06-02T00:00:00Z")
+        self.assertEqual(calibration["events"], sum(t >= "2026-06-02" for t in times))
+        self.assertEqual(calibration["replayed_events"], len(times))
+        with open(os.path.join(self.model_dir, "report.md")) as f:
+            self.assertIn("--since 2026-06-02T00:00:00Z", f.read())
 
 
 if __name__ == "__main__":

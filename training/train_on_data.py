@@ -10,12 +10,19 @@ last calendar day holding an event: the last day validates.
   1. `roamguard export-features --split-at SPLIT` (the Rust feature code; the live state is built
      over all events in order) -> WORK/train/features.csv, WORK/validation/features.csv
   2. training/train.py -> MODEL_OUT/{model.json, metadata.json, parity.csv, report.md}
-  3. `roamguard calibrate` on the events at or after the split -> thresholds, then
-     training/set_thresholds.py writes them into metadata.json
+  3. `roamguard calibrate --since SPLIT` on the whole history (the live state is built over all
+     events in order, the events at or after the split choose the thresholds) -> thresholds,
+     then training/set_thresholds.py writes them into metadata.json
   4. `roamguard evaluate --markdown --since SPLIT` on the whole history, appended to report.md
 
   .venv/bin/python training/train_on_data.py --data DIR --model-out DIR [--split-at TIME]
       [--cli target/release/roamguard] [--work DIR] [-- train.py arguments, e.g. --num-round 20]
+
+SageMaker script mode (entry_point=train_on_data.py, source_dir holding training/ and a Linux
+`roamguard` build): --data defaults to SM_CHANNEL_DATA (the `data` channel), --model-out to
+SM_MODEL_DIR, --cli to ROAMGUARD_CLI, else the `roamguard` next to this script, else ROAMGUARD
+or target/release/roamguard. Arguments this script does not know (the hyperparameters SageMaker
+passes, e.g. `--num-round 60`) go to train.py, as those after `--` do.
 """
 
 import argparse
@@ -73,21 +80,46 @@ def run(*args, stdout=None):
     subprocess.run(args, check=True, stdout=stdout)
 
 
+def default_cli():
+    """ROAMGUARD_CLI, else a `roamguard` executable next to this script (a SageMaker source_dir),
+    else ROAMGUARD, else the release build of this checkout."""
+    if os.environ.get("ROAMGUARD_CLI"):
+        return os.environ["ROAMGUARD_CLI"]
+    beside = os.path.join(HERE, "roamguard")
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
+    return os.environ.get("ROAMGUARD", "target/release/roamguard")
+
+
 def main(argv):
     if "--" in argv:
         i = argv.index("--")
         argv, train_args = argv[:i], argv[i + 1:]
     else:
         train_args = []
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="directory with profiles.jsonl, events.jsonl, labels.jsonl")
-    p.add_argument("--model-out", required=True, help="model directory to write (for --model-dir / MODEL_URI)")
-    p.add_argument("--split-at", help="RFC 3339 time: events from it on validate (default: the last day)")
-    p.add_argument("--cli", default=os.environ.get("ROAMGUARD", "target/release/roamguard"), help="roamguard binary")
-    p.add_argument("--work", help="directory for the feature CSVs (default: a temporary one, removed)")
-    p.add_argument("--block-fpr", default="0.0005", help="calibration target: legitimate events BLOCKed")
-    p.add_argument("--flag-fpr", default="0.005", help="calibration target: legitimate events flagged")
-    a = p.parse_args(argv)
+    # No abbreviations: an unknown argument (a train.py hyperparameter) must never be taken for
+    # a prefix of one of ours.
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
+
+    def arg(name, **kw):
+        # SageMaker passes hyperparameters with the names they were given; accept both spellings.
+        p.add_argument("--" + name, *(["--" + name.replace("-", "_")] if "-" in name else []), **kw)
+
+    def from_env(name, what):
+        value = os.environ.get(name)  # set in a SageMaker training job
+        return {"default": value, "required": not value, "help": f"{what} (default: ${name})"}
+
+    arg("data", **from_env("SM_CHANNEL_DATA", "directory with profiles.jsonl, events.jsonl, labels.jsonl"))
+    arg("model-out", **from_env("SM_MODEL_DIR", "model directory to write (for --model-dir / MODEL_URI)"))
+    arg("split-at", help="RFC 3339 time: events from it on validate (default: the last day)")
+    arg("cli", default=default_cli(), help="roamguard binary (default: $ROAMGUARD_CLI, ./roamguard beside "
+        "this script, $ROAMGUARD, target/release/roamguard)")
+    arg("work", help="directory for the feature CSVs (default: a temporary one, removed)")
+    arg("block-fpr", default="0.0005", help="calibration target: legitimate events BLOCKed")
+    arg("flag-fpr", default="0.005", help="calibration target: legitimate events flagged")
+    a, unknown = p.parse_known_args(argv)
+    train_args = unknown + train_args  # e.g. SageMaker's hyperparameters: train.py's arguments
     data = {n: os.path.join(a.data, f"{n}.jsonl") for n in ("profiles", "events", "labels")}
     for path in data.values():
         if not os.path.isfile(path):
@@ -112,36 +144,16 @@ def main(argv):
             "--split-at", rfc3339(split), "--validation-out", valid_csv)
 
         os.makedirs(a.model_out, exist_ok=True)
-        run(sys.executable, os.path.join(HERE, "train.py"), "--train", os.path.dirname(train_csv),
-            "--validation", os.path.dirname(valid_csv), "--model-dir", a.model_out, *train_args)
+        # train_args first: the directories given after them are this script's, whatever is passed.
+        run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--train", os.path.dirname(train_csv),
+            "--validation", os.path.dirname(valid_csv), "--model-dir", a.model_out)
 
-        # Calibration on the validation part: its events (at or after the split) in their order.
-        validation_events = os.path.join(work, "validation", "events.jsonl")
-        validation_labels = os.path.join(work, "validation", "labels.jsonl")
-        ids = set()
-        with open(data["events"]) as src, open(validation_events, "w") as dst:
-            for line in src:
-                try:
-                    event = json.loads(line)
-                    keep = parse_time(event["event_time"]) >= split
-                    if keep:
-                        ids.add(event.get("event_id"))
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    keep = bool(line.strip())  # invalid: let calibrate count it
-                if keep:
-                    dst.write(line)
-        with open(data["labels"]) as src, open(validation_labels, "w") as dst:
-            for line in src:
-                try:
-                    keep = json.loads(line).get("event_id") in ids
-                except (ValueError, AttributeError):
-                    keep = bool(line.strip())  # malformed: let calibrate name the line
-                if keep:
-                    dst.write(line)
+        # Calibration on the validation part: the events at or after the split choose the
+        # thresholds, the whole history replayed in order builds their live state (as evaluate).
         thresholds = os.path.join(work, "thresholds.json")
         run(a.cli, "calibrate", "--model-dir", a.model_out, "--profiles", data["profiles"],
-            "--events", validation_events, "--labels", validation_labels, "--out", thresholds,
-            "--block-fpr", a.block_fpr, "--flag-fpr", a.flag_fpr)
+            "--events", data["events"], "--labels", data["labels"], "--since", rfc3339(split),
+            "--out", thresholds, "--block-fpr", a.block_fpr, "--flag-fpr", a.flag_fpr)
         run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
             "--thresholds", thresholds,
             "--calibrated-on", f"{os.path.abspath(a.data)}, events from {rfc3339(split)} to {rfc3339(last)}")

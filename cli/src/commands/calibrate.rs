@@ -20,14 +20,23 @@ use super::score::{self, ModelArgs};
 ///   --block-fpr  legitimate events BLOCKed, e.g. 0.0005 = 0.05 %
 /// A BLOCK needs an earlier flagged event of the subscriber (the model's escalation rule), so
 /// the BLOCK threshold is searched on the replayed decisions, not on scores alone.
-/// Events without a label count as legitimate. Prints the operating point reached (the figures
-/// of `roamguard evaluate`) and writes the thresholds file (Thresholds v1) that `score`,
-/// `serve`, `demo` (--thresholds) and the Lambdas (THRESHOLDS_URI) read.
+/// Events without a label count as legitimate. --since calibrates on the events from that time
+/// on only: every event is still replayed in order, so the earlier ones build the live state
+/// (the subscriber's history and earlier flags, as `evaluate --since` counts them), but only the
+/// later ones choose the thresholds and are counted (e.g. the validation days of a history whose
+/// earlier days trained the model).
+/// Prints the operating point reached (the figures of `roamguard evaluate`) and writes the
+/// thresholds file (Thresholds v1) that `score`, `serve`, `demo` (--thresholds) and the Lambdas
+/// (THRESHOLDS_URI) read.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     pub history: LabelledHistory,
+    /// Calibrate on the events at or after this time only (RFC 3339); the earlier ones are
+    /// replayed to build the live state.
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Target share of legitimate events BLOCKed.
     #[arg(long, default_value_t = 0.0005)]
     pub block_fpr: f64,
@@ -58,21 +67,40 @@ pub struct LabelledHistory {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    let (mut observations, labelled) = replay(&model, &args.history)?;
+    let (mut observations, labels) = replay(&model, &args.history)?;
+    let replayed = observations.len();
+    let since = args.since.map(|s| s.timestamp());
+    let counted = |o: &Observation| since.is_none_or(|s| o.event_time >= s);
+    let calibration_events = observations.iter().filter(|o| counted(o)).count();
+    if let Some(s) = &args.since {
+        anyhow::ensure!(
+            calibration_events > 0,
+            "no event at or after --since {} ({replayed} events replayed): nothing to calibrate on",
+            rfc3339(s)
+        );
+    }
     let targets = Targets { flag_fpr: args.flag_fpr, block_fpr: args.block_fpr };
-    let policy = evaluation::calibrate(&mut observations, targets, model.policy().escalation)?;
+    let policy = evaluation::calibrate(&mut observations, targets, model.policy().escalation, since)?;
+    observations.retain(|o| counted(o));
+    let labelled = observations.iter().filter(|o| labels.contains_key(&o.event_id)).count();
     let point = OperatingPoint::of(&observations);
+    let since_text = args.since.as_ref().map(rfc3339);
+    let mut calibration = serde_json::json!({
+        "targets": targets,
+        "events": calibration_events,
+        "labelled_events": labelled,
+        "operating_point": point,
+    });
+    if let Some(s) = &since_text {
+        calibration["since"] = serde_json::json!(s);
+        calibration["replayed_events"] = serde_json::json!(replayed);
+    }
     let file = ThresholdsFile {
         model_version: Some(model.version().to_string()),
         review: policy.thresholds.review,
         block: policy.thresholds.block,
         escalation: policy.escalation,
-        calibration: Some(serde_json::json!({
-            "targets": targets,
-            "events": observations.len(),
-            "labelled_events": labelled,
-            "operating_point": point,
-        })),
+        calibration: Some(calibration),
     };
     let json = serde_json::to_string_pretty(&file).context("writing the thresholds")?;
     std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
@@ -84,18 +112,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         policy.escalation.window_hours,
         model.version()
     );
-    println!("operating point on this history:");
+    match &since_text {
+        Some(s) => println!(
+            "calibrated on {calibration_events} events at or after {s} ({labelled} labelled; {replayed} events replayed)"
+        ),
+        None => println!("calibrated on {calibration_events} events ({labelled} labelled)"),
+    }
+    println!("operating point on these events:");
     print!("{}", point_text(&point));
     println!("wrote {}", args.out.display());
     Ok(())
 }
 
+/// `2026-06-02T00:00:00Z` (an offset other than UTC is kept).
+fn rfc3339(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// Scores `events` through the pipeline and joins the verdicts with their labels, in each
-/// subscriber's event order. Returns the observations and how many of them carried a label.
+/// subscriber's event order. Returns the observations and the labels read.
 pub fn replay(
     model: &std::sync::Arc<roamguard::model::FraudModel>,
     history: &LabelledHistory,
-) -> anyhow::Result<(Vec<Observation>, usize)> {
+) -> anyhow::Result<(Vec<Observation>, HashMap<String, Label>)> {
     let path = &history.labels;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let labels = Label::read_jsonl(&text).with_context(|| path.display().to_string())?;
@@ -112,7 +151,7 @@ pub fn replay(
     if labelled < labels.len() {
         eprintln!("{} labels match no scored event", labels.len() - labelled);
     }
-    Ok((observations, labelled))
+    Ok((observations, labels))
 }
 
 /// Verdicts with their labels. A worker's verdicts keep file order, and each subscriber is

@@ -286,17 +286,21 @@ pub enum CalibrationError {
 /// The lowest thresholds whose decisions on `observations` stay within `targets`: REVIEW from the
 /// legitimate scores directly, BLOCK by a search over the replayed decisions (with `escalation`,
 /// a BLOCK depends on the subscriber's earlier flags). Leaves every observation decided under the
-/// returned policy.
+/// returned policy. With `since` (Unix seconds), only the events from then on count: the earlier
+/// ones are decided too, in order (their flags corroborate later BLOCKs, as in the pipeline), but
+/// their legitimate scores choose nothing.
 pub fn calibrate(
     observations: &mut [Observation],
     targets: Targets,
     escalation: Escalation,
+    since: Option<i64>,
 ) -> Result<DecisionPolicy, CalibrationError> {
+    let counted_legit = |o: &Observation| !o.fraud && since.is_none_or(|s| o.event_time >= s);
     let rate_ok = |r: f64| r.is_finite() && (0.0..=1.0).contains(&r);
     if !rate_ok(targets.flag_fpr) || !rate_ok(targets.block_fpr) || targets.block_fpr > targets.flag_fpr {
         return Err(CalibrationError::Targets { flag: targets.flag_fpr, block: targets.block_fpr });
     }
-    let mut legit: Vec<f32> = observations.iter().filter(|o| !o.fraud).map(|o| o.score).collect();
+    let mut legit: Vec<f32> = observations.iter().filter(|o| counted_legit(o)).map(|o| o.score).collect();
     if legit.is_empty() {
         return Err(CalibrationError::NoLegitimateEvents);
     }
@@ -315,7 +319,7 @@ pub fn calibrate(
     let blocked_at = |block: f32, obs: &mut [Observation]| -> Result<usize, CalibrationError> {
         let policy = DecisionPolicy::new(Thresholds::new(review, block)?, escalation.clamped_to(block))?;
         decide_all(obs, &policy);
-        Ok(obs.iter().filter(|o| !o.fraud && o.decision == Decision::Block).count())
+        Ok(obs.iter().filter(|o| counted_legit(o) && o.decision == Decision::Block).count())
     };
     // Blocked legitimate events never grow with the threshold: the first candidate within the
     // target is found by bisection.

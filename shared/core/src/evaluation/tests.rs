@@ -88,7 +88,7 @@ fn when_calibrating_should_meet_the_targets_with_the_lowest_thresholds() {
     let targets = Targets { flag_fpr: 0.01, block_fpr: 0.001 };
     for escalation in [Escalation::default(), Escalation::NONE] {
         let mut o = traffic(3);
-        let p = calibrate(&mut o, targets, escalation).unwrap();
+        let p = calibrate(&mut o, targets, escalation, None).unwrap();
         let point = OperatingPoint::of(&o);
         let allowed = |rate: f64| (rate * point.legit_events as f64).floor() as usize;
         assert!(point.legit_flagged <= allowed(targets.flag_fpr), "{point:?}");
@@ -112,13 +112,34 @@ fn when_calibrating_should_meet_the_targets_with_the_lowest_thresholds() {
 fn when_targets_are_impossible_or_there_is_nothing_legitimate_should_refuse() {
     let mut only_fraud = vec![obs("a", "s", 0, 0.9, Some("x"))];
     assert!(matches!(
-        calibrate(&mut only_fraud, Targets { flag_fpr: 0.01, block_fpr: 0.001 }, Escalation::default()),
+        calibrate(&mut only_fraud, Targets { flag_fpr: 0.01, block_fpr: 0.001 }, Escalation::default(), None),
         Err(CalibrationError::NoLegitimateEvents)
     ));
     let mut o = traffic(1);
-    assert!(calibrate(&mut o, Targets { flag_fpr: 0.001, block_fpr: 0.01 }, Escalation::default()).is_err());
-    assert!(calibrate(&mut o, Targets { flag_fpr: f64::NAN, block_fpr: 0.0 }, Escalation::default()).is_err());
+    assert!(calibrate(&mut o, Targets { flag_fpr: 0.001, block_fpr: 0.01 }, Escalation::default(), None).is_err());
+    assert!(calibrate(&mut o, Targets { flag_fpr: f64::NAN, block_fpr: 0.0 }, Escalation::default(), None).is_err());
     // Zero false positives allowed: thresholds above every legitimate score.
-    let p = calibrate(&mut o, Targets { flag_fpr: 0.0, block_fpr: 0.0 }, Escalation::default()).unwrap();
+    let p = calibrate(&mut o, Targets { flag_fpr: 0.0, block_fpr: 0.0 }, Escalation::default(), None).unwrap();
     assert!(o.iter().filter(|o| !o.fraud).all(|o| o.score < p.thresholds.review));
+}
+
+#[test]
+fn when_calibrating_since_a_time_should_let_earlier_events_corroborate_but_choose_nothing() {
+    let targets = Targets { flag_fpr: 0.0, block_fpr: 0.0 };
+    // A legitimate burst before `since` (scores up to 0.95), then one subscriber's flagged event
+    // and a high score after it.
+    let mut o = vec![
+        obs("early-1", "a", 0, 0.95, None),
+        obs("early-2", "b", 10, 0.90, None),
+        obs("late-legit", "c", 100, 0.20, None),
+        obs("late-flag", "d", 90, 0.80, Some("irsf")),
+        obs("late-fraud", "d", 110, 0.85, Some("irsf")),
+    ];
+    o.sort_by_key(|o| o.event_time);
+    let all = calibrate(&mut o.clone(), targets, Escalation::default(), None).unwrap();
+    assert!(all.thresholds.review > 0.95, "the early legitimate scores count without since: {all:?}");
+    let late = calibrate(&mut o, targets, Escalation::default(), Some(100)).unwrap();
+    assert!(late.thresholds.review > 0.2 && late.thresholds.review <= 0.80, "only late-legit counts: {late:?}");
+    let decided = |id: &str| o.iter().find(|x| x.event_id == id).unwrap().decision;
+    assert_eq!(decided("late-fraud"), Decision::Block, "corroborated by the flag before since: {late:?}");
 }
