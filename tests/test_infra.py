@@ -385,6 +385,14 @@ class TransformedTemplateTest(unittest.TestCase):
         self.assertEqual(p["AlarmActions"], [{"Ref": "AlarmTopic"}])
         self.assertEqual(p["OKActions"], [{"Ref": "AlarmTopic"}])
 
+    def test_when_a_top_features_psi_is_major_should_the_drift_alarm_fire(self):
+        p = self.resources["DriftAlarm"]["Properties"]
+        self.assertEqual((p["Namespace"], p["MetricName"], p["Statistic"]), ("RoamGuard", "MaxFeaturePsi", "Maximum"))
+        self.assertEqual(p["Dimensions"], [{"Name": "Function", "Value": {"Ref": "ScoreStreamFunction"}}])
+        self.assertEqual((p["Threshold"], p["ComparisonOperator"]), (0.25, "GreaterThanThreshold"))
+        self.assertEqual(p["TreatMissingData"], "notBreaching")
+        self.assertEqual(p["AlarmActions"], [{"Ref": "AlarmTopic"}])
+
     def test_when_deploying_into_the_emulator_should_refuse_an_unknown_parameter(self):
         with self.assertRaises(ValueError):
             stack.parameter_values(self.template, {"ThresholdKey": "t.json"})

@@ -35,6 +35,7 @@ enum Command {
     Calibrate(commands::calibrate::Args),
     Evaluate(commands::evaluate::Args),
     Drift(commands::drift::Args),
+    Compare(commands::compare::Args),
     Rules(commands::rules::Args),
     Labels(commands::labels::Args),
     #[cfg(feature = "aws")]
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Calibrate(args) => commands::calibrate::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
         Command::Drift(args) => commands::drift::run(args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Rules(args) => commands::rules::run(args),
         Command::Labels(args) => commands::labels::run(args),
         #[cfg(feature = "aws")]

@@ -14,7 +14,7 @@ use roamguard_sim::{self as generator, GeneratorConfig, WorldParams};
 
 use super::calibrate::{self, LabelledHistory};
 use super::ports;
-use super::score::{self, ModelArgs};
+use super::score::{self, ChallengerArgs, ModelArgs};
 
 /// Run the whole job end to end on embedded defaults and print a readable report.
 ///
@@ -64,6 +64,9 @@ pub struct Args {
     rules: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
+    // In the main run.
+    #[command(flatten)]
+    challenger: ChallengerArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -117,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_replays(Replays::AskLiveState)
         .with_mode(args.model.mode)
         .with_rules(rules);
+    let pipeline = args.challenger.attach(pipeline)?;
     let stats =
         score::run_file(&pipeline, &args.out.join("events.jsonl"), args.batch_size, score::default_threads(), true)?;
     println!("2. Scored the events through the embedded pipeline (batches of {})", args.batch_size);

@@ -1,4 +1,5 @@
 pub mod calibrate;
+pub mod compare;
 pub mod demo;
 pub mod drift;
 pub mod evaluate;

@@ -58,6 +58,8 @@ pub struct Args {
     pub rules: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub challenger: ChallengerArgs,
 }
 
 /// Which model: `--model-dir`, with the same help, loading and checks in every command that uses
@@ -77,6 +79,35 @@ impl ModelDir {
             Some(dir) => FraudModel::from_dir(dir).with_context(|| format!("loading the model from {}", dir.display())),
             None => FraudModel::embedded().context("loading the built-in model"),
         }
+    }
+}
+
+/// A challenger model beside the champion (`score`, `serve`, `demo`).
+#[derive(clap::Args, Clone, Default)]
+pub struct ChallengerArgs {
+    /// Challenger model directory (checked as --model-dir): scored on every event on the same
+    /// features as the champion, its score and its decision (by its own thresholds) recorded on
+    /// the verdict as `challenger`. It never decides. `roamguard compare --db` reports how the
+    /// two differ.
+    #[arg(long, value_name = "DIR")]
+    pub challenger_model_dir: Option<PathBuf>,
+}
+
+impl ChallengerArgs {
+    pub fn load(&self) -> anyhow::Result<Option<Arc<FraudModel>>> {
+        let Some(dir) = &self.challenger_model_dir else { return Ok(None) };
+        let model = FraudModel::from_dir(dir)
+            .with_context(|| format!("loading the challenger model from {}", dir.display()))?;
+        eprintln!("challenger model {} (scored beside the champion, never deciding)", model.version());
+        Ok(Some(Arc::new(model)))
+    }
+
+    /// The pipeline with the challenger, if one was given.
+    pub fn attach(&self, pipeline: Pipeline) -> anyhow::Result<Pipeline> {
+        Ok(match self.load()? {
+            Some(challenger) => pipeline.with_challenger(challenger),
+            None => pipeline,
+        })
     }
 }
 
@@ -391,6 +422,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let pipeline = embedded_pipeline(model, profiles, args.db.as_deref(), args.out.as_deref(), &args.dead_letter)?
         .with_mode(args.model.mode)
         .with_rules(rules);
+    let pipeline = args.challenger.attach(pipeline)?;
     let threads = args.threads.map_or_else(default_threads, |t| t as usize);
     let stats = run_file(&pipeline, &args.events, args.batch_size as usize, threads, false)?;
     let mut err = std::io::stderr();

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::score::{ModelArgs, read_profiles};
+use super::score::{ChallengerArgs, ModelArgs, read_profiles};
 use super::{ports, rules};
 
 /// How often `--rules` is looked at: a change is applied at the poll after the one that saw it
@@ -71,6 +71,8 @@ pub struct Args {
     pub rules: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub challenger: ChallengerArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -83,6 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
     let ports = ports::api_ports(model.clone(), profiles, args.db.as_deref(), args.out.as_deref())?;
     let mut api = Api::new(model, ports).with_mode(args.model.mode);
+    if let Some(challenger) = args.challenger.load()? {
+        api = api.with_challenger(challenger);
+    }
     if let (Some((watched, first)), Some(path)) = (watched, &args.rules) {
         eprintln!("rules {}: {} (re-read when it changes)", path.display(), rules::describe(&first));
         let active = Arc::new(ActiveRules::new(first));

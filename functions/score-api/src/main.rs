@@ -58,11 +58,15 @@ async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
     if let Some(rules) = decisions.active_rules() {
         api = api.with_rules(rules);
     }
+    if let Some(challenger) = decisions.challenger.clone() {
+        api = api.with_challenger(challenger);
+    }
     tracing::info!(
         model_version = decisions.model.version(),
         scorer = ?s.scorer,
         mode = ?s.mode,
         rules_version = decisions.rules_version(),
+        challenger_version = decisions.challenger_version(),
         "score-api ready"
     );
     Ok((api, decisions.rules))

@@ -5,7 +5,8 @@
 //! thresholds file in the stack's config bucket and shadow mode, the API decides with the file
 //! and marks its verdicts not enforced. With a rules file and a list file (RulesKey), a rule
 //! decides and the answer and the stored verdict say so. With a model directory in the model
-//! bucket (ModelPrefix), the answer names that model's version.
+//! bucket (ModelPrefix), the answer names that model's version; with a challenger
+//! (ChallengerModelPrefix), the answer and the stored verdict carry its opinion.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -145,4 +146,33 @@ async fn when_a_model_prefix_is_deployed_should_answer_with_that_models_version(
     let (status, scored) = invoke(&env, fixture("rest-score.json"));
     assert_eq!(status, 200, "{scored}");
     assert_eq!(scored["model_version"], "xgb-api-2026-12-01", "{scored}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_challenger_prefix_is_deployed_should_answer_and_store_its_opinion() {
+    const PREFIX: &str = "models/challenger/";
+    let moto = moto::Moto::start();
+    let stack = stack::deploy_with(&moto.endpoint, "roamguard", &[("ChallengerModelPrefix", PREFIX)]);
+    let bucket = stack.output("ModelBucketName");
+    let mut env = stack.env_of("ScoreApiFunction");
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(var("CHALLENGER_MODEL_URI"), Some(format!("s3://{bucket}/{PREFIX}")));
+    assert_eq!(var("MODEL_URI"), None, "the champion is the built-in model");
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+    let config = emulator_config(&moto.endpoint, "us-east-1").await;
+    let s3 = s3_client(&config);
+    let (model, metadata) = roamguard_testkit::fixtures::challenger_files();
+    put_object(&s3, bucket, &format!("{PREFIX}model.json"), &model).await;
+    put_object(&s3, bucket, &format!("{PREFIX}metadata.json"), &metadata).await;
+
+    let (status, scored) = invoke(&env, fixture("rest-score.json"));
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(scored["model_version"], FraudModel::embedded().unwrap().version(), "{scored}");
+    let challenger = &scored["challenger"];
+    assert_eq!(challenger["model_version"], roamguard_testkit::fixtures::CHALLENGER_VERSION, "{scored}");
+    let score = challenger["score"].as_f64().expect("a score");
+    assert!((0.0..=1.0).contains(&score) && score != scored["score"].as_f64().unwrap(), "{scored}");
+    let (status, stored) = invoke(&env, fixture("rest-get-verdict.json"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["challenger"], *challenger, "stored as answered");
 }

@@ -13,7 +13,15 @@ pub struct Config {
     pub scoring: ScoringConfig,
     /// `RULES_URI`, `RULES_RELOAD_SECONDS`: the analysts' rules file (None: the model decides).
     pub rules: Option<RulesConfig>,
+    /// `DRIFT_WINDOW_EVENTS`: scored events per drift report of an execution environment (PSI
+    /// per feature and of the score, as EMF metrics); 0 turns drift monitoring off.
+    pub drift_window: u64,
 }
+
+/// Events per drift window unless `DRIFT_WINDOW_EVENTS` says otherwise. With deciles (10 bins)
+/// a PSI over n rows of unchanged traffic is about 9/n from sampling alone: 0.001 at 10,000,
+/// well below the 0.1 of "moderate", while a busy environment still reports every few minutes.
+pub const DEFAULT_DRIFT_WINDOW: u64 = 10_000;
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -29,7 +37,15 @@ impl Config {
             dead_letter_queue_url: env
                 .required("DEAD_LETTER_QUEUE_URL", "SQS queue URL for records that cannot be scored")?,
         };
-        Ok(Config { resources, scoring: env.scoring()?, rules: env.rules()? })
+        let drift_window = match env.optional("DRIFT_WINDOW_EVENTS") {
+            None => DEFAULT_DRIFT_WINDOW,
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= 10_000_000).ok_or(ConfigError::Invalid {
+                name: "DRIFT_WINDOW_EVENTS",
+                value: v,
+                expected: "a whole number of events from 0 (off) to 10000000 (default 10000)",
+            })?,
+        };
+        Ok(Config { resources, scoring: env.scoring()?, rules: env.rules()?, drift_window })
     }
 }
 
@@ -63,6 +79,21 @@ mod tests {
             let v: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != missing).collect();
             let err = Config::from(&env(&v)).unwrap_err();
             assert!(err.to_string().contains(missing), "{err}");
+        }
+    }
+
+    #[test]
+    fn when_a_drift_window_is_set_should_parse_it_and_name_the_variable_when_bad() {
+        assert_eq!(Config::from(&env(&BASE)).unwrap().drift_window, DEFAULT_DRIFT_WINDOW);
+        let with = |value: &str| {
+            let mut v = BASE.to_vec();
+            v.push(("DRIFT_WINDOW_EVENTS", value));
+            Config::from(&env(&v))
+        };
+        assert_eq!(with("0").unwrap().drift_window, 0);
+        assert_eq!(with("500").unwrap().drift_window, 500);
+        for bad in ["-1", "ten", "99999999999"] {
+            assert!(with(bad).unwrap_err().to_string().contains("DRIFT_WINDOW_EVENTS"), "{bad}");
         }
     }
 

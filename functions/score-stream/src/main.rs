@@ -5,10 +5,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use roamguard::drift::{Baselines, DriftWindow};
 use roamguard::pipeline::Pipeline;
 use roamguard_aws::lambda_init::fail_init;
 use roamguard_aws::rules::RulesReloader;
@@ -20,9 +22,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "score-stream".into());
     let function = function.as_str();
-    let (pipeline, rules) = start(function).await.map_err(|e| fail_init(function, e))?;
+    let (pipeline, rules, top_features) = start(function).await.map_err(|e| fail_init(function, e))?;
 
-    let (pipeline, rules) = (&pipeline, rules.as_ref());
+    let (pipeline, rules, top_features) = (&pipeline, rules.as_ref(), &top_features);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
         // The rules file is re-checked here, at the start of an invocation, once the interval
         // (RULES_RELOAD_SECONDS) has passed, not by a background task on a timer: Lambda freezes
@@ -36,15 +38,22 @@ async fn main() -> Result<(), Error> {
             println!("{}", report.emf(function, chrono::Utc::now().timestamp_millis()));
         }
         let (response, report) = score_stream::handle(pipeline, &event.payload).await;
-        println!("{}", score_stream::metrics::emf(function, &report, chrono::Utc::now().timestamp_millis()));
+        let now = chrono::Utc::now().timestamp_millis();
+        println!("{}", score_stream::metrics::emf(function, &report, now));
+        for drift in &report.drift {
+            println!("{}", score_stream::metrics::drift_emf(function, drift, top_features, now));
+        }
         tracing::info!(summary = %score_stream::summary(&report), "batch scored");
         Ok::<_, Error>(response)
     }))
     .await
 }
 
+/// The features the drift alarm watches: the ten the model leans on most.
+const TOP_FEATURES: usize = 10;
+
 /// Everything before the first invocation; an error here fails the init.
-async fn start(function: &str) -> Result<(Pipeline, Option<RulesReloader>), Error> {
+async fn start(function: &str) -> Result<(Pipeline, Option<RulesReloader>, Vec<String>), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let s = &config.scoring;
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
@@ -54,12 +63,28 @@ async fn start(function: &str) -> Result<(Pipeline, Option<RulesReloader>), Erro
     if let Some(rules) = decisions.active_rules() {
         pipeline = pipeline.with_rules(rules);
     }
+    if let Some(challenger) = decisions.challenger.clone() {
+        pipeline = pipeline.with_challenger(challenger);
+    }
+    if config.drift_window > 0 {
+        // Metadata from before drift baselines existed: no drift figures, scoring as before.
+        match Baselines::from_metadata(decisions.model.metadata()) {
+            Ok(baselines) => {
+                let window = DriftWindow::new(&baselines, config.drift_window);
+                pipeline = pipeline.with_drift(Arc::new(Mutex::new(window)));
+            }
+            Err(e) => tracing::warn!(error = %e, "no drift monitoring: the model has no usable baselines"),
+        }
+    }
+    let top_features = decisions.model.top_features(TOP_FEATURES).into_iter().map(str::to_string).collect();
     tracing::info!(
         model_version = decisions.model.version(),
         scorer = ?s.scorer,
         mode = ?s.mode,
         rules_version = decisions.rules_version(),
+        challenger_version = decisions.challenger_version(),
+        drift_window = config.drift_window,
         "score-stream ready"
     );
-    Ok((pipeline, decisions.rules))
+    Ok((pipeline, decisions.rules, top_features))
 }

@@ -13,7 +13,9 @@
 //! within RULES_RELOAD_SECONDS in a running execution environment and a broken one is refused,
 //! and a broken file with no good version fails the init. And model versions (ModelPrefix): a
 //! model directory in the stack's model bucket is the one every verdict names, and a broken one
-//! fails the init instead of falling back to the built-in model.
+//! fails the init instead of falling back to the built-in model. And a challenger
+//! (ChallengerModelPrefix): its opinion on every verdict, with the in-process scorer and with
+//! SageMaker, and a broken one refused without stopping the scoring.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -29,6 +31,7 @@ use roamguard::verdict::{Decision, Verdict};
 use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, SdkConfig, load_profiles};
 use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
 use roamguard_testkit::moto;
+use roamguard_testkit::proxy::{Proxy, ProxyOptions};
 use roamguard_testkit::runtime_api as lambda_runtime;
 use roamguard_testkit::stack;
 use serde_json::json;
@@ -250,7 +253,7 @@ const THRESHOLDS_KEY: &str = "decisions/thresholds.json";
 /// The stack deployed with `parameters`, its emulator's SDK configuration, the known subscriber's
 /// profile loaded, and score-stream's environment.
 struct Deployed {
-    _moto: moto::Moto,
+    moto: moto::Moto,
     stack: stack::DeployedStack,
     config: SdkConfig,
     env: Vec<(String, String)>,
@@ -267,7 +270,7 @@ impl Deployed {
         load_profiles(&roamguard_aws::DynamoDbClient::new(&config), &profiles, &[profile()], |_| {})
             .await
             .expect("seed the profile table");
-        Deployed { _moto: moto, stack, config, env }
+        Deployed { moto, stack, config, env }
     }
 
     fn var(&self, name: &str) -> Option<&str> {
@@ -684,4 +687,104 @@ async fn when_the_model_under_the_prefix_is_broken_should_fail_the_init_and_not_
     let verdicts = DynamoVerdictStore::new(&d.config, d.var("VERDICTS_TABLE").expect("VERDICTS_TABLE"));
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     assert!(verdicts.get_many(&ids).await.expect("read verdicts").is_empty(), "nothing scored");
+}
+
+// ---- a challenger beside the champion (ChallengerModelPrefix → CHALLENGER_MODEL_URI) ---------
+
+const CHALLENGER_PREFIX: &str = "models/challenger-2026-12-08/";
+
+fn assert_challenged(v: &Verdict, challenger: &FraudModel) {
+    let c = v.challenger.as_ref().unwrap_or_else(|| panic!("no challenger on {v:?}"));
+    assert_eq!(c.model_version, roamguard_testkit::fixtures::CHALLENGER_VERSION);
+    assert!(
+        (c.score - roamguard_testkit::fixtures::challenger_score_for(v.score)).abs() < 1e-4,
+        "scored on the same row: {v:?}"
+    );
+    // Its own thresholds (a BLOCK needs the earlier flags the live state records).
+    let by_thresholds = challenger.thresholds().decide(c.score);
+    assert!(
+        c.decision == by_thresholds || (by_thresholds == Decision::Block && c.decision == Decision::Review),
+        "{v:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_challenger_prefix_is_deployed_should_record_its_opinion_with_either_scorer_and_never_decide() {
+    let d = Deployed::start(&[("ChallengerModelPrefix", CHALLENGER_PREFIX)]).await;
+    let bucket = d.stack.output("ModelBucketName");
+    assert_eq!(d.var("CHALLENGER_MODEL_URI"), Some(format!("s3://{bucket}/{CHALLENGER_PREFIX}").as_str()));
+    let (model_json, metadata_json) = roamguard_testkit::fixtures::challenger_files();
+    let s3 = s3_client(&d.config);
+    put_object(&s3, bucket, &format!("{CHALLENGER_PREFIX}model.json"), &model_json).await;
+    put_object(&s3, bucket, &format!("{CHALLENGER_PREFIX}metadata.json"), &metadata_json).await;
+    let challenger = roamguard_testkit::fixtures::challenger_model();
+    let champion = roamguard_testkit::fixtures::model();
+
+    // In-process champion.
+    let scored = d.score("challenged", 1, &[]).await;
+    for v in &scored.stored {
+        assert_challenged(v, &challenger);
+        assert_eq!(v.model_version, champion.version());
+        assert!(!v.degraded);
+    }
+    for v in &scored.published {
+        let stored = by_id(&scored.stored, v["event_id"].as_str().unwrap());
+        assert_eq!(serde_json::from_value::<Verdict>(v.clone()).unwrap().challenger, stored.challenger, "{v}");
+    }
+    assert!(scored.logs().contains("challenger model loaded"), "{}", scored.logs());
+
+    // SageMaker champion (answered by the built-in model through the test proxy), the same
+    // in-process challenger.
+    let upstream = format!("127.0.0.1:{}", d.moto.port).parse().unwrap();
+    let options = ProxyOptions { sagemaker_model: Some(champion.clone()), ..ProxyOptions::default() };
+    let proxy = Proxy::start(upstream, options).await;
+    let on_sagemaker =
+        [("SCORER", "sagemaker"), ("SAGEMAKER_ENDPOINT", "roamguard-scoring"), ("AWS_ENDPOINT_URL", &proxy.endpoint)];
+    let scored = d.score("challenged-sm", 2, &on_sagemaker).await;
+    assert!(proxy.calls_by_operation().get("SageMaker InvokeEndpoint").copied().unwrap_or(0) >= 1);
+    for v in &scored.stored {
+        assert!(!v.degraded, "scored by SageMaker, not the fallback: {v:?}");
+        assert_challenged(v, &challenger);
+    }
+
+    // A broken challenger is refused; scoring goes on without one, and the refusal is counted.
+    put_object(&s3, bucket, &format!("{CHALLENGER_PREFIX}model.json"), &model_json[..model_json.len() / 2]).await;
+    let scored = d.score("unchallenged", 3, &[]).await;
+    assert!(scored.stored.iter().all(|v| v.challenger.is_none()), "{:?}", scored.stored);
+    assert!(scored.published.iter().all(|v| v.get("challenger").is_none()), "{:?}", scored.published);
+    assert_eq!(scored.startup_metric("ChallengerRejected"), json!(1));
+    assert!(scored.logs().contains("challenger model refused"), "{}", scored.logs());
+}
+
+// ---- drift: PSI per window of scored events, as EMF metrics (DriftAlarm watches them) ---------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_drift_window_fills_should_print_the_psi_of_the_top_features_and_the_score() {
+    let d = Deployed::start(&[]).await;
+    let scored = d.score("drift", 1, &[("DRIFT_WINDOW_EVENTS", "2")]).await;
+    let line = scored
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"MaxFeaturePsi\""))
+        .unwrap_or_else(|| panic!("no drift line:\n{}", scored.stdout));
+    let emf: serde_json::Value = serde_json::from_str(line).expect("EMF is JSON");
+    assert_eq!(emf["DriftRows"], 2, "{emf}");
+    let top = roamguard_testkit::fixtures::model().top_features(10).into_iter().map(String::from).collect::<Vec<_>>();
+    assert_eq!(emf["TopFeatures"], json!(top));
+    let worst = emf["MaxPsiFeature"].as_str().expect("a feature");
+    assert!(top.iter().any(|f| f == worst), "{emf}");
+    assert_eq!(emf["MaxFeaturePsi"], emf["FeaturePsi"][worst], "{emf}");
+    assert_eq!(emf["FeaturePsi"].as_object().unwrap().len(), roamguard::features::NUM_FEATURES);
+    assert!(emf["ScorePsi"].as_f64().is_some_and(|p| p >= 0.0), "{emf}");
+    let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["Name"].as_str())
+        .collect();
+    assert_eq!(names, ["DriftRows", "MaxFeaturePsi", "ScorePsi"]);
+
+    // The default window (10,000 events) is not filled by two: no drift line.
+    let scored = d.score("no-drift", 2, &[]).await;
+    assert!(!scored.stdout.contains("MaxFeaturePsi"), "{}", scored.stdout);
 }

@@ -25,7 +25,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, value: String, expected: &'static str },
 }
 
-/// The scoring settings every function reads: `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`,
+/// The scoring settings every function reads: `MODEL_URI`, `CHALLENGER_MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`,
 /// `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`, `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
 ///
 /// The decision policy comes from, highest precedence first: `REVIEW_THRESHOLD` /
@@ -36,6 +36,9 @@ pub struct ScoringConfig {
     /// `MODEL_URI`: a model directory in S3 (`s3://bucket/prefix/` with `model.json` and
     /// `metadata.json`); None: the model built into the binary.
     pub model: Option<ModelLocation>,
+    /// `CHALLENGER_MODEL_URI`: a second model directory in S3, scored in-process beside the
+    /// champion (whatever the scorer) and recorded on verdicts, never deciding.
+    pub challenger: Option<ModelLocation>,
     pub scorer: ScorerChoice,
     pub review_threshold: Option<f32>,
     pub block_threshold: Option<f32>,
@@ -164,11 +167,12 @@ impl Env {
         Ok(Some(RulesConfig { location, reload_every }))
     }
 
-    /// `MODEL_URI` (`s3://bucket/prefix/`; unset: the built-in model).
-    pub fn model(&self) -> Result<Option<ModelLocation>, ConfigError> {
-        let Some(uri) = self.optional("MODEL_URI") else { return Ok(None) };
+    /// `MODEL_URI` or `CHALLENGER_MODEL_URI` (`s3://bucket/prefix/`; unset: the built-in model,
+    /// no challenger).
+    pub fn model(&self, name: &'static str) -> Result<Option<ModelLocation>, ConfigError> {
+        let Some(uri) = self.optional(name) else { return Ok(None) };
         ModelLocation::parse(&uri).map(Some).map_err(|_| ConfigError::Invalid {
-            name: "MODEL_URI",
+            name,
             value: uri,
             expected: "an S3 prefix of the form s3://bucket/prefix/ holding model.json and metadata.json",
         })
@@ -190,7 +194,8 @@ impl Env {
             }
         };
         Ok(ScoringConfig {
-            model: self.model()?,
+            model: self.model("MODEL_URI")?,
+            challenger: self.model("CHALLENGER_MODEL_URI")?,
             scorer,
             review_threshold: self.threshold("REVIEW_THRESHOLD")?,
             block_threshold: self.threshold("BLOCK_THRESHOLD")?,
@@ -215,6 +220,7 @@ mod tests {
             s,
             ScoringConfig {
                 model: None,
+                challenger: None,
                 scorer: ScorerChoice::Embedded,
                 review_threshold: None,
                 block_threshold: None,
@@ -288,6 +294,11 @@ mod tests {
         let err = env(&[("MODEL_URI", "roamguard-models/v3/")]).scoring().unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { name: "MODEL_URI", .. }), "{err}");
         assert!(err.to_string().contains("s3://bucket/prefix/"), "{err}");
+
+        let s = env(&[("CHALLENGER_MODEL_URI", "s3://roamguard-models/models/v4")]).scoring().unwrap();
+        assert_eq!((s.model, s.challenger.map(|c| c.prefix)), (None, Some("models/v4/".into())));
+        let err = env(&[("CHALLENGER_MODEL_URI", "models/v4/")]).scoring().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "CHALLENGER_MODEL_URI", .. }), "{err}");
     }
 
     #[test]

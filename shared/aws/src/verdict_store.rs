@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration as TimeDelta, NaiveDate, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use roamguard::labels::StoredLabel;
 use roamguard::ports::{Labelled, PortError, VerdictQuery, VerdictStore};
-use roamguard::verdict::{DECIDED_BY_MODEL, Decision, Reason, Verdict};
+use roamguard::verdict::{ChallengerOpinion, DECIDED_BY_MODEL, Decision, Reason, Verdict};
 
 use super::dynamo::{self, Item, get_n, get_s, n, s};
 use super::{Backoff, DynamoDbClient, SdkConfig, classify};
@@ -36,6 +36,7 @@ const RULES_VERSION: &str = "rules_version";
 const SCORED_AT: &str = "scored_at";
 const TIME_ID: &str = "time_id";
 const DECISION_DAY: &str = "decision_day";
+const CHALLENGER: &str = "challenger";
 const LABEL: &str = "label";
 const LABEL_FRAUD: &str = "fraud";
 const LABEL_FRAUD_TYPE: &str = "fraud_type";
@@ -357,6 +358,14 @@ fn to_item(v: &Verdict) -> Result<Item, PortError> {
     if let Some(version) = &v.rules_version {
         item.insert(RULES_VERSION.to_string(), s(version.as_str()));
     }
+    if let Some(c) = &v.challenger {
+        let opinion = HashMap::from([
+            (MODEL_VERSION.to_string(), s(c.model_version.as_str())),
+            (SCORE.to_string(), n(c.score)),
+            (DECISION.to_string(), s(c.decision.as_str())),
+        ]);
+        item.insert(CHALLENGER.to_string(), AttributeValue::M(opinion));
+    }
     Ok(item)
 }
 
@@ -395,6 +404,15 @@ fn from_item(item: &Item) -> Result<Verdict, PortError> {
             Some(_) => return Err(bad(RULES_MATCHED)),
         },
         rules_version: get_s(item, RULES_VERSION).map(str::to_string),
+        challenger: match item.get(CHALLENGER) {
+            None => None,
+            Some(AttributeValue::M(c)) => Some(ChallengerOpinion {
+                model_version: get_s(c, MODEL_VERSION).ok_or_else(|| bad(CHALLENGER))?.to_string(),
+                score: get_n::<f32>(c, SCORE).ok_or_else(|| bad(CHALLENGER))?,
+                decision: get_s(c, DECISION).and_then(Decision::parse).ok_or_else(|| bad(CHALLENGER))?,
+            }),
+            Some(_) => return Err(bad(CHALLENGER)),
+        },
     })
 }
 
@@ -547,6 +565,11 @@ mod tests {
             decided_by: "rule:irsf-range".into(),
             rules_matched: vec!["irsf-range".into(), "night-data-spike".into()],
             rules_version: Some("3HL4kqtJlcpXroDTDmJ".into()),
+            challenger: Some(ChallengerOpinion {
+                model_version: "challenger-2".into(),
+                score: 0.031_25,
+                decision: Decision::Allow,
+            }),
         }
     }
 
@@ -563,7 +586,7 @@ mod tests {
     /// counts it.
     #[test]
     fn when_a_verdict_item_is_built_should_the_cost_model_size_it_exactly() {
-        let size = |item: &Item| -> usize {
+        fn size(item: &Item) -> usize {
             item.iter()
                 .map(|(name, value)| match value {
                     AttributeValue::S(t) => roamguard::cost::string_attribute(name, t),
@@ -573,15 +596,20 @@ mod tests {
                     AttributeValue::L(ids) => {
                         name.len() + 3 + ids.iter().map(|id| 1 + id.as_s().map_or(0, String::len)).sum::<usize>()
                     }
+                    // A map: 3 bytes, plus 1 byte per entry and the entry's own size.
+                    AttributeValue::M(entries) => name.len() + 3 + entries.len() + size(entries),
                     other => panic!("unexpected attribute {other:?}"),
                 })
                 .sum()
-        };
-        for decision in [Decision::Allow, Decision::Review, Decision::Block] {
+        }
+        for (decision, challenger) in Decision::ALL.into_iter().zip([true, false, true]) {
             let mut v = verdict();
             v.decision = decision;
             if decision == Decision::Allow {
                 v.reasons.clear();
+            }
+            if !challenger {
+                v.challenger = None;
             }
             assert_eq!(roamguard::cost::verdict_item_bytes(&v), size(&to_item(&v).unwrap()), "{decision:?}");
         }

@@ -10,7 +10,7 @@ use roamguard::pipeline::{Pipeline, Ports, Replays};
 use roamguard::ports::{Discard, Scorer, VerdictSink};
 
 use crate::config::{RulesConfig, ScorerChoice, ScoringConfig};
-use crate::model_source::load_model;
+use crate::model_source::{ModelLocation, load_model};
 use crate::rules::RulesReloader;
 use crate::thresholds::decision_policy;
 use crate::{DynamoSubscriberStore, DynamoVerdictStore, KinesisVerdictSink, SageMakerScorer, SqsDeadLetters};
@@ -108,7 +108,42 @@ pub fn api_ports(
 /// analysts' rules (`RULES_URI`). The metric lines of the start (EMF) go to stdout.
 pub struct Decisions {
     pub model: Arc<FraudModel>,
+    /// `CHALLENGER_MODEL_URI`'s model, when it loaded.
+    pub challenger: Option<Arc<FraudModel>>,
     pub rules: Option<RulesReloader>,
+}
+
+/// The challenger at `location`, or None when it cannot be read or is refused: it never decides,
+/// so unlike the champion it does not fail the init; the refusal is an ERROR log and a
+/// `ChallengerRejected` metric (the verdicts carry no `challenger` until a good one is deployed).
+async fn load_challenger(sdk: &SdkConfig, location: &ModelLocation, function: &str) -> Option<Arc<FraudModel>> {
+    match load_model(sdk, location).await {
+        Ok(loaded) => {
+            tracing::info!(
+                challenger_version = loaded.model.version(),
+                challenger_source = %location,
+                "challenger model loaded"
+            );
+            Some(Arc::new(loaded.model))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "challenger model refused: scoring without a challenger");
+            let emf = serde_json::json!({
+                "_aws": {
+                    "Timestamp": chrono::Utc::now().timestamp_millis(),
+                    "CloudWatchMetrics": [{
+                        "Namespace": crate::METRICS_NAMESPACE,
+                        "Dimensions": [["Function"]],
+                        "Metrics": [{"Name": "ChallengerRejected", "Unit": "Count"}],
+                    }],
+                },
+                "Function": function,
+                "ChallengerRejected": 1,
+            });
+            println!("{emf}");
+            None
+        }
+    }
 }
 
 impl Decisions {
@@ -152,7 +187,16 @@ impl Decisions {
                 Some(reloader)
             }
         };
-        Ok(Decisions { model: Arc::new(model.with_policy(policy.policy)), rules })
+        let challenger = match &scoring.challenger {
+            None => None,
+            Some(location) => load_challenger(sdk, location, function).await,
+        };
+        Ok(Decisions { model: Arc::new(model.with_policy(policy.policy)), challenger, rules })
+    }
+
+    /// The challenger's version, for the start log.
+    pub fn challenger_version(&self) -> &str {
+        self.challenger.as_ref().map_or("none", |c| c.version())
     }
 
     /// The rules in force, for `with_rules` (None without `RULES_URI`).

@@ -309,6 +309,12 @@ impl Api {
         self
     }
 
+    /// A challenger model, as in [`Pipeline::with_challenger`].
+    pub fn with_challenger(mut self, challenger: Arc<FraudModel>) -> Api {
+        self.pipeline = self.pipeline.with_challenger(challenger);
+        self
+    }
+
     /// Analysts' rules, as in [`Pipeline::with_rules`].
     pub fn with_rules(mut self, rules: Arc<crate::rules::ActiveRules>) -> Api {
         self.pipeline = self.pipeline.with_rules(rules);

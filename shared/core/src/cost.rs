@@ -66,7 +66,7 @@ pub fn state_item_bytes(imsi: &str, encoded: usize, version: u64) -> usize {
 
 /// The verdict item as the DynamoDB verdict table stores it (see roamguard-aws's verdict store:
 /// fixed-width RFC 3339 times, reasons as a JSON string, `time_id`, `decision_day` on flagged
-/// verdicts only, `enforced` on shadow-mode verdicts only).
+/// verdicts only, `enforced` on shadow-mode verdicts only, `challenger` as a map).
 pub fn verdict_item_bytes(v: &Verdict) -> usize {
     const TIME: usize = "2026-06-01T12:00:00.000000000Z".len();
     let reasons = serde_json::to_string(&v.reasons).map_or(2, |r| r.len());
@@ -102,6 +102,15 @@ pub fn verdict_item_bytes(v: &Verdict) -> usize {
             "rules_matched".len() + 3 + v.rules_matched.iter().map(|id| 1 + id.len()).sum::<usize>()
         }
         + v.rules_version.as_deref().map_or(0, |r| string_attribute("rules_version", r))
+        + v.challenger.as_ref().map_or(0, |c| {
+            // A map: 3 bytes, and 1 byte per entry besides the entry's name and value.
+            "challenger".len()
+                + 3
+                + 3
+                + string_attribute("model_version", &c.model_version)
+                + number_attribute("score", &c.score.to_string())
+                + string_attribute("decision", c.decision.as_str())
+        })
 }
 
 /// Units of one verdict write: the item, its `by_subscriber` entry, and its `by_decision_day`

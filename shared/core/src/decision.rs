@@ -134,17 +134,27 @@ impl DecisionPolicy {
     /// The decision for `score`, given the scores of the subscriber's earlier events within the
     /// escalation window ([`crate::state::ScoreMarks::earlier`]).
     pub fn decide(&self, score: f32, earlier: impl Iterator<Item = f32>) -> Decision {
+        self.decide_after_flags(score, self.earlier_flags(earlier))
+    }
+
+    /// The subscriber's earlier flagged events among `earlier` scores (the live state keeps at
+    /// most a few).
+    pub fn earlier_flags(&self, earlier: impl Iterator<Item = f32>) -> usize {
+        earlier.filter(|s| *s >= self.thresholds.review).count()
+    }
+
+    /// The decision for `score` after `flags` earlier flagged events (a challenger's: its
+    /// thresholds, corroborated by the flags the live state records).
+    pub fn decide_after_flags(&self, score: f32, flags: usize) -> Decision {
         match self.thresholds.decide(score) {
-            Decision::Block if !self.corroborated(score, earlier) => Decision::Review,
+            Decision::Block if !self.corroborated(score, flags) => Decision::Review,
             decision => decision,
         }
     }
 
-    fn corroborated(&self, score: f32, earlier: impl Iterator<Item = f32>) -> bool {
+    fn corroborated(&self, score: f32, flags: usize) -> bool {
         let needed = usize::from(self.escalation.earlier_flags);
-        needed == 0
-            || self.escalation.instant_block.is_some_and(|v| score >= v)
-            || earlier.filter(|s| *s >= self.thresholds.review).take(needed).count() == needed
+        needed == 0 || self.escalation.instant_block.is_some_and(|v| score >= v) || flags >= needed
     }
 }
 

@@ -306,6 +306,17 @@ impl DriftMonitor {
         self.rows
     }
 
+    /// Forgets every row counted (the baselines stay).
+    pub fn reset(&mut self) {
+        for (_, h) in &mut self.features {
+            *h = Histogram::new(h.baseline().clone());
+        }
+        if let Some(h) = &mut self.score {
+            *h = Histogram::new(h.baseline().clone());
+        }
+        self.rows = 0;
+    }
+
     /// PSI per feature, highest first, and of the score.
     pub fn report(&self) -> Result<DriftReport, DriftError> {
         let drift = |h: &Histogram| {
@@ -323,6 +334,32 @@ impl DriftMonitor {
         features.sort_by(|a, b| b.psi.total_cmp(&a.psi));
         let score = self.score.as_ref().map(drift).transpose()?;
         Ok(DriftReport { events: self.rows, features, score })
+    }
+}
+
+/// Drift over consecutive windows of scored rows: a report each time `every` rows have been
+/// counted, then a fresh window (what score-stream emits as metrics, per execution environment).
+#[derive(Debug, Clone)]
+pub struct DriftWindow {
+    monitor: DriftMonitor,
+    every: u64,
+}
+
+impl DriftWindow {
+    /// A window of `every` rows (at least 1).
+    pub fn new(baselines: &Baselines, every: u64) -> DriftWindow {
+        DriftWindow { monitor: DriftMonitor::new(baselines), every: every.max(1) }
+    }
+
+    /// Counts a row; the window's report when this row filled it.
+    pub fn add(&mut self, row: &[f32], score: f32) -> Option<DriftReport> {
+        self.monitor.add(row, score);
+        if self.monitor.rows() < self.every {
+            return None;
+        }
+        let report = self.monitor.report().ok();
+        self.monitor.reset();
+        report
     }
 }
 
@@ -470,6 +507,33 @@ mod tests {
         assert_eq!(report.score.map(|s| s.band), Some(Band::Stable));
         let json = serde_json::to_value(&report.features[0]).unwrap();
         assert_eq!(json["band"], "major");
+    }
+
+    #[test]
+    fn when_a_window_fills_should_report_it_alone_and_start_afresh() {
+        let a = uniform_baseline();
+        let baselines = Baselines { features: vec![("a".into(), a.clone())], score: Some(a) };
+        let mut window = DriftWindow::new(&baselines, 1000);
+        // First window: all in the top bin (major); second: as in training (stable).
+        let first: Vec<_> = (0..1000).filter_map(|_| window.add(&[999.0], 999.0)).collect();
+        let second: Vec<_> = (0..1000).filter_map(|i| window.add(&[i as f32], i as f32)).collect();
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert_eq!((first[0].events, first[0].features[0].band), (1000, Band::Major));
+        assert_eq!((second[0].events, second[0].features[0].band), (1000, Band::Stable), "{:?}", second[0]);
+        assert!(second[0].features[0].psi < 1e-9, "identical distributions: {:?}", second[0]);
+    }
+
+    #[test]
+    fn when_ranking_features_should_put_the_ones_the_trees_split_on_most_first() {
+        let model = crate::model::FraudModel::embedded().unwrap();
+        let top = model.top_features(10);
+        assert_eq!(top.len(), 10);
+        let cover = model.booster().total_cover();
+        let index = |name: &str| crate::features::names().position(|n| n == name).unwrap();
+        let covers: Vec<f64> = top.iter().map(|n| cover[index(n)]).collect();
+        assert!(covers.windows(2).all(|w| w[0] >= w[1]), "{top:?} {covers:?}");
+        let least = cover.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(covers[9] > least, "not every feature ties: {covers:?}");
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub mod features;
 pub mod model;
 pub mod rules;
 
-// What customers feel: operating points, calibration on labelled history.
+// What customers feel: operating points, calibration on labelled history, drift, champion
+// against challenger.
+pub mod compare;
 pub mod drift;
 pub mod evaluation;
 

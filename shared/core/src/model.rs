@@ -145,6 +145,18 @@ impl FraudModel {
 
     /// The top 3 reasons behind this row's score (exact TreeSHAP: tens of µs, so only for
     /// flagged events).
+    /// The `k` features the model leans on most (xgboost's `total_cover` importance), by name,
+    /// most important first: the "top features" the drift alarm watches.
+    pub fn top_features(&self, k: usize) -> Vec<&str> {
+        let cover = self.booster.total_cover();
+        let mut order: Vec<usize> = (0..self.metadata.feature_names.len()).collect();
+        order.sort_by(|&a, &b| {
+            let c = |i: usize| cover.get(i).copied().unwrap_or(0.0);
+            c(b).total_cmp(&c(a)).then(a.cmp(&b))
+        });
+        order.into_iter().take(k).map(|i| self.metadata.feature_names[i].as_str()).collect()
+    }
+
     pub fn reasons(&self, row: &FeatureVector) -> Vec<Reason> {
         let mut contribs = [0f32; NUM_FEATURES + 1];
         self.booster.contributions(row, &mut contribs);

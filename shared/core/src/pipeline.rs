@@ -5,7 +5,8 @@
 //!
 //! Stages: decode + validate → look up already-stored verdicts (replays), load profiles and
 //! live state for the batch's subscribers and send dead letters, the three at once → features
-//! (per subscriber, in record order) → score the batch in one call → decide → store verdicts
+//! (per subscriber, in record order) → score the batch in one call (and by the challenger, if
+//! any) → decide → store verdicts
 //! (idempotent) → publish them and persist live state, the two at once.
 //!
 //! So a batch costs three dependent rounds of calls to its dependencies (plus one when the
@@ -23,12 +24,13 @@
 mod batch;
 mod join;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::decision::DecisionMode;
+use crate::drift::{DriftReport, DriftWindow};
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, SubscriberStore, VerdictSink, VerdictStore};
 use crate::rules::ActiveRules;
@@ -109,6 +111,7 @@ pub struct StageTimings {
     pub state_load: Duration,
     pub features: Duration,
     pub model: Duration,
+    pub challenger: Duration,
     pub decide: Duration,
     pub verdict_store: Duration,
     pub verdict_sink: Duration,
@@ -123,6 +126,7 @@ impl StageTimings {
         self.state_load += o.state_load;
         self.features += o.features;
         self.model += o.model;
+        self.challenger += o.challenger;
         self.decide += o.decide;
         self.verdict_store += o.verdict_store;
         self.verdict_sink += o.verdict_sink;
@@ -130,13 +134,14 @@ impl StageTimings {
         self.dead_letters += o.dead_letters;
     }
     /// (stage name, time) pairs in pipeline order.
-    pub fn stages(&self) -> [(&'static str, Duration); 10] {
+    pub fn stages(&self) -> [(&'static str, Duration); 11] {
         [
             ("decode", self.decode),
             ("replay_lookup", self.replay_lookup),
             ("state_load", self.state_load),
             ("features", self.features),
             ("model", self.model),
+            ("challenger", self.challenger),
             ("decide", self.decide),
             ("verdict_store", self.verdict_store),
             ("verdict_sink", self.verdict_sink),
@@ -189,6 +194,8 @@ pub struct BatchReport {
     pub outcomes: Vec<Outcome>,
     pub timings: StageTimings,
     pub counts: Counts,
+    /// Drift windows this batch filled (with [`Pipeline::with_drift`]), oldest first.
+    pub drift: Vec<DriftReport>,
 }
 
 /// The ports the pipeline talks to.
@@ -209,6 +216,8 @@ pub struct Pipeline {
     replays: Replays,
     mode: DecisionMode,
     rules: Arc<ActiveRules>,
+    challenger: Option<Arc<FraudModel>>,
+    drift: Option<Arc<Mutex<DriftWindow>>>,
 }
 
 /// How the pipeline finds the records it has seen before (redeliveries, repeated requests).
@@ -232,6 +241,8 @@ impl Pipeline {
             replays: Replays::LookUpEvery,
             mode: DecisionMode::Enforce,
             rules: Arc::new(ActiveRules::default()),
+            challenger: None,
+            drift: None,
         }
     }
 
@@ -244,6 +255,25 @@ impl Pipeline {
 
     pub fn rules(&self) -> &Arc<ActiveRules> {
         &self.rules
+    }
+
+    /// A challenger: a second, in-process model scored on the same feature rows as the
+    /// champion (the scorer, in-process or SageMaker), whose opinion the verdicts carry. It never
+    /// decides.
+    pub fn with_challenger(mut self, challenger: Arc<FraudModel>) -> Pipeline {
+        self.challenger = Some(challenger);
+        self
+    }
+
+    pub fn challenger(&self) -> Option<&FraudModel> {
+        self.challenger.as_deref()
+    }
+
+    /// Counts every scored row and its score in a drift window; each batch's report carries the
+    /// windows it filled (score-stream emits them as metrics).
+    pub fn with_drift(mut self, window: Arc<Mutex<DriftWindow>>) -> Pipeline {
+        self.drift = Some(window);
+        self
     }
 
     /// Shadow mode: verdicts say what would be decided, marked not enforced.
@@ -273,9 +303,13 @@ impl Pipeline {
         self.read(&mut batch).await;
         batch.features();
         self.score(&mut batch).await;
-        batch.decide(&self.model, self.mode, &self.rules.get());
+        if let Some(challenger) = &self.challenger {
+            batch.challenge(challenger);
+        }
+        batch.decide(&self.model, self.challenger.as_deref(), self.mode, &self.rules.get());
         self.store(&mut batch).await;
         self.publish_and_save(&mut batch).await;
-        batch.report()
+        let drift = self.drift.as_ref().map(|w| batch.observe_drift(w)).unwrap_or_default();
+        batch.report(drift)
     }
 }

@@ -66,6 +66,18 @@ pub struct Verdict {
     /// Which rules file was in force: its hash, or the S3 object version (omitted without rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_version: Option<String>,
+    /// What the challenger model would have decided on the same features (omitted without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenger: Option<ChallengerOpinion>,
+}
+
+/// A challenger model's opinion on an event: scored on the champion's feature row, decided by
+/// the challenger's own thresholds, never acted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengerOpinion {
+    pub model_version: String,
+    pub score: f32,
+    pub decision: Decision,
 }
 
 fn enforced_by_default() -> bool {

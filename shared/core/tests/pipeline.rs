@@ -10,7 +10,7 @@ use roamguard::features::FeatureVector;
 use roamguard::model::ModelScorer;
 use roamguard::pipeline::{Outcome, Pipeline, Port, Ports, Record};
 use roamguard::ports::{DeadLetter, DeadLetterSink, PortError, Scorer, VerdictSink};
-use roamguard::verdict::Verdict;
+use roamguard::verdict::{Decision, Verdict};
 use roamguard_testkit::fixtures::{InMemory, call, fixed_clock, model, profile};
 
 const A: &str = "208011234567890";
@@ -247,4 +247,96 @@ async fn when_subscriber_is_unknown_should_still_score_with_missing_profile_feat
     let outcomes = run(&h, &records(&[call("e1", "310150123456789", 0, "34911234567", 60)])).await;
     assert_eq!(verdicts(&outcomes).len(), 1);
     assert_eq!(h.memory.verdict_store.len(), 1);
+}
+
+// ---- a challenger beside the champion ------------------------------------------------------------
+
+/// Generated traffic (with fraud, so every decision occurs) as records, in file order.
+fn generated_records() -> Vec<(String, Vec<u8>)> {
+    let dataset = roamguard_sim::generate(&roamguard_sim::GeneratorConfig {
+        subscribers: 16,
+        days: 1,
+        seed: 3,
+        fraud_share: 0.3,
+        ..Default::default()
+    });
+    let lines: Vec<String> = dataset.events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+    records(&lines)
+}
+
+async fn run_in_batches(pipeline: &Pipeline, input: &[(String, Vec<u8>)]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for chunk in input.chunks(100) {
+        let recs: Vec<Record<'_>> = chunk.iter().map(|(p, d)| Record::new(p, d)).collect();
+        out.extend(verdicts(&pipeline.process(&recs).await.outcomes).into_iter().cloned());
+    }
+    out
+}
+
+#[tokio::test]
+async fn when_a_challenger_is_attached_should_score_the_same_rows_with_its_own_thresholds_and_decide_nothing() {
+    let input = generated_records();
+    let challenger = roamguard_testkit::fixtures::challenger_model();
+    let alone = run_in_batches(&InMemory::new(model()).pipeline().with_clock(fixed_clock), &input).await;
+    let challenged = InMemory::new(model()).pipeline().with_clock(fixed_clock).with_challenger(challenger.clone());
+    let challenged = run_in_batches(&challenged, &input).await;
+    assert_eq!(alone.len(), input.len());
+    assert_eq!(challenged.len(), input.len());
+
+    let (mut disagreements, mut challenger_blocks) = (0, 0);
+    for (a, c) in alone.iter().zip(&challenged) {
+        let opinion = c.challenger.clone().expect("every verdict carries the challenger's opinion");
+        assert_eq!(Verdict { challenger: None, ..c.clone() }, *a, "the challenger changes nothing else");
+        assert_eq!(opinion.model_version, roamguard_testkit::fixtures::CHALLENGER_VERSION);
+        let expected = roamguard_testkit::fixtures::challenger_score_for(c.score);
+        assert!((opinion.score - expected).abs() < 1e-4, "scored on the champion's row: {c:?}");
+        // Its own thresholds; a BLOCK needs the earlier flags the live state records.
+        let by_thresholds = challenger.thresholds().decide(opinion.score);
+        assert!(
+            opinion.decision == by_thresholds
+                || (by_thresholds == Decision::Block && opinion.decision == Decision::Review),
+            "{c:?}"
+        );
+        disagreements += usize::from(opinion.decision != c.decision);
+        challenger_blocks += usize::from(opinion.decision == Decision::Block);
+    }
+    assert!(disagreements > 0, "the test challenger flags more: some decisions differ");
+    assert!(challenger_blocks > 0, "the challenger blocks once corroborated");
+    for d in Decision::ALL {
+        assert!(alone.iter().any(|v| v.decision == d), "the traffic has {d:?} verdicts");
+    }
+}
+
+#[tokio::test]
+async fn when_the_champion_falls_back_should_the_challenger_still_give_its_opinion() {
+    let fallback: Arc<dyn Scorer> = Arc::new(ModelScorer::new(model()));
+    let h = harness_with(Some(Arc::new(FailingScorer)), Some(fallback), None, None);
+    let h = Harness { pipeline: h.pipeline.with_challenger(roamguard_testkit::fixtures::challenger_model()), ..h };
+    let outcomes = run(&h, &records(&[call("e1", A, 0, "34911234567", 60)])).await;
+    let v = verdicts(&outcomes);
+    assert!(v[0].degraded);
+    assert!(v[0].challenger.is_some(), "{:?}", v[0]);
+}
+
+// ---- drift windows -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_scored_rows_fill_a_drift_window_should_the_batch_report_it_and_retries_not_count() {
+    let baselines = roamguard::drift::Baselines::from_metadata(model().metadata()).unwrap();
+    let window = Arc::new(Mutex::new(roamguard::drift::DriftWindow::new(&baselines, 3)));
+    let failing = harness_with(Some(Arc::new(FailingScorer)), None, None, None);
+    let failing = Harness { pipeline: failing.pipeline.with_drift(window.clone()), ..failing };
+    let events: Vec<String> = (0..3).map(|i| call(&format!("d{i}"), A, i, "34911234567", 60)).collect();
+    let recs = records(&events);
+    let report = failing.pipeline.process(&recs.iter().map(|(p, d)| Record::new(p, d)).collect::<Vec<_>>()).await;
+    assert!(report.drift.is_empty(), "retried rows are not counted: they come back");
+
+    let h = harness();
+    let h = Harness { pipeline: h.pipeline.with_drift(window), ..h };
+    let mut more = events.clone();
+    more.push(events[0].clone()); // a copy of an event_id counts once
+    let report = h.pipeline.process(&records(&more).iter().map(|(p, d)| Record::new(p, d)).collect::<Vec<_>>()).await;
+    assert_eq!(report.drift.len(), 1, "three scored rows fill the window");
+    assert_eq!(report.drift[0].events, 3);
+    assert_eq!(report.drift[0].features.len(), roamguard::features::NUM_FEATURES);
 }

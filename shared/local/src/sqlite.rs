@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use roamguard::labels::StoredLabel;
 use roamguard::ports::{Labelled, PortError, VerdictQuery, VerdictStore};
-use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard::verdict::{ChallengerOpinion, Decision, Reason, Verdict};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 const NAME: &str = "verdict table (sqlite)";
@@ -118,6 +118,10 @@ CREATE TABLE IF NOT EXISTS verdicts (
     decided_by    TEXT NOT NULL DEFAULT 'model',  -- or 'rule:<id>'
     rules_matched TEXT,  -- JSON array of rule ids; NULL when none matched
     rules_version TEXT,  -- NULL without rules
+    -- The challenger model's opinion (all NULL without a challenger).
+    challenger_model_version TEXT,
+    challenger_score         REAL,
+    challenger_decision      TEXT,
     -- The analyst's label, the last one posted (all NULL while unlabelled).
     label_fraud      INTEGER,
     label_fraud_type TEXT,
@@ -130,13 +134,14 @@ CREATE INDEX IF NOT EXISTS verdicts_by_decision ON verdicts (decision, event_tim
 ";
 
 const COLUMNS: &str = "event_id, imsi, event_time, decision, score, reasons, model_version, degraded, scored_at, \
-     enforced, decided_by, rules_matched, rules_version";
+     enforced, decided_by, rules_matched, rules_version, challenger_model_version, challenger_score, \
+     challenger_decision";
 
-/// The label columns, after [`COLUMNS`] (indexes 13–17 of a row).
+/// The label columns, after [`COLUMNS`] (indexes 16–20 of a row).
 const LABEL_COLUMNS: &str = "label_fraud, label_fraud_type, label_note, label_analyst, labelled_at";
 
 /// Columns added after the first version, with how to add them to an older table.
-const ADDED_COLUMNS: [(&str, &str); 9] = [
+const ADDED_COLUMNS: [(&str, &str); 12] = [
     ("enforced", "enforced INTEGER NOT NULL DEFAULT 1"),
     ("decided_by", "decided_by TEXT NOT NULL DEFAULT 'model'"),
     ("rules_matched", "rules_matched TEXT"),
@@ -146,6 +151,9 @@ const ADDED_COLUMNS: [(&str, &str); 9] = [
     ("label_note", "label_note TEXT"),
     ("label_analyst", "label_analyst TEXT"),
     ("labelled_at", "labelled_at TEXT"),
+    ("challenger_model_version", "challenger_model_version TEXT"),
+    ("challenger_score", "challenger_score REAL"),
+    ("challenger_decision", "challenger_decision TEXT"),
 ];
 
 /// Creates the table, or brings a table of an earlier version up to date (columns added since
@@ -240,6 +248,25 @@ impl SqliteVerdictStore {
         }
         Ok(out)
     }
+
+    /// Every verdict that carries a challenger's opinion, with its label, in event_id order,
+    /// one row at a time (what `roamguard compare` reads; a table can hold millions).
+    pub fn for_each_challenged(&self, mut f: impl FnMut(Verdict, Option<StoredLabel>)) -> Result<u64, PortError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS}, {LABEL_COLUMNS} FROM verdicts WHERE challenger_score IS NOT NULL ORDER BY event_id"
+            ))
+            .map_err(err)?;
+        let rows = stmt.query_map([], |row| Ok((row_to_verdict(row)?, row_to_label(row)?))).map_err(err)?;
+        let mut n = 0;
+        for row in rows {
+            let (verdict, label) = row.map_err(err)?;
+            f(verdict, label);
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 /// The stored verdicts of `ids` (absent ids are missing from the map), one statement per
@@ -283,17 +310,17 @@ fn lookup_rows<T>(
 
 /// The label columns of a row read with [`LABEL_COLUMNS`] after [`COLUMNS`]; None while unlabelled.
 fn row_to_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredLabel>> {
-    let Some(fraud) = r.get::<_, Option<i64>>(13)? else { return Ok(None) };
-    let at: String = r.get(17)?;
+    let Some(fraud) = r.get::<_, Option<i64>>(16)? else { return Ok(None) };
+    let at: String = r.get(20)?;
     let labelled_at =
         chrono::DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(17, rusqlite::types::Type::Text, e.to_string().into())
         })?;
     Ok(Some(StoredLabel {
         fraud: fraud != 0,
-        fraud_type: r.get(14)?,
-        note: r.get(15)?,
-        analyst: r.get(16)?,
+        fraud_type: r.get(17)?,
+        note: r.get(18)?,
+        analyst: r.get(19)?,
         labelled_at,
     }))
 }
@@ -334,6 +361,18 @@ fn row_to_verdict(r: &rusqlite::Row<'_>) -> rusqlite::Result<Verdict> {
             None => Vec::new(),
         },
         rules_version: r.get(12)?,
+        challenger: match (
+            r.get::<_, Option<String>>(13)?,
+            r.get::<_, Option<f64>>(14)?,
+            r.get::<_, Option<String>>(15)?,
+        ) {
+            (Some(model_version), Some(score), Some(decision)) => Some(ChallengerOpinion {
+                model_version,
+                score: score as f32,
+                decision: Decision::parse(&decision).ok_or_else(|| bad(15, "unknown decision".into()))?,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -430,7 +469,7 @@ impl VerdictStore for SqliteVerdictStore {
         {
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                    "INSERT INTO verdicts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                      ON CONFLICT (event_id) DO NOTHING"
                 ))
                 .map_err(err)?;
@@ -451,6 +490,9 @@ impl VerdictStore for SqliteVerdictStore {
                         v.decided_by,
                         rules_matched(&v.rules_matched)?,
                         v.rules_version,
+                        v.challenger.as_ref().map(|c| c.model_version.as_str()),
+                        v.challenger.as_ref().map(|c| f64::from(c.score)),
+                        v.challenger.as_ref().map(|c| c.decision.as_str()),
                     ])
                     .map_err(err)?;
                 if inserted == 0 {
@@ -537,6 +579,7 @@ mod tests {
             decided_by: "model".into(),
             rules_matched: vec![],
             rules_version: None,
+            challenger: None,
         }
     }
 

@@ -21,6 +21,7 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         decided_by: "model".into(),
         rules_matched: vec![],
         rules_version: None,
+        challenger: None,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 use roamguard::ports::{VerdictQuery, VerdictStore};
-use roamguard::verdict::{Decision, Reason, Verdict};
+use roamguard::verdict::{ChallengerOpinion, Decision, Reason, Verdict};
 use roamguard_local::sqlite::SqliteVerdictStore;
 
 /// A directory for one test's table, removed with it: declared before the stores, so they close
@@ -59,6 +59,11 @@ fn verdict(i: usize, decision: Decision) -> Verdict {
         decided_by: if i.is_multiple_of(3) { format!("rule:r{i}") } else { "model".into() },
         rules_matched: if i.is_multiple_of(3) { vec![format!("r{i}"), "other".into()] } else { vec![] },
         rules_version: i.is_multiple_of(3).then(|| "rules-0123456789abcdef".into()),
+        challenger: i.is_multiple_of(2).then(|| ChallengerOpinion {
+            model_version: "m2".into(),
+            score: i as f32 / 999.0,
+            decision: Decision::ALL[i % 3],
+        }),
     }
 }
 
@@ -256,4 +261,24 @@ fn when_exporting_labels_should_give_each_labelled_verdict_once_with_its_last_la
     assert_eq!(got, want, "unlabelled verdicts are left out; the last label wins");
     let lines: Vec<roamguard::labels::Label> = got.iter().map(|(id, l)| l.to_label(id)).collect();
     assert_eq!(lines.iter().filter(|l| l.fraud).count(), 2);
+}
+
+#[test]
+fn when_reading_challenged_verdicts_should_give_exactly_those_with_their_labels_in_event_id_order() {
+    let rt = runtime();
+    let dir = TempDir::new("challenged");
+    let store = SqliteVerdictStore::open(&dir.db()).unwrap();
+    let all: Vec<Verdict> = (0..10).map(|i| verdict(i, Decision::ALL[i % 3])).collect();
+    rt.block_on(store.put(&all)).unwrap();
+    let labelled = all[4].event_id.as_str();
+    assert!(rt.block_on(store.put_label(labelled, &label(true, None, 2))).unwrap());
+
+    let mut read = Vec::new();
+    let n = store.for_each_challenged(|v, l| read.push((v, l))).unwrap();
+    let mut expected: Vec<&Verdict> = all.iter().filter(|v| v.challenger.is_some()).collect();
+    expected.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    assert_eq!(n, 5);
+    assert_eq!(read.iter().map(|(v, _)| v).collect::<Vec<_>>(), expected);
+    let labels: Vec<&str> = read.iter().filter(|(_, l)| l.is_some()).map(|(v, _)| v.event_id.as_str()).collect();
+    assert_eq!(labels, [labelled]);
 }

@@ -21,6 +21,52 @@ pub fn model() -> Arc<FraudModel> {
     MODEL.get_or_init(|| Arc::new(FraudModel::embedded().expect("built-in model loads"))).clone()
 }
 
+const COMMITTED_MODEL: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/model.json"));
+
+/// The challenger's base score (the built-in model's is about 0.021).
+const CHALLENGER_BASE_SCORE: f64 = 0.1;
+
+/// A challenger beside the built-in model: the same trees from another base score (every
+/// margin shifted by about +1.7 log-odds) under another version, so its scores and decisions
+/// differ from the champion's, more on some events than on others. (model.json, metadata.json.)
+pub fn challenger_files() -> (Vec<u8>, Vec<u8>) {
+    let mut model: serde_json::Value = serde_json::from_slice(COMMITTED_MODEL).expect("the committed model is JSON");
+    model["learner"]["learner_model_param"]["base_score"] = format!("[{CHALLENGER_BASE_SCORE:E}]").into();
+    let mut metadata: serde_json::Value =
+        serde_json::from_slice(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/metadata.json")))
+            .expect("the committed metadata is JSON");
+    metadata["model_version"] = CHALLENGER_VERSION.into();
+    let bytes = |v: &serde_json::Value| serde_json::to_vec(v).expect("JSON serialises");
+    (bytes(&model), bytes(&metadata))
+}
+
+pub const CHALLENGER_VERSION: &str = "xgb-challenger-test";
+
+/// What the challenger scores on the feature row the built-in model scored `champion_score`
+/// on: the same trees, so the same margin plus the difference of the base margins. A test sees
+/// with it that the challenger scored the champion's very row.
+pub fn challenger_score_for(champion_score: f32) -> f32 {
+    let model: serde_json::Value = serde_json::from_slice(COMMITTED_MODEL).expect("the committed model is JSON");
+    let base = model["learner"]["learner_model_param"]["base_score"].as_str().unwrap_or_default();
+    let base: f64 = base.trim_matches(['[', ']']).parse().expect("the committed base score is a number");
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let margin = logit(f64::from(champion_score)) + logit(CHALLENGER_BASE_SCORE) - logit(base);
+    (1.0 / (1.0 + (-margin).exp())) as f32
+}
+
+pub fn challenger_model() -> Arc<FraudModel> {
+    let (model, metadata) = challenger_files();
+    Arc::new(FraudModel::from_slices(&model, &metadata).expect("the challenger loads"))
+}
+
+/// Writes the challenger's model directory (as `--challenger-model-dir` reads it) into `dir`.
+pub fn write_challenger_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let (model, metadata) = challenger_files();
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("model.json"), model)?;
+    std::fs::write(dir.join("metadata.json"), metadata)
+}
+
 /// A fixed `scored_at` (2026-06-02 00:00 UTC) for reproducible verdicts.
 pub fn fixed_clock() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).single().expect("a valid date")

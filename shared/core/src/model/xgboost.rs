@@ -183,6 +183,20 @@ impl XgbModel {
         self.roots.len()
     }
 
+    /// xgboost's `total_cover` importance: per feature, the summed cover (training rows,
+    /// hessian-weighted) of the splits on it.
+    pub fn total_cover(&self) -> Vec<f64> {
+        let mut cover = vec![0.0; self.num_features];
+        for (node, c) in self.nodes.iter().zip(&self.covers) {
+            if !node.is_leaf()
+                && let Some(total) = cover.get_mut(node.feature_index())
+            {
+                *total += f64::from(*c);
+            }
+        }
+        cover
+    }
+
     /// Feature names stored in the model (`learner.feature_names`), if it was trained with them.
     pub fn feature_names(&self) -> Option<&[String]> {
         self.feature_names.as_deref()

@@ -10,13 +10,14 @@ use chrono::{DateTime, Utc};
 use super::join::{join2, join3, timed};
 use super::{BatchReport, Counts, Outcome, Pipeline, Port, Record, Replays, RetryReason, StageTimings};
 use crate::decision::DecisionMode;
+use crate::drift::{DriftReport, DriftWindow};
 use crate::events::RoamingEvent;
 use crate::features::{self, FeatureVector};
 use crate::model::FraudModel;
 use crate::ports::{DeadLetter, PortError, StateUpdate, Subscriber};
 use crate::rules::{RuleInput, RuleSet};
 use crate::state::Sequence;
-use crate::verdict::{DECIDED_BY_MODEL, Decision, Verdict};
+use crate::verdict::{ChallengerOpinion, DECIDED_BY_MODEL, Decision, Verdict};
 
 /// What a record is.
 enum Input {
@@ -36,6 +37,8 @@ struct Item<'r> {
     /// Features, for an event that has no stored verdict yet.
     features: Option<FeatureVector>,
     probability: Option<f32>,
+    /// The challenger model's probability on the same row, when there is a challenger.
+    challenger_probability: Option<f32>,
     /// Decided here, not stored yet.
     decided: Option<Verdict>,
     /// The verdict the table holds for the event (a replay's, or ours once stored).
@@ -128,6 +131,7 @@ impl<'r> Batch<'r> {
                     copy_of: None,
                     features: None,
                     probability: None,
+                    challenger_probability: None,
                     decided: None,
                     verdict: None,
                     retry: None,
@@ -254,10 +258,30 @@ impl<'r> Batch<'r> {
             .unzip()
     }
 
+    /// The challenger's score for every row the champion scored.
+    pub(super) fn challenge(&mut self, challenger: &FraudModel) {
+        let started = Instant::now();
+        for item in self.items.iter_mut().filter(|i| i.retry.is_none() && i.probability.is_some()) {
+            if let Some(row) = &item.features {
+                item.challenger_probability = Some(challenger.probability(row));
+            }
+        }
+        self.timings.challenger = started.elapsed();
+    }
+
     /// Decision and reasons for every scored row, in record order: a subscriber's earlier
     /// events of the batch count in the escalation of its later ones, as they would one batch
     /// apart. Each score is marked in the live state after its decision.
-    pub(super) fn decide(&mut self, model: &FraudModel, mode: DecisionMode, rules: &RuleSet) {
+    /// A challenger's decision is its thresholds on its score, corroborated for a BLOCK by the
+    /// subscriber's earlier flags as the live state records them: the champion's (the state
+    /// keeps one model's scores, and a second set would double that part of every item).
+    pub(super) fn decide(
+        &mut self,
+        model: &FraudModel,
+        challenger: Option<&FraudModel>,
+        mode: DecisionMode,
+        rules: &RuleSet,
+    ) {
         let started = Instant::now();
         let (now, degraded, policy) = (self.now, self.degraded, model.policy());
         let window = policy.escalation.window_secs();
@@ -273,7 +297,13 @@ impl<'r> Batch<'r> {
                 None => (None, None),
             };
             let earlier = state.as_deref().map(|s| s.scores.earlier(&e.event_id, t, window));
-            let model_decision = policy.decide(p, earlier.into_iter().flatten());
+            let flags = policy.earlier_flags(earlier.into_iter().flatten());
+            let model_decision = policy.decide_after_flags(p, flags);
+            let challenger = challenger.zip(item.challenger_probability).map(|(c, score)| ChallengerOpinion {
+                model_version: c.version().to_string(),
+                score,
+                decision: c.policy().decide_after_flags(score, flags),
+            });
             if let Some(state) = state {
                 state.mark_score(&e.event_id, t, p);
             }
@@ -297,6 +327,7 @@ impl<'r> Batch<'r> {
                 decided_by,
                 rules_matched: outcome.matched,
                 rules_version: rules.version().map(str::to_string),
+                challenger,
             });
         }
         self.timings.decide = started.elapsed();
@@ -350,7 +381,16 @@ impl<'r> Batch<'r> {
     }
 
     /// Exactly one outcome per record, in input order, and the counts.
-    pub(super) fn report(self) -> BatchReport {
+    /// Counts the rows this batch scored and settled (not the ones to retry: they come back) in
+    /// the drift window; the reports of the windows they filled.
+    pub(super) fn observe_drift(&self, window: &std::sync::Mutex<DriftWindow>) -> Vec<DriftReport> {
+        // A poisoned lock (a panic elsewhere while counting) costs drift figures, never a verdict.
+        let Ok(mut window) = window.lock() else { return Vec::new() };
+        let settled = self.items.iter().filter(|i| i.retry.is_none() && i.copy_of.is_none());
+        settled.filter_map(|i| window.add(i.features.as_ref()?, i.probability?)).collect()
+    }
+
+    pub(super) fn report(self, drift: Vec<DriftReport>) -> BatchReport {
         let mut counts = Counts {
             records: self.items.len(),
             replayed: self.replayed,
@@ -381,7 +421,7 @@ impl<'r> Batch<'r> {
                 Outcome::Retry(_) => counts.retries += 1,
             }
         }
-        BatchReport { outcomes, timings: self.timings, counts }
+        BatchReport { outcomes, timings: self.timings, counts, drift }
     }
 }
 

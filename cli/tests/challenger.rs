@@ -1,0 +1,87 @@
+//! `--challenger-model-dir` on `score`, and `roamguard compare` over the verdict table it fills.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{bin, run, temp_dir};
+use roamguard_testkit::fixtures::{CHALLENGER_VERSION, challenger_score_for, write_challenger_dir};
+use serde_json::Value;
+
+fn verdicts(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn when_scoring_with_a_challenger_should_record_its_opinion_and_compare_should_report_how_they_differ() {
+    let dir = temp_dir("challenger");
+    run(bin().args(["generate", "--subscribers", "80", "--days", "1", "--seed", "9", "--out"]).arg(&dir));
+    let challenger = dir.join("challenger");
+    write_challenger_dir(&challenger).unwrap();
+    let score = |name: &str, with_challenger: bool| {
+        let mut cmd = bin();
+        cmd.arg("score")
+            .arg("--profiles")
+            .arg(dir.join("profiles.jsonl"))
+            .arg("--events")
+            .arg(dir.join("events.jsonl"));
+        cmd.arg("--db").arg(dir.join(format!("{name}.db"))).arg("--out").arg(dir.join(format!("{name}.jsonl")));
+        cmd.arg("--dead-letter").arg(dir.join(format!("{name}-dead.jsonl")));
+        if with_challenger {
+            cmd.arg("--challenger-model-dir").arg(&challenger);
+        }
+        let out = run(&mut cmd);
+        (verdicts(&dir.join(format!("{name}.jsonl"))), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (alone, _) = score("alone", false);
+    let (challenged, log) = score("challenged", true);
+    assert!(log.contains(CHALLENGER_VERSION), "the challenger is named: {log}");
+    assert_eq!(alone.len(), challenged.len());
+
+    let by_id: HashMap<&str, &Value> = alone.iter().map(|v| (v["event_id"].as_str().unwrap(), v)).collect();
+    let mut differ = 0;
+    for v in &challenged {
+        let c = &v["challenger"];
+        assert_eq!(c["model_version"], CHALLENGER_VERSION, "{v}");
+        let (score, challenger_score) = (v["score"].as_f64().unwrap() as f32, c["score"].as_f64().unwrap() as f32);
+        assert!((challenger_score - challenger_score_for(score)).abs() < 1e-4, "the champion's row: {v}");
+        let same = by_id[v["event_id"].as_str().unwrap()];
+        assert_eq!((&v["decision"], &v["score"]), (&same["decision"], &same["score"]), "it decides nothing");
+        assert!(same.get("challenger").is_none());
+        differ += usize::from(c["decision"] != v["decision"]);
+    }
+    assert!(differ > 0, "the test challenger flags more");
+
+    let out = run(bin().args(["compare", "--top", "5", "--format", "json", "--db"]).arg(dir.join("challenged.db")));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["verdicts"].as_u64(), Some(challenged.len() as u64), "{report}");
+    assert_eq!(report["challenger_model_versions"], serde_json::json!([CHALLENGER_VERSION]));
+    let agreement = report["agreement"].as_f64().unwrap();
+    let expected = 1.0 - differ as f64 / challenged.len() as f64;
+    assert!((agreement - expected).abs() < 1e-9, "{agreement} vs {expected}");
+    let cells: u64 = report["by_decision"].as_array().unwrap().iter().map(|c| c["verdicts"].as_u64().unwrap()).sum();
+    assert_eq!(cells, challenged.len() as u64);
+    let gaps: Vec<f64> = report["largest_differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["score"].as_f64().unwrap() - d["challenger_score"].as_f64().unwrap()).abs())
+        .collect();
+    assert_eq!(gaps.len(), 5);
+    assert!(gaps.windows(2).all(|w| w[0] >= w[1]), "widest first: {gaps:?}");
+    let widest = challenged
+        .iter()
+        .map(|v| (v["score"].as_f64().unwrap() - v["challenger"]["score"].as_f64().unwrap()).abs())
+        .fold(0.0, f64::max);
+    assert!((gaps[0] - widest).abs() < 1e-6, "the widest of all: {} vs {widest}", gaps[0]);
+
+    let table = run(bin().args(["compare", "--db"]).arg(dir.join("challenged.db")));
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("agreement") && table.contains("widest score gaps"), "{table}");
+
+    let refused = bin().args(["compare", "--db"]).arg(dir.join("alone.db")).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--challenger-model-dir"), "says what to do");
+}
