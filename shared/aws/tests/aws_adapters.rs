@@ -1275,3 +1275,29 @@ async fn when_labelling_verdicts_should_need_the_verdict_keep_the_last_label_and
     assert!(store.get_labelled(&["never-scored"]).await.unwrap().is_empty());
     assert_eq!(scan_all(&config, VERDICTS).await.len(), 2);
 }
+
+#[tokio::test]
+async fn when_exporting_labels_should_scan_every_page_and_give_each_labelled_verdict_once_by_event_id() {
+    use roamguard::labels::StoredLabel;
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await;
+    // More verdicts than one Scan page evaluates.
+    let verdicts: Vec<Verdict> =
+        (0..1_200).map(|i| verdict(&format!("e-{i:04}"), A, at(1, 12), Decision::Review)).collect();
+    store.put(&verdicts).await.unwrap();
+    let label = |i: usize| StoredLabel {
+        fraud: i.is_multiple_of(2),
+        fraud_type: (i.is_multiple_of(2)).then(|| "irsf".into()),
+        note: None,
+        analyst: Some("ana".into()),
+        labelled_at: at(2, 9),
+    };
+    let mut expected = Vec::new();
+    for i in (0..1_200).rev().step_by(7) {
+        let id = format!("e-{i:04}");
+        assert!(store.put_label(&id, &label(i)).await.unwrap());
+        expected.push((id, label(i)));
+    }
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(store.labelled().await.unwrap(), expected);
+}
