@@ -195,11 +195,15 @@ class TransformedTemplateTest(unittest.TestCase):
         under = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelBucket}/${ModelPrefix}*"}
         for role in ["ScoreStreamRole", "ScoreApiRole"]:
             statements = self.statements(role)
-            on_models = [(c, st) for c, st in statements if "ModelBucket" in json.dumps(st)]
-            ((condition, statement),) = on_models
-            self.assertEqual((condition, statement["Sid"], statement["Effect"]), ("HasModel", "ReadModel", "Allow"), role)
-            self.assertEqual(sorted(statement["Action"]), ["s3:GetObject", "s3:GetObjectVersion"], f"{role}: read-only")
-            self.assertEqual(statement["Resource"], under, role)
+            on_models = sorted(((c, st) for c, st in statements if "ModelBucket" in json.dumps(st)), key=lambda x: x[0])
+            expected = [("HasChallenger", "ReadChallengerModel", "ChallengerModelPrefix"), ("HasModel", "ReadModel", "ModelPrefix")]
+            self.assertEqual([(c, st["Sid"]) for c, st in on_models], [(c, sid) for c, sid, _ in expected], role)
+            for (condition, statement), (_, _, prefix) in zip(on_models, expected):
+                self.assertEqual(statement["Effect"], "Allow", role)
+                self.assertEqual(sorted(statement["Action"]), ["s3:GetObject", "s3:GetObjectVersion"], f"{role}: read-only")
+                resource = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{ModelBucket}}/${{{prefix}}}*"}
+                self.assertEqual(statement["Resource"], resource, role)
+            self.assertEqual(on_models[1][1]["Resource"], under, role)
         conditions = self.template["Conditions"]
         self.assertEqual(conditions["HasModel"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelPrefix"}, ""]}]})
         defaults = stack.parameter_values(self.template, {})
@@ -233,6 +237,10 @@ class TransformedTemplateTest(unittest.TestCase):
             defaults = stack.parameter_values(self.template, {})
             unset = stack.resolve(env, physical, stack.evaluate_conditions(self.template, defaults), defaults)
             self.assertNotIn("MODEL_URI", unset)
+            self.assertNotIn("CHALLENGER_MODEL_URI", unset)
+            parameters = stack.parameter_values(self.template, {"ChallengerModelPrefix": "models/next/"})
+            resolved = stack.resolve(env, physical, stack.evaluate_conditions(self.template, parameters), parameters)
+            self.assertEqual(resolved["CHALLENGER_MODEL_URI"], "s3://modelbucket/models/next/")
 
     def test_when_a_thresholds_key_is_set_should_let_each_function_read_exactly_that_object(self):
         exact = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ConfigBucket}/${ThresholdsKey}"}
@@ -240,7 +248,7 @@ class TransformedTemplateTest(unittest.TestCase):
             statements = self.statements(role)
             s3 = [(c, st) for c, st in statements if any(str(a).startswith("s3:") for a in st["Action"])]
             self.assertEqual(
-                sorted(c for c, _ in s3), ["HasModel", "HasRulesFile", "HasRulesFile", "HasThresholdsFile"],
+                sorted(c for c, _ in s3), ["HasChallenger", "HasModel", "HasRulesFile", "HasRulesFile", "HasThresholdsFile"],
                 f"{role}: S3 only when a file is configured",
             )
             ((condition, statement),) = [(c, st) for c, st in s3 if c == "HasThresholdsFile"]
