@@ -32,7 +32,7 @@ REPORT_WORLD ?= 12
 HOLDOUT_SUBSCRIBERS ?= 3000
 HOLDOUT_DAYS ?= 3
 
-.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train train-data train-worlds calibrate-model bench bench-aws bench-serve package deploy seed-profiles clean help
+.PHONY: run test lint lint-infra unit-test aws-test chaos fuzz python-test train train-data train-worlds calibrate-model bench bench-aws bench-serve package deploy seed-profiles clean help chromium screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -123,7 +123,13 @@ $(VENV)/.installed: training/requirements.txt
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r training/requirements.txt
 	touch $@
 
-python-test: $(VENV)/.installed
+# Debian's chromium and its WebDriver, for the console's browser tests (tests/test_console.py).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get install -y chromium chromium-driver || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }; }
+
+python-test: $(VENV)/.installed chromium
 	# Builds the binaries exactly as `cargo test --workspace` does (same features, dev-dependencies
 	# included), so after unit-test this compiles nothing.
 	$(CARGO) test --quiet --workspace --no-run
@@ -204,6 +210,11 @@ fuzz: ## cargo-fuzz every input target for FUZZ_SECONDS each (bounded; fails on 
 	    2>&1 | grep -E '^(stat::|Done|INFO: seed corpus|==[0-9]+==|SUMMARY|thread .* panicked)|Test unit written' \
 	    || { echo "fuzz target $$t failed: see above; reproduce with: $(FUZZ_ENV) cargo fuzz run $(FUZZ_DIR) $$t <artifact>"; exit 1; }; \
 	done
+
+# Screenshots of the console's views for docs/ (the browser test takes them on generated data).
+screenshots: $(VENV)/.installed chromium ## the console's screenshots -> docs/console/
+	$(CARGO) build --quiet -p roamguard-cli
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console ROAMGUARD=target/debug/roamguard $(VPY) -m unittest tests.test_console
 
 # Load test of `roamguard serve` with wrk (Debian package) from a second process on loopback:
 # distinct generated events to POST /v1/score, then GETs of their verdicts. Writes

@@ -169,6 +169,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(v) = stats.verdicts.iter().find(|v| v.decision == Decision::Block) {
         println!("   {me} verdicts --db {} --imsi {}", db.display(), v.imsi);
     }
+    println!();
+    println!("Open them in the analysts' console (queue, verdicts, subscribers, overview; Ctrl-C stops it):");
+    println!(
+        "   {me} serve --db {} --profiles {} --history {}",
+        db.display(),
+        args.out.join("profiles.jsonl").display(),
+        args.out.join("events.jsonl").display()
+    );
+    println!("   then browse http://127.0.0.1:8080/");
     Ok(())
 }
 

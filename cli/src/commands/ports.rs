@@ -3,6 +3,7 @@
 //! verdicts for `score`), the verdict stream (JSON Lines with --out, else discarded) and the dead
 //! letters (JSON Lines).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use roamguard::model::{FraudModel, ModelScorer};
 use roamguard::pipeline::Ports;
 use roamguard::ports::{DeadLetterSink, Discard, VerdictSink, VerdictStore};
 use roamguard::profile::SubscriberProfile;
+use roamguard::state::LiveState;
 use roamguard_local::sqlite::SqliteVerdictStore;
 use roamguard_local::{JsonlFile, MemorySubscriberStore, MemoryVerdictStore};
 
@@ -46,7 +48,7 @@ pub fn pipeline_ports(
     out: Option<&Path>,
     dead_letter: &Path,
 ) -> anyhow::Result<Ports> {
-    let api = ports(model, profiles, verdict_store(db, keep)?, out)?;
+    let api = ports(model, MemorySubscriberStore::new(profiles), verdict_store(db, keep)?, out)?;
     let dead_letters = JsonlFile::create(dead_letter, "dead letters")
         .with_context(|| format!("creating {}", dead_letter.display()))?;
     Ok(with_dead_letters(api, Arc::new(dead_letters)))
@@ -67,29 +69,32 @@ fn with_dead_letters(api: ApiPorts, dead_letters: Arc<dyn DeadLetterSink>) -> Po
 /// written anywhere (dead letters are counted, not kept); the verdict table in memory keeps the
 /// `keep` most recent verdicts, so a repeated event is not scored twice.
 pub fn replay_ports(model: Arc<FraudModel>, profiles: Vec<SubscriberProfile>, keep: usize) -> anyhow::Result<Ports> {
-    let api = ports(model, profiles, verdict_store(None, Some(keep))?, None)?;
+    let api = ports(model, MemorySubscriberStore::new(profiles), verdict_store(None, Some(keep))?, None)?;
     Ok(with_dead_letters(api, Arc::new(Discard)))
 }
 
 /// The API's ports (an invalid request is answered, never dead-lettered). Without `db`, the
 /// verdict table in memory keeps every verdict: a client may repeat any request.
+/// The API's ports; `states` are live states to start from (`serve --history`).
 pub fn api_ports(
     model: Arc<FraudModel>,
     profiles: Vec<SubscriberProfile>,
+    states: HashMap<String, LiveState>,
     db: Option<&Path>,
     out: Option<&Path>,
 ) -> anyhow::Result<ApiPorts> {
-    ports(model, profiles, verdict_store(db, None)?, out)
+    let subscribers = MemorySubscriberStore::new(profiles).with_states(states);
+    ports(model, subscribers, verdict_store(db, None)?, out)
 }
 
 fn ports(
     model: Arc<FraudModel>,
-    profiles: Vec<SubscriberProfile>,
+    subscribers: MemorySubscriberStore,
     verdict_store: Arc<dyn VerdictStore>,
     out: Option<&Path>,
 ) -> anyhow::Result<ApiPorts> {
     Ok(ApiPorts {
-        subscribers: Arc::new(MemorySubscriberStore::new(profiles)),
+        subscribers: Arc::new(subscribers),
         scorer: Arc::new(ModelScorer::new(model)),
         fallback: None,
         verdict_store,

@@ -1,5 +1,7 @@
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::PathBuf;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,11 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
+use roamguard::events::RoamingEvent;
+use roamguard::features::Replay;
+use roamguard::profile::SubscriberProfile;
 use roamguard::rules::ActiveRules;
+use roamguard::state::LiveState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -38,7 +44,19 @@ const RULES_POLL: Duration = Duration::from_secs(1);
 ///                                           &decision=ALLOW|REVIEW|BLOCK, &limit=1..1000 (50),
 ///                                           &next=<token from the previous page>
 ///   GET  /v1/health                         model version and dependency status
+/// For the analysts' console (served at / from this binary, docs/console.md):
+///   GET  /v1/cases                          the queue: REVIEW and BLOCK verdicts, newest first,
+///                                           reasons in words; ?decision=&since=&until=&rule=
+///                                           &model_version=&labelled=&limit=&next=
+///   GET  /v1/cases/{event_id}               one verdict as an analyst reads it
+///   GET  /v1/subscribers/{imsi}             profile, last 24 h of usage against the usual day
+///   GET  /v1/overview                       flagged verdicts by decision and hour, score
+///                                           histogram, top reasons and rules; ?since=&until=
 /// Errors are application/problem+json (RFC 9457).
+///
+/// The console at http://127.0.0.1:PORT/ reads and labels the verdicts of --db; --history
+/// (the events file those verdicts came from) rebuilds the subscribers' live state first, so
+/// its subscriber view shows their usage.
 ///
 /// With --rules, the analysts' rules decide after the model (docs/rules.md). The file (and the
 /// list files it names) is re-read when it changes, within about 2 s: a good new version replaces
@@ -62,6 +80,11 @@ pub struct Args {
     /// for the life of the server.
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Events already scored (JSON Lines, RoamingEvent v1, e.g. the file `score --db` read):
+    /// replayed into the subscribers' live state before serving, without scoring them, so the
+    /// console's subscriber view shows their usage and new events are scored on their history.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// Verdict stream output (JSON Lines, Verdict v1): every verdict answered is appended.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -83,7 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
-    let ports = ports::api_ports(model.clone(), profiles, args.db.as_deref(), args.out.as_deref())?;
+    let states = match &args.history {
+        Some(path) => history_states(path, &profiles)?,
+        None => HashMap::new(),
+    };
+    let ports = ports::api_ports(model.clone(), profiles, states, args.db.as_deref(), args.out.as_deref())?;
     let mut api = Api::new(model, ports).with_mode(args.model.mode);
     if let Some(challenger) = args.challenger.load()? {
         api = api.with_challenger(challenger);
@@ -98,6 +125,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_io().build().context("starting the async runtime")?;
     runtime.block_on(serve(api, args.port))
+}
+
+/// The live states `path`'s events leave, in file order (invalid lines are skipped, counted).
+fn history_states(path: &Path, profiles: &[SubscriberProfile]) -> anyhow::Result<HashMap<String, LiveState>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut replay = Replay::new(profiles.iter().cloned());
+    let (mut applied, mut invalid) = (0u64, 0u64);
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match RoamingEvent::from_json(line.trim_ascii_end()) {
+            Ok(event) => {
+                replay.apply(&event);
+                applied += 1;
+            }
+            Err(_) => invalid += 1,
+        }
+    }
+    let states = replay.into_states();
+    eprintln!(
+        "history {}: live state of {} subscribers from {applied} events ({invalid} invalid lines skipped)",
+        path.display(),
+        states.len()
+    );
+    Ok(states)
 }
 
 async fn serve(api: Arc<Api>, port: u16) -> anyhow::Result<()> {
@@ -174,16 +228,20 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Full<
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = req.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let response = match read_at_most(req.into_body(), MAX_BODY_BYTES + 1).await {
-        Ok(body) => {
-            api.handle(ApiRequest { method: method.clone(), path: path.clone(), query, content_type, body }).await
-        }
-        Err(()) => problem(ProblemKind::InvalidJson, "the request body could not be read", &[]),
+    let console = roamguard_console::answer(&method, &path);
+    let route = if console.is_some() { "(console)" } else { Route::matching(&path).0.template() };
+    let response = match console {
+        Some(page) => page,
+        None => match read_at_most(req.into_body(), MAX_BODY_BYTES + 1).await {
+            Ok(body) => {
+                api.handle(ApiRequest { method: method.clone(), path: path.clone(), query, content_type, body }).await
+            }
+            Err(()) => problem(ProblemKind::InvalidJson, "the request body could not be read", &[]),
+        },
     };
-    let route = Route::matching(&path).0;
     eprintln!(
         "{method} {} {} {:.2}ms{}",
-        route.template(),
+        route,
         response.status,
         started.elapsed().as_secs_f64() * 1e3,
         response.log_note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()

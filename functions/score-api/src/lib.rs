@@ -110,12 +110,15 @@ fn proxy_response(response: Response<Body>, v2: bool) -> Value {
 /// Handles one API Gateway request; logs one line (route template, never the IMSI or event id).
 pub async fn handle(api: &Api, req: Request) -> Response<Body> {
     let request = to_api_request(&req);
-    let route = Route::matching(&request.path).0;
     let method = request.method.clone();
-    let response = api.handle(request).await;
+    // The analysts' console is served here too, behind the same authorisation as the API.
+    let (route, response) = match roamguard_console::answer(&method, &request.path) {
+        Some(page) => ("(console)", page),
+        None => (Route::matching(&request.path).0.template(), api.handle(request).await),
+    };
     match &response.log_note {
-        Some(note) => tracing::warn!(%method, route = route.template(), status = response.status, %note, "request"),
-        None => tracing::info!(%method, route = route.template(), status = response.status, "request"),
+        Some(note) => tracing::warn!(%method, route, status = response.status, %note, "request"),
+        None => tracing::info!(%method, route, status = response.status, "request"),
     }
     to_lambda_response(response)
 }

@@ -197,3 +197,32 @@ async fn when_a_label_is_posted_through_api_gateway_should_store_it_on_the_verdi
     assert_eq!(verdict["label"]["fraud_type"], "wangiri");
     assert_eq!(verdict["label"]["analyst"], "ana");
 }
+
+/// The HTTP API v2 GET fixture with another path.
+fn get(path: &str) -> Request {
+    let file = format!("{}/tests/fixtures/http-health.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn when_the_console_is_asked_for_should_answer_its_page_and_leave_the_api_routes_to_the_api() {
+    let (api, _) = api();
+    let page = score_api::handle(&api, get("/")).await;
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| page.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(header("content-type").starts_with("text/html"), "{:?}", page.headers());
+    assert!(header("content-security-policy").contains("connect-src 'self'"));
+    let Body::Text(html) = page.body() else { panic!("the page is text") };
+    assert!(html.contains("/console/console.js"));
+    let script = score_api::handle(&api, get("/console/console.js")).await;
+    assert_eq!(script.status(), 200);
+
+    let cases = score_api::handle(&api, get("/v1/cases")).await;
+    assert_eq!(cases.status(), 200);
+    let Body::Text(body) = cases.body() else { panic!("JSON is text") };
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["cases"], serde_json::json!([]));
+}

@@ -12,11 +12,15 @@
 //! - `GET /v1/subscribers/{imsi}/verdicts?since=&until=&decision=&limit=&next=`: newest first
 //!   (each with its `label` when there is one), paginated with an opaque `next` token.
 //! - `GET /v1/health`: model version and dependency status.
+//! - For the analysts' console (`analysts`): `GET /v1/cases` (the queue of flagged verdicts with
+//!   their reasons in words), `GET /v1/cases/{event_id}`, `GET /v1/subscribers/{imsi}` (profile
+//!   and usage against the baseline), `GET /v1/overview`.
 //!
 //! Every error is `application/problem+json` (RFC 9457) with a stable `type` URI, a `detail` that
 //! names the offending field or parameter, and never internal error text: what a dependency said
 //! is kept in [`ApiResponse::log_note`] for the server's own log.
 
+mod analysts;
 mod query;
 
 use std::sync::Arc;
@@ -32,6 +36,7 @@ use crate::pipeline::{Outcome, Pipeline, Ports, Record};
 use crate::ports::{Discard, Scorer, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore};
 use crate::verdict::Verdict;
 
+pub use analysts::{Counted, MAX_PAGES_SCANNED, OVERVIEW_MAX_VERDICTS, Overview};
 pub use query::{ListParams, decode_cursor, encode_cursor};
 
 /// Largest accepted request body (16 KiB); a RoamingEvent is well under 1 KiB.
@@ -205,6 +210,10 @@ pub enum Route {
     Verdict,
     Label,
     SubscriberVerdicts,
+    Subscriber,
+    Cases,
+    Case,
+    Overview,
     Health,
     Unknown,
 }
@@ -216,6 +225,10 @@ impl Route {
             Route::Verdict => "/v1/verdicts/{event_id}",
             Route::Label => "/v1/verdicts/{event_id}/label",
             Route::SubscriberVerdicts => "/v1/subscribers/{imsi}/verdicts",
+            Route::Subscriber => "/v1/subscribers/{imsi}",
+            Route::Cases => "/v1/cases",
+            Route::Case => "/v1/cases/{event_id}",
+            Route::Overview => "/v1/overview",
             Route::Health => "/v1/health",
             Route::Unknown => "(unknown)",
         }
@@ -240,6 +253,10 @@ impl Route {
             ["v1", "subscribers", imsi, "verdicts"] if !imsi.is_empty() => {
                 (Route::SubscriberVerdicts, query::percent_decode(imsi))
             }
+            ["v1", "subscribers", imsi] if !imsi.is_empty() => (Route::Subscriber, query::percent_decode(imsi)),
+            ["v1", "cases"] => (Route::Cases, None),
+            ["v1", "cases", id] if !id.is_empty() => (Route::Case, query::percent_decode(id)),
+            ["v1", "overview"] => (Route::Overview, None),
             _ => (Route::Unknown, None),
         }
     }
@@ -271,6 +288,7 @@ struct VerdictPage<'a> {
 pub struct Api {
     pipeline: Pipeline,
     verdicts: Arc<dyn VerdictStore>,
+    subscribers: Arc<dyn SubscriberStore>,
     scorer: &'static str,
     fallback: Option<&'static str>,
     /// `labelled_at` of posted labels.
@@ -282,6 +300,7 @@ impl Api {
         let scorer = ports.scorer.name();
         let fallback = ports.fallback.as_ref().map(|f| f.name());
         let verdicts = ports.verdict_store.clone();
+        let subscribers = ports.subscribers.clone();
         let pipeline = Pipeline::new(
             model,
             Ports {
@@ -293,7 +312,7 @@ impl Api {
                 dead_letters: Arc::new(Discard),
             },
         );
-        Api { pipeline, verdicts, scorer, fallback, clock: Utc::now }
+        Api { pipeline, verdicts, subscribers, scorer, fallback, clock: Utc::now }
     }
 
     /// Fixes `scored_at` (and `labelled_at`) for reproducible tests.
@@ -354,6 +373,16 @@ impl Api {
                 Some(imsi) => self.subscriber_verdicts(&imsi, &req.query).await,
                 None => invalid_parameter("imsi", "imsi must be 6–15 digits"),
             },
+            Route::Subscriber => match param {
+                Some(imsi) => self.subscriber(&imsi).await,
+                None => invalid_parameter("imsi", "imsi must be 6–15 digits"),
+            },
+            Route::Cases => self.cases(&req.query).await,
+            Route::Case => match param {
+                Some(id) => self.case_by_id(&id).await,
+                None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
+            },
+            Route::Overview => self.overview(&req.query).await,
             Route::Unknown => problem(ProblemKind::NotFound, "not found", &[]),
         }
     }

@@ -182,17 +182,8 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
 
     let own = state.history.completed_at(now, state.last_event_time.is_some());
     let history_days = own.map_or(0, |(_, days)| days);
-    let voice_base = baseline(
-        profile.map(|p| p.avg_daily_voice_min),
-        own.map(|(d, days)| (d.voice_secs / 60.0, days)),
-        MIN_VOICE_MIN_BASELINE,
-    );
-    let sms_base = baseline(profile.map(|p| p.avg_daily_sms), own.map(|(d, days)| (d.sms, days)), MIN_SMS_BASELINE);
-    let data_base = baseline(
-        profile.map(|p| p.avg_daily_data_mb),
-        own.map(|(d, days)| (d.data_bytes / MB, days)),
-        MIN_DATA_MB_BASELINE,
-    );
+    let DailyBaselines { voice_min: voice_base, sms: sms_base, data_mb: data_base, .. } =
+        DailyBaselines::of(profile, state, now);
     let voice_peak = own.map_or(f32::NAN, |(d, _)| (d.peak_voice_secs_1h / 60.0).max(MIN_VOICE_MIN_PEAK));
     let data_peak = own.map_or(f32::NAN, |(d, _)| (d.peak_data_bytes_1h / MB).max(MIN_DATA_MB_PEAK));
     let voice_min_1h = w1.voice_secs as f32 / 60.0;
@@ -248,6 +239,38 @@ pub fn compute(event: &RoamingEvent, profile: Option<&SubscriberProfile>, state:
     ]
 }
 
+/// A subscriber's usual day, as the features divide by it: the profile's averages blended with
+/// the subscriber's own completed active days (NaN when neither is known).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DailyBaselines {
+    pub voice_min: f32,
+    pub sms: f32,
+    pub data_mb: f32,
+    /// Completed active days of own history behind them.
+    pub history_days: u16,
+}
+
+impl DailyBaselines {
+    /// The baselines at `now` (Unix seconds) for a subscriber with this profile and state.
+    pub fn of(profile: Option<&SubscriberProfile>, state: &LiveState, now: i64) -> DailyBaselines {
+        let own = state.history.completed_at(now, state.last_event_time.is_some());
+        DailyBaselines {
+            voice_min: baseline(
+                profile.map(|p| p.avg_daily_voice_min),
+                own.map(|(d, days)| (d.voice_secs / 60.0, days)),
+                MIN_VOICE_MIN_BASELINE,
+            ),
+            sms: baseline(profile.map(|p| p.avg_daily_sms), own.map(|(d, days)| (d.sms, days)), MIN_SMS_BASELINE),
+            data_mb: baseline(
+                profile.map(|p| p.avg_daily_data_mb),
+                own.map(|(d, days)| (d.data_bytes / MB, days)),
+                MIN_DATA_MB_BASELINE,
+            ),
+            history_days: own.map_or(0, |(_, days)| days),
+        }
+    }
+}
+
 /// A daily baseline: the profile's average and the subscriber's own mean of `days` completed
 /// active days, weighted by [`PRIOR_DAYS`]; either alone when the other is unknown (missing when
 /// both are), never below `floor`.
@@ -280,6 +303,17 @@ impl Replay {
 
     pub fn profile(&self, imsi: &str) -> Option<&SubscriberProfile> {
         self.profiles.get(imsi)
+    }
+
+    /// Folds `event` into the subscriber's state without computing its features.
+    pub fn apply(&mut self, event: &RoamingEvent) {
+        let profile = self.profiles.get(&event.imsi);
+        self.states.entry(event.imsi.clone()).or_default().apply(event, profile.map(|p| p.home_country), None);
+    }
+
+    /// The live states built, by IMSI.
+    pub fn into_states(self) -> std::collections::HashMap<String, LiveState> {
+        self.states
     }
 
     /// Features of `event`, then folds it into the subscriber's state.

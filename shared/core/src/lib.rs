@@ -15,6 +15,7 @@ pub mod state;
 
 // event → features → score → decision.
 pub mod decision;
+pub mod explain;
 pub mod features;
 pub mod model;
 pub mod rules;

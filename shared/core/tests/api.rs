@@ -383,3 +383,153 @@ async fn when_the_store_keeps_no_labels_should_answer_503() {
     assert_problem(&r, 503, "dependency-unavailable");
     assert!(r.log_note.unwrap().contains("does not keep labels"));
 }
+
+// ---- the analysts' console's routes --------------------------------------------------------------
+
+fn stored(i: u32, decision: roamguard::verdict::Decision, rule: Option<&str>) -> Verdict {
+    let t = Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(i) * 7);
+    Verdict {
+        event_id: format!("c-{i:02}"),
+        imsi: "208011234567890".into(),
+        event_time: t,
+        decision,
+        score: i as f32 / 20.0,
+        reasons: vec![roamguard::verdict::Reason {
+            feature: "mo_calls_1h".into(),
+            value: Some(42.0),
+            contribution: 1.5,
+        }],
+        model_version: if i.is_multiple_of(2) { "m-even".into() } else { "m-odd".into() },
+        degraded: false,
+        enforced: true,
+        scored_at: t,
+        decided_by: rule.map_or("model".into(), |r| format!("rule:{r}")),
+        rules_matched: rule.into_iter().map(str::to_string).collect(),
+        rules_version: rule.map(|_| "rules-1".into()),
+        challenger: None,
+    }
+}
+
+/// 12 verdicts, newest last: ALLOW every third, the others REVIEW or BLOCK, a rule on some.
+async fn console_harness() -> (Harness, Vec<Verdict>) {
+    use roamguard::verdict::Decision::*;
+    let store = Arc::new(MemoryVerdictStore::default());
+    let all: Vec<Verdict> = (0..12)
+        .map(|i| {
+            let d = [Allow, Review, Block][(i % 3) as usize];
+            stored(i, d, (i % 4 == 1).then_some("irsf-range"))
+        })
+        .collect();
+    store.put(&all).await.unwrap();
+    let h = harness_with(store);
+    let label = post_label("c-02", &json!({"fraud": true}));
+    assert_eq!(h.api.handle(label).await.status, 200);
+    (h, all)
+}
+
+#[tokio::test]
+async fn when_the_queue_is_read_should_list_flagged_verdicts_newest_first_with_words_and_filters_across_pages() {
+    let (h, all) = console_harness().await;
+    let mut flagged: Vec<&Verdict> = all.iter().filter(|v| v.decision != roamguard::verdict::Decision::Allow).collect();
+    flagged.reverse();
+    let ids = |v: &Value| {
+        v["cases"].as_array().unwrap().iter().map(|c| c["event_id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+
+    let r = h.api.handle(get("/v1/cases", "")).await;
+    assert_eq!(r.status, 200);
+    let page = body(&r);
+    assert_eq!(ids(&page), flagged.iter().map(|v| v.event_id.clone()).collect::<Vec<_>>());
+    assert_eq!(page["cases"][0]["explanations"], json!(["42 outgoing calls in the last hour"]));
+    assert_eq!(page["next"], Value::Null);
+
+    // Pages of 2 with the labelled filter: every unlabelled flagged verdict once, in order.
+    let (mut seen, mut query) = (Vec::new(), "limit=2&labelled=false".to_string());
+    loop {
+        let page = body(&h.api.handle(get("/v1/cases", &query)).await);
+        seen.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => query = format!("limit=2&labelled=false&next={next}"),
+            None => break,
+        }
+    }
+    let unlabelled: Vec<String> = flagged.iter().filter(|v| v.event_id != "c-02").map(|v| v.event_id.clone()).collect();
+    assert_eq!(seen, unlabelled);
+
+    let by_rule = body(&h.api.handle(get("/v1/cases", "rule=irsf-range&decision=REVIEW")).await);
+    let expected: Vec<String> = flagged
+        .iter()
+        .filter(|v| {
+            v.rules_matched.contains(&"irsf-range".to_string()) && v.decision == roamguard::verdict::Decision::Review
+        })
+        .map(|v| v.event_id.clone())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(ids(&by_rule), expected);
+    assert_eq!(by_rule["cases"][0]["rules"], json!([{"id": "irsf-range"}]), "no description without the rules file");
+    let by_model = body(&h.api.handle(get("/v1/cases", "model_version=m-odd")).await);
+    assert!(by_model["cases"].as_array().unwrap().iter().all(|c| c["model_version"] == "m-odd"));
+
+    let r = h.api.handle(get("/v1/cases", "decision=ALLOW")).await;
+    assert_eq!(assert_problem(&r, 400, "invalid-parameter")["parameter"], "decision");
+    let r = h.api.handle(get("/v1/cases", "labelled=maybe")).await;
+    assert_eq!(assert_problem(&r, 400, "invalid-parameter")["parameter"], "labelled");
+
+    let one = body(&h.api.handle(get("/v1/cases/c-00", "")).await);
+    assert_eq!((one["decision"].as_str(), one["explanations"].as_array().map(Vec::len)), (Some("ALLOW"), Some(1)));
+    assert_problem(&h.api.handle(get("/v1/cases/none", "")).await, 404, "not-found");
+}
+
+#[tokio::test]
+async fn when_the_overview_is_read_should_count_the_flagged_verdicts_of_the_last_active_day() {
+    let (h, all) = console_harness().await;
+    let o = body(&h.api.handle(get("/v1/overview", "")).await);
+    let count = |d: roamguard::verdict::Decision| all.iter().filter(|v| v.decision == d).count() as u64;
+    assert_eq!(o["by_decision"]["REVIEW"].as_u64(), Some(count(roamguard::verdict::Decision::Review)));
+    assert_eq!(o["by_decision"]["BLOCK"].as_u64(), Some(count(roamguard::verdict::Decision::Block)));
+    assert_eq!(o["by_decision"].get("ALLOW"), None);
+    let flagged = o["verdicts"].as_u64().unwrap();
+    assert_eq!(o["score_histogram"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), flagged);
+    let per_hour: u64 = o["by_hour"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|d| d.as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_hour, flagged);
+    assert_eq!(o["top_reasons"][0]["name"], "mo_calls_1h");
+    assert!(o["top_reasons"][0]["description"].as_str().is_some_and(|d| d.contains("outgoing calls")));
+    assert_eq!(o["top_rules"][0]["name"], "irsf-range");
+    assert_eq!(o["labelled"], 1);
+    assert_eq!(o["until"], "2026-06-01T11:17:01Z", "the newest flagged verdict, plus a second");
+    let none = body(&h.api.handle(get("/v1/overview", "since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z")).await);
+    assert_eq!((none["verdicts"].as_u64(), none["truncated"].as_bool()), (Some(0), Some(false)));
+}
+
+#[tokio::test]
+async fn when_a_subscriber_is_read_should_give_the_profile_and_the_last_day_of_usage_against_the_baseline() {
+    let memory = InMemory::with_profiles(model(), [roamguard_testkit::fixtures::profile("208011234567890")]);
+    let h = Harness {
+        api: Api::new(memory.model.clone(), memory.api_ports()).with_clock(fixed_now),
+        sink: memory.verdict_sink,
+    };
+    for (i, minute) in [0, 10, 20].into_iter().enumerate() {
+        assert_eq!(h.api.handle(post_json(&event(&format!("s-{i}"), minute))).await.status, 200);
+    }
+    let s = body(&h.api.handle(get("/v1/subscribers/208011234567890", "")).await);
+    assert_eq!(s["known"], true);
+    let usage = s["usage_by_hour"].as_array().unwrap();
+    let events: u64 = usage.iter().map(|u| u["events"].as_u64().unwrap()).sum();
+    let minutes: f64 = usage.iter().map(|u| u["voice_min"].as_f64().unwrap()).sum();
+    assert_eq!((events, minutes), (3, 3.0), "{s}");
+    assert_eq!(s["last_event_time"], "2026-06-01T12:20:00Z");
+    assert!(s["baseline_per_day"]["voice_min"].as_f64().is_some_and(|v| v > 0.0), "{s}");
+    assert_eq!(s["profile"]["imsi"], "208011234567890");
+
+    let unknown = body(&h.api.handle(get("/v1/subscribers/262019876543210", "")).await);
+    assert_eq!((unknown["known"].clone(), unknown["profile"].clone()), (json!(false), Value::Null));
+    assert_eq!(unknown["baseline_per_day"]["voice_min"], Value::Null);
+    let r = h.api.handle(get("/v1/subscribers/12x", "")).await;
+    assert_eq!(assert_problem(&r, 400, "invalid-parameter")["parameter"], "imsi");
+}

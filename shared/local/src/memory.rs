@@ -11,6 +11,7 @@ use roamguard::ports::{
     VerdictSink, VerdictStore,
 };
 use roamguard::profile::SubscriberProfile;
+use roamguard::state::LiveState;
 use roamguard::verdict::Verdict;
 
 use crate::lock;
@@ -28,6 +29,16 @@ impl MemorySubscriberStore {
             .map(|p| (p.imsi.clone(), Subscriber { profile: Some(p), state: Default::default() }))
             .collect();
         MemorySubscriberStore { inner: Mutex::new(map) }
+    }
+
+    /// The same store with these live states (a subscriber without a profile gets one too).
+    pub fn with_states(self, states: impl IntoIterator<Item = (String, LiveState)>) -> MemorySubscriberStore {
+        if let Ok(mut map) = self.inner.lock() {
+            for (imsi, state) in states {
+                map.entry(imsi).or_default().state = state;
+            }
+        }
+        self
     }
 
     pub fn len(&self) -> usize {
