@@ -183,6 +183,10 @@ class ConsoleTest(unittest.TestCase):
         first = self.browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby='top-reasons'] li").text
         self.assertTrue(first.startswith(o["top_reasons"][0]["name"]), first)
         self.assertIn(o["top_reasons"][0]["description"], first)
+        # The drift of the history the server was started on (--history).
+        drift = self.browser.find_elements(By.CSS_SELECTOR, "#drift-table tbody tr")
+        self.assertEqual(len(drift), len(o["drift"]["features"]))
+        self.assertTrue(drift[0].text.startswith(o["drift"]["features"][0]["name"]))
         self.shot("overview")
 
     def test_every_control_has_a_label_and_the_views_are_reachable_from_the_keyboard(self):

@@ -1,6 +1,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -70,7 +70,8 @@ const BATCH_ROWS: usize = 4096;
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let baselines = Baselines::from_metadata(model.metadata()).context("reading the model's drift baselines")?;
-    let (report, invalid) = measure(&model, &baselines, &args)?;
+    let mut replay = Replay::new(score::read_profiles(&args.profiles)?);
+    let (report, invalid) = measure(&model, &baselines, &mut replay, &args.events)?;
     if invalid > 0 {
         eprintln!("{invalid} invalid events skipped");
     }
@@ -84,12 +85,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Feature rows of the events (the pipeline's feature code, in file order) and their scores,
-/// counted against the baselines. Returns the report and the number of invalid events.
-fn measure(model: &FraudModel, baselines: &Baselines, args: &Args) -> anyhow::Result<(DriftReport, usize)> {
-    let mut replay = Replay::new(score::read_profiles(&args.profiles)?);
+/// Feature rows of the events of `path` (the pipeline's feature code, in file order, through
+/// `replay`'s live states) and their scores, counted against the baselines. Returns the report
+/// and the number of invalid events; `replay` keeps the live states the events left.
+pub fn measure(
+    model: &FraudModel,
+    baselines: &Baselines,
+    replay: &mut Replay,
+    path: &Path,
+) -> anyhow::Result<(DriftReport, usize)> {
     let mut monitor = DriftMonitor::new(baselines);
-    let path = &args.events;
     let total_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);

@@ -14,8 +14,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
+use roamguard::drift::{Baselines, DriftReport};
 use roamguard::events::RoamingEvent;
 use roamguard::features::Replay;
+use roamguard::model::FraudModel;
 use roamguard::profile::SubscriberProfile;
 use roamguard::rules::ActiveRules;
 use roamguard::state::LiveState;
@@ -106,12 +108,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
-    let states = match &args.history {
-        Some(path) => history_states(path, &profiles)?,
-        None => HashMap::new(),
+    let (states, drift) = match &args.history {
+        Some(path) => replay_history(&model, path, &profiles)?,
+        None => (HashMap::new(), None),
     };
     let ports = ports::api_ports(model.clone(), profiles, states, args.db.as_deref(), args.out.as_deref())?;
     let mut api = Api::new(model, ports).with_mode(args.model.mode);
+    if let Some(report) = drift {
+        api = api.with_drift(report);
+    }
     if let Some(challenger) = args.challenger.load()? {
         api = api.with_challenger(challenger);
     }
@@ -127,31 +132,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(serve(api, args.port))
 }
 
-/// The live states `path`'s events leave, in file order (invalid lines are skipped, counted).
-fn history_states(path: &Path, profiles: &[SubscriberProfile]) -> anyhow::Result<HashMap<String, LiveState>> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+/// The live states `path`'s events leave, in file order, and their drift against the model's
+/// training baselines (None when its metadata has none).
+fn replay_history(
+    model: &FraudModel,
+    path: &Path,
+    profiles: &[SubscriberProfile],
+) -> anyhow::Result<(HashMap<String, LiveState>, Option<DriftReport>)> {
     let mut replay = Replay::new(profiles.iter().cloned());
-    let (mut applied, mut invalid) = (0u64, 0u64);
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    let drift = match Baselines::from_metadata(model.metadata()) {
+        Ok(baselines) => {
+            let (report, invalid) = super::drift::measure(model, &baselines, &mut replay, path)?;
+            eprintln!("history {}: {} events ({invalid} invalid skipped)", path.display(), report.events);
+            Some(report)
         }
-        match RoamingEvent::from_json(line.trim_ascii_end()) {
-            Ok(event) => {
-                replay.apply(&event);
-                applied += 1;
+        Err(e) => {
+            eprintln!("history {}: no drift figures ({e})", path.display());
+            let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            for line in std::io::BufReader::new(file).split(b'\n') {
+                let line = line.with_context(|| format!("reading {}", path.display()))?;
+                if let Ok(event) = RoamingEvent::from_json(line.trim_ascii_end()) {
+                    replay.apply(&event);
+                }
             }
-            Err(_) => invalid += 1,
+            None
         }
-    }
+    };
     let states = replay.into_states();
-    eprintln!(
-        "history {}: live state of {} subscribers from {applied} events ({invalid} invalid lines skipped)",
-        path.display(),
-        states.len()
-    );
-    Ok(states)
+    eprintln!("history: live state of {} subscribers", states.len());
+    Ok((states, drift))
 }
 
 async fn serve(api: Arc<Api>, port: u16) -> anyhow::Result<()> {

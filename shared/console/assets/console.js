@@ -339,7 +339,23 @@ async function overview(params) {
       h("section", { class: "card", "aria-labelledby": "top-reasons" }, h("h3", { id: "top-reasons" }, "Top first reasons"), list(o.top_reasons, "None.")),
       h("section", { class: "card", "aria-labelledby": "top-rules" }, h("h3", { id: "top-rules" }, "Top rules"),
         list(o.top_rules, "No rule matched.", (id) => h("a", { href: `#/queue?rule=${encodeURIComponent(id)}` }, id))),
-      h("section", { class: "card", "aria-labelledby": "models" }, h("h3", { id: "models" }, "Model versions"), list(o.model_versions, "None."))));
+      h("section", { class: "card", "aria-labelledby": "models" }, h("h3", { id: "models" }, "Model versions"), list(o.model_versions, "None."))),
+    drift(o.drift));
+}
+
+function drift(d) {
+  const title = h("h3", { id: "drift" }, "Drift against the training data");
+  if (!d) {
+    return h("section", { class: "card", "aria-labelledby": "drift" }, title,
+      h("p", { class: "muted" }, "Not measured here: start serve with --history (the events behind the verdicts); in AWS, score-stream's MaxFeaturePsi metric."));
+  }
+  const band = (x) => h("span", { class: `band ${x.band}` }, `${x.psi.toFixed(3)} (${x.band})`);
+  return h("section", { class: "card", "aria-labelledby": "drift" }, title,
+    h("p", {}, `${d.events} events: ${d.major} features with a major shift (PSI > 0.25), ${d.moderate} moderate; score `,
+      d.score ? band(d.score) : "—"),
+    h("table", { id: "drift-table" },
+      h("thead", {}, h("tr", {}, ["Feature", "PSI"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, d.features.map((f) => h("tr", {}, h("td", {}, f.name), h("td", { class: "num" }, band(f)))))));
 }
 
 function hourChart(hours) {

@@ -293,6 +293,8 @@ pub struct Api {
     fallback: Option<&'static str>,
     /// `labelled_at` of posted labels.
     clock: fn() -> DateTime<Utc>,
+    /// Drift of the traffic this API was started on, for the overview (`serve --history`).
+    drift: Option<crate::drift::DriftReport>,
 }
 
 impl Api {
@@ -312,7 +314,7 @@ impl Api {
                 dead_letters: Arc::new(Discard),
             },
         );
-        Api { pipeline, verdicts, subscribers, scorer, fallback, clock: Utc::now }
+        Api { pipeline, verdicts, subscribers, scorer, fallback, clock: Utc::now, drift: None }
     }
 
     /// Fixes `scored_at` (and `labelled_at`) for reproducible tests.
@@ -325,6 +327,12 @@ impl Api {
     /// Shadow mode: verdicts say what would be decided, marked not enforced.
     pub fn with_mode(mut self, mode: crate::decision::DecisionMode) -> Api {
         self.pipeline = self.pipeline.with_mode(mode);
+        self
+    }
+
+    /// The drift of the traffic behind the verdicts, shown by the overview.
+    pub fn with_drift(mut self, report: crate::drift::DriftReport) -> Api {
+        self.drift = Some(report);
         self
     }
 

@@ -296,7 +296,9 @@ impl Api {
                 break;
             }
         }
-        ApiResponse::json(200, &Overview::of(&seen, since, until, truncated))
+        let mut overview = Overview::of(&seen, since, until, truncated);
+        overview.drift = self.drift.as_ref().map(DriftSummary::of);
+        ApiResponse::json(200, &overview)
     }
 }
 
@@ -341,6 +343,34 @@ pub struct Overview {
     pub decided_by_rule: usize,
     pub labelled: usize,
     pub model_versions: Vec<Counted>,
+    /// Drift of the traffic behind the verdicts against the model's training data, when known.
+    pub drift: Option<DriftSummary>,
+}
+
+/// The drift figures an analyst glances at: the score's PSI and the features that moved most.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct DriftSummary {
+    pub events: u64,
+    pub score: Option<crate::drift::Drift>,
+    /// The five features with the highest PSI.
+    pub features: Vec<crate::drift::FeatureDrift>,
+    /// Features per band.
+    pub major: usize,
+    pub moderate: usize,
+}
+
+impl DriftSummary {
+    pub fn of(report: &crate::drift::DriftReport) -> DriftSummary {
+        use crate::drift::Band;
+        let count = |band| report.features.iter().filter(|f| f.band == band).count();
+        DriftSummary {
+            events: report.events,
+            score: report.score.clone(),
+            features: report.features.iter().take(5).cloned().collect(),
+            major: count(Band::Major),
+            moderate: count(Band::Moderate),
+        }
+    }
 }
 
 /// A name and how many verdicts it stands for.
@@ -368,6 +398,7 @@ impl Overview {
             decided_by_rule: 0,
             labelled: 0,
             model_versions: Vec::new(),
+            drift: None,
         };
         let (mut reasons, mut rules, mut models) = (HashMap::new(), HashMap::new(), HashMap::new());
         for l in verdicts {
