@@ -55,7 +55,7 @@ pub fn check_kinesis(event: &KinesisEvent) {
         }
     }
     serde_json::to_string(&response).expect("the response serialises");
-    score_stream::metrics::emf("score-stream", &report, 0);
+    roamguard::metrics::emf("score-stream", &report, 0);
 }
 
 /// A well-formed API answer: below 500, JSON, an RFC 9457 problem for every error.

@@ -2,10 +2,6 @@
 //! scoring pipeline; only transient failures are reported back to Lambda (by sequence number), so
 //! a poison record is dead-lettered and never blocks the shard.
 
-#[cfg(feature = "aws")]
-pub mod config;
-pub mod metrics;
-
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use roamguard::pipeline::{BatchReport, Outcome, Pipeline, Record};
@@ -44,22 +40,4 @@ pub async fn handle(pipeline: &Pipeline, event: &KinesisEvent) -> (KinesisEventR
         }
     }
     (response, report)
-}
-
-/// Outcome kinds of a report, for logs.
-pub fn summary(report: &BatchReport) -> String {
-    let c = &report.counts;
-    format!(
-        "records={} allow={} review={} block={} dead_letters={} retries={} degraded={} replayed={} decided_by_rule={} rule_failures={}",
-        c.records,
-        c.allow,
-        c.review,
-        c.block,
-        c.dead_letters,
-        c.retries,
-        c.degraded,
-        c.replayed,
-        c.decided_by_rule,
-        c.rule_failures
-    )
 }

@@ -61,7 +61,7 @@ fn check(event: &KinesisEvent, pipeline: &Pipeline) -> Result<(), TestCaseError>
         }
     }
     serde_json::to_string(&response).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let emf = score_stream::metrics::emf("score-stream", &report, 0);
+    let emf = roamguard::metrics::emf("score-stream", &report, 0);
     prop_assert_eq!(emf["RecordsIn"].as_u64(), Some(event.records.len() as u64));
     Ok(())
 }

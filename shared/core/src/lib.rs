@@ -28,6 +28,7 @@ pub mod evaluation;
 
 // The pipeline, the ports it talks to, and the API over it.
 pub mod api;
+pub mod metrics;
 pub mod pipeline;
 pub mod ports;
 

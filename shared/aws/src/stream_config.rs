@@ -1,11 +1,12 @@
-//! Configuration from environment variables, validated once at start-up (fail fast with a
-//! message that names the variable and says what to set).
+//! The configuration of the stream-triggered functions (score-stream on Kinesis, score-kafka on
+//! MSK or self-managed Kafka) from environment variables, validated once at start-up (fail fast
+//! with a message that names the variable and says what to set).
 
-use roamguard_aws::StreamResources;
-use roamguard_aws::config::{ConfigError, Env, RulesConfig, ScoringConfig};
+use crate::StreamResources;
+use crate::config::{ConfigError, Env, RulesConfig, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config {
+pub struct StreamConfig {
     /// `PROFILES_TABLE`, `STATES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM`, `DEAD_LETTER_QUEUE_URL`.
     pub resources: StreamResources,
     /// `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`,
@@ -23,12 +24,12 @@ pub struct Config {
 /// well below the 0.1 of "moderate", while a busy environment still reports every few minutes.
 pub const DEFAULT_DRIFT_WINDOW: u64 = 10_000;
 
-impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from(&Env::from_process())
+impl StreamConfig {
+    pub fn from_env() -> Result<StreamConfig, ConfigError> {
+        StreamConfig::from(&Env::from_process())
     }
 
-    pub fn from(env: &Env) -> Result<Config, ConfigError> {
+    pub fn from(env: &Env) -> Result<StreamConfig, ConfigError> {
         let resources = StreamResources {
             profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles")?,
             states_table: env.required("STATES_TABLE", "DynamoDB table of the subscribers' live state")?,
@@ -45,14 +46,14 @@ impl Config {
                 expected: "a whole number of events from 0 (off) to 10000000 (default 10000)",
             })?,
         };
-        Ok(Config { resources, scoring: env.scoring()?, rules: env.rules()?, drift_window })
+        Ok(StreamConfig { resources, scoring: env.scoring()?, rules: env.rules()?, drift_window })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roamguard_aws::config::ScorerChoice;
+    use crate::config::ScorerChoice;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
@@ -68,7 +69,7 @@ mod tests {
 
     #[test]
     fn when_required_variables_are_set_should_default_to_embedded_scorer() {
-        let c = Config::from(&env(&BASE)).unwrap();
+        let c = StreamConfig::from(&env(&BASE)).unwrap();
         assert_eq!(c.scoring.scorer, ScorerChoice::Embedded);
         assert_eq!(c.resources.dead_letter_queue_url, "http://sqs/dlq");
     }
@@ -77,18 +78,18 @@ mod tests {
     fn when_a_required_variable_is_missing_should_name_it() {
         for (missing, _) in BASE {
             let v: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != missing).collect();
-            let err = Config::from(&env(&v)).unwrap_err();
+            let err = StreamConfig::from(&env(&v)).unwrap_err();
             assert!(err.to_string().contains(missing), "{err}");
         }
     }
 
     #[test]
     fn when_a_drift_window_is_set_should_parse_it_and_name_the_variable_when_bad() {
-        assert_eq!(Config::from(&env(&BASE)).unwrap().drift_window, DEFAULT_DRIFT_WINDOW);
+        assert_eq!(StreamConfig::from(&env(&BASE)).unwrap().drift_window, DEFAULT_DRIFT_WINDOW);
         let with = |value: &str| {
             let mut v = BASE.to_vec();
             v.push(("DRIFT_WINDOW_EVENTS", value));
-            Config::from(&env(&v))
+            StreamConfig::from(&env(&v))
         };
         assert_eq!(with("0").unwrap().drift_window, 0);
         assert_eq!(with("500").unwrap().drift_window, 500);
@@ -101,12 +102,12 @@ mod tests {
     fn when_scoring_settings_are_invalid_should_fail_at_start() {
         let mut v = BASE.to_vec();
         v.push(("SCORER", "sagemaker"));
-        assert!(Config::from(&env(&v)).unwrap_err().to_string().contains("SAGEMAKER_ENDPOINT"));
+        assert!(StreamConfig::from(&env(&v)).unwrap_err().to_string().contains("SAGEMAKER_ENDPOINT"));
     }
 
     #[test]
     fn when_decision_settings_are_set_should_carry_them() {
-        // Parsing and its errors are tested in roamguard_aws::config; here, that they are wired.
+        // Parsing and its errors are tested in crate::config; here, that they are wired.
         let mut v = BASE.to_vec();
         v.extend([
             ("DECISION_MODE", "shadow"),
@@ -114,12 +115,12 @@ mod tests {
             ("RULES_URI", "s3://c/r/rules.yaml"),
             ("MODEL_URI", "s3://m/models/v2/"),
         ]);
-        let c = Config::from(&env(&v)).unwrap();
+        let c = StreamConfig::from(&env(&v)).unwrap();
         assert_eq!(c.scoring.model.clone().unwrap().prefix, "models/v2/");
-        assert_eq!(Config::from(&env(&BASE)).unwrap().scoring.model, None, "no MODEL_URI: the built-in model");
+        assert_eq!(StreamConfig::from(&env(&BASE)).unwrap().scoring.model, None, "no MODEL_URI: the built-in model");
         assert_eq!(c.scoring.mode, roamguard::decision::DecisionMode::Shadow);
         assert_eq!(c.scoring.thresholds_file.unwrap().key, "t.json");
         assert_eq!(c.rules.unwrap().location.key, "r/rules.yaml");
-        assert_eq!(Config::from(&env(&BASE)).unwrap().rules, None, "no RULES_URI: no rules");
+        assert_eq!(StreamConfig::from(&env(&BASE)).unwrap().rules, None, "no RULES_URI: no rules");
     }
 }

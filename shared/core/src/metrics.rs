@@ -1,11 +1,13 @@
-//! CloudWatch Embedded Metric Format: one JSON line per invocation on stdout, which Lambda ships
-//! to CloudWatch Logs and CloudWatch turns into metrics (no PutMetricData calls, no latency).
+//! The pipeline's metrics as CloudWatch Embedded Metric Format documents: the stream-triggered
+//! functions print one JSON line per invocation on stdout, which Lambda ships to CloudWatch Logs
+//! and CloudWatch turns into metrics (no PutMetricData calls, no latency). Pure JSON: here so
+//! every function (Kinesis, Kafka) prints the same metrics without linking an adapter.
 
-use roamguard::drift::DriftReport;
-use roamguard::pipeline::BatchReport;
+use crate::drift::DriftReport;
+use crate::pipeline::BatchReport;
 use serde_json::{Map, Value, json};
 
-pub const NAMESPACE: &str = roamguard::METRICS_NAMESPACE;
+pub const NAMESPACE: &str = crate::METRICS_NAMESPACE;
 
 /// The EMF document for one batch.
 pub fn emf(function: &str, report: &BatchReport, timestamp_ms: i64) -> Value {
@@ -76,10 +78,28 @@ pub fn drift_emf(function: &str, report: &DriftReport, top: &[String], timestamp
     doc
 }
 
+/// Outcome kinds of a report, for logs.
+pub fn summary(report: &BatchReport) -> String {
+    let c = &report.counts;
+    format!(
+        "records={} allow={} review={} block={} dead_letters={} retries={} degraded={} replayed={} decided_by_rule={} rule_failures={}",
+        c.records,
+        c.allow,
+        c.review,
+        c.block,
+        c.dead_letters,
+        c.retries,
+        c.degraded,
+        c.replayed,
+        c.decided_by_rule,
+        c.rule_failures
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roamguard::pipeline::{Counts, StageTimings};
+    use crate::pipeline::{Counts, StageTimings};
 
     #[test]
     fn when_batch_is_reported_should_emit_valid_emf_with_every_metric_defined() {
@@ -111,7 +131,7 @@ mod tests {
 
     #[test]
     fn when_a_drift_window_is_reported_should_alarm_on_the_worst_top_feature_and_keep_every_psi() {
-        use roamguard::drift::{Band, Drift, FeatureDrift};
+        use crate::drift::{Band, Drift, FeatureDrift};
         let feature = |name: &str, psi: f64| FeatureDrift { name: name.into(), psi, band: Band::of(psi) };
         let report = DriftReport {
             events: 10_000,

@@ -1,0 +1,84 @@
+//! The built `score-kafka` binary run as Lambda runs it: it polls a Lambda Runtime API (the test
+//! kit's), scores the documented MSK event against the template's tables, results stream and
+//! dead-letter queue deployed into moto (the environment score-stream gets: both stream-triggered
+//! functions write the same resources), and posts Kafka's partial batch response back. The same
+//! batch delivered again, to a new execution environment, changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
+
+use std::path::Path;
+
+use roamguard::ports::VerdictStore;
+use roamguard_aws::{DynamoVerdictStore, load_profiles};
+use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::fixtures::profile;
+use roamguard_testkit::runtime_api as lambda_runtime;
+use roamguard_testkit::{moto, stack};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_run_by_the_lambda_runtime_should_score_a_kafka_batch_against_the_stack_and_replay_idempotently() {
+    let moto = moto::Moto::start();
+    let deployed = stack::deploy(&moto.endpoint, "roamguard");
+    let mut env = deployed.env_of("ScoreStreamFunction");
+    env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    let config = emulator_config(&moto.endpoint, "us-east-1").await;
+    load_profiles(
+        &roamguard_aws::DynamoDbClient::new(&config),
+        &var("PROFILES_TABLE"),
+        &[profile("208011234567890")],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let event = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/msk.json")).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_score-kafka"));
+
+    let run = |event: String| {
+        let run = lambda_runtime::invoke_once(binary, "score-kafka", &env, event);
+        let response = run
+            .response
+            .as_ref()
+            .unwrap_or_else(|e| panic!("the function failed: {e}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr))
+            .clone();
+        (serde_json::from_str::<Value>(&response).unwrap(), run.stdout, run.stderr)
+    };
+    let (response, stdout, stderr) = run(event.clone());
+    assert_eq!(response, json!({"batchItemFailures": []}), "the invalid record is dead-lettered, not retried");
+
+    let verdicts = DynamoVerdictStore::new(&config, var("VERDICTS_TABLE"));
+    let stored = verdicts.get_many(&["k-1", "k-2", "k-3", "k-bad"]).await.unwrap();
+    let mut ids: Vec<_> = stored.keys().cloned().collect();
+    ids.sort();
+    assert_eq!(ids, ["k-1", "k-2", "k-3"]);
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let messages = sqs
+        .receive_message()
+        .queue_url(var("DEAD_LETTER_QUEUE_URL"))
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    let letter: Value = serde_json::from_str(messages[0].body().unwrap_or_default()).unwrap();
+    assert_eq!(letter["source_position"], "roaming-events/0/117", "topic, partition and offset: {letter}");
+
+    let emf = stdout.lines().find(|l| l.contains("\"RecordsIn\"")).expect("an EMF metrics line on stdout");
+    let emf: Value = serde_json::from_str(emf).unwrap();
+    assert_eq!(
+        (emf["RecordsIn"].clone(), emf["DeadLetters"].clone(), emf["Function"].clone()),
+        (json!(4), json!(1), json!("score-kafka"))
+    );
+    assert!(!stdout.contains("208011234567890") && !stderr.contains("208011234567890"), "raw IMSI must not be logged");
+
+    // Redelivered (Lambda retries a batch at least once): the stored verdicts, nothing counted twice.
+    let (again, stdout, _) = run(event);
+    assert_eq!(again, json!({"batchItemFailures": []}));
+    let emf: Value = serde_json::from_str(stdout.lines().find(|l| l.contains("\"RecordsIn\"")).unwrap()).unwrap();
+    assert_eq!(emf["Replayed"], 3, "{emf}");
+    let again = verdicts.get_many(&["k-1", "k-2", "k-3"]).await.unwrap();
+    assert_eq!(again, stored, "one verdict per event, as first stored");
+}
