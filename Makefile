@@ -197,7 +197,7 @@ bench: $(VENV)/.installed ## criterion micro-benchmarks + pipeline measurements 
 # cargo-fuzz needs a nightly rustc flag; RUSTC_BOOTSTRAP=1 lets the stable toolchain take it.
 # `make test` covers the same properties with proptest (tests/input_robustness.rs in each crate).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := event_decoder kinesis_records kinesis_payload api_request apigw_event
+FUZZ_TARGETS := event_decoder kinesis_records kinesis_payload kafka_payload api_request apigw_event
 FUZZ_ENV := RUSTC_BOOTSTRAP=1
 FUZZ_DIR := --fuzz-dir fuzz --target-dir target/fuzz
 fuzz: ## cargo-fuzz every input target for FUZZ_SECONDS each (bounded; fails on any crash)

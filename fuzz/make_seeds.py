@@ -64,6 +64,14 @@ for events in list(by_imsi.values())[:3]:
                for i, l in enumerate(events[:10])]
     put("kinesis_payload", json.dumps({"Records": records}))
 
+for name in ["msk.json", "self-managed.json"]:
+    put("kafka_payload", (fixtures / "score-kafka/tests/fixtures" / name).read_bytes())
+kafka = json.loads((fixtures / "score-kafka/tests/fixtures/msk.json").read_text())
+template = kafka["records"]["roaming-events-0"][0]
+for events in list(by_imsi.values())[:3]:
+    records = [dict(template, offset=i, value=base64.b64encode(l.encode()).decode()) for i, l in enumerate(events[:10])]
+    put("kafka_payload", json.dumps(dict(kafka, records={"roaming-events-0": records})))
+
 first = json.loads(picked[0])
 for body in picked[:6]:
     e = json.loads(body)

@@ -73,9 +73,9 @@ class TransformedTemplateTest(unittest.TestCase):
 
     def test_when_transformed_should_give_each_function_a_role_of_its_own_without_wildcards(self):
         functions = self.of_type("AWS::Lambda::Function")
-        self.assertEqual(set(functions), {"ScoreStreamFunction", "ScoreApiFunction"})
+        self.assertEqual(set(functions), {"ScoreStreamFunction", "ScoreApiFunction", "ScoreKafkaFunction"})
         roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
-        self.assertEqual(len(roles), 2)
+        self.assertEqual(len(roles), 3)
         for name, role in self.of_type("AWS::IAM::Role").items():
             self.assertNotIn("ManagedPolicyArns", role["Properties"], name)
             for policy in role["Properties"]["Policies"]:
@@ -86,10 +86,17 @@ class TransformedTemplateTest(unittest.TestCase):
                     for action in actions:
                         self.assertNotIn("*", action, f"{name}: {action}")
                     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    if statement.get("Sid") == "KafkaPollerNetwork":
+                        # The Kafka pollers' network interfaces: EC2 takes no resource ARNs for
+                        # these actions, and nothing else is allowed on "*".
+                        self.assertEqual((name, statement["Resource"]), ("ScoreKafkaRole", "*"))
+                        self.assertTrue(all(a.startswith("ec2:") and "NetworkInterface" in a or a.startswith("ec2:Describe") for a in actions), actions)
+                        continue
                     self.assertNotIn("*", resources, f"{name}: {statement}")
 
     def test_when_transformed_should_map_the_stream_with_partial_failures_bisect_and_a_failure_destination(self):
-        (mapping,) = self.of_type("AWS::Lambda::EventSourceMapping").values()
+        mappings = self.of_type("AWS::Lambda::EventSourceMapping")
+        (mapping,) = [m for m in mappings.values() if "Condition" not in m]
         p = mapping["Properties"]
         self.assertEqual(p["FunctionResponseTypes"], ["ReportBatchItemFailures"])
         self.assertEqual(self.template["Parameters"]["StreamBisectBatchOnError"]["Default"], "true")
@@ -400,6 +407,31 @@ class TransformedTemplateTest(unittest.TestCase):
         self.assertEqual((p["Threshold"], p["ComparisonOperator"]), (0.25, "GreaterThanThreshold"))
         self.assertEqual(p["TreatMissingData"], "notBreaching")
         self.assertEqual(p["AlarmActions"], [{"Ref": "AlarmTopic"}])
+
+    def test_when_a_kafka_source_is_chosen_should_map_it_with_provisioned_pollers_and_partial_failures(self):
+        mappings = self.of_type("AWS::Lambda::EventSourceMapping")
+        msk, own = mappings["ScoreKafkaMskMapping"], mappings["ScoreKafkaSelfManagedMapping"]
+        self.assertEqual((msk["Condition"], own["Condition"]), ("KafkaFromMsk", "KafkaSelfManaged"))
+        for m in (msk, own):
+            p = m["Properties"]
+            self.assertEqual(p["FunctionName"], {"Ref": "ScoreKafkaFunction"})
+            self.assertEqual(p["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+            self.assertEqual(set(p["ProvisionedPollerConfig"]), {"MinimumPollers", "MaximumPollers"}, "partial batch responses need provisioned mode")
+            self.assertEqual(p["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["BatchFailureQueue", "Arn"]})
+            self.assertEqual(p["Topics"], [{"Ref": "KafkaTopic"}])
+        self.assertEqual(msk["Properties"]["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"], {"Ref": "KafkaConsumerGroupId"})
+        self.assertIn("KafkaBootstrapServers", json.dumps(own["Properties"]["SelfManagedEventSource"]))
+        for name in ["ScoreKafkaFunction", "ScoreKafkaRole", "ScoreKafkaLogGroup"]:
+            self.assertEqual(self.resources[name]["Condition"], "DeployKafka", name)
+        defaults = stack.parameter_values(self.template, {})
+        conditions = stack.evaluate_conditions(self.template, defaults)
+        self.assertFalse(conditions["DeployKafka"], "no Kafka function unless a source is chosen")
+        chosen = stack.parameter_values(self.template, {"KafkaSource": "msk", "KafkaClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/c/u"})
+        conditions = stack.evaluate_conditions(self.template, chosen)
+        self.assertTrue(conditions["KafkaFromMsk"] and conditions["KafkaPollsInVpc"] and not conditions["KafkaSelfManaged"])
+        # The same resources and settings as score-stream.
+        env = lambda f: self.resources[f]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env("ScoreKafkaFunction"), env("ScoreStreamFunction"))
 
     def test_when_deploying_into_the_emulator_should_refuse_an_unknown_parameter(self):
         with self.assertRaises(ValueError):

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::sync::Once;
 
+use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use roamguard::api::{Api, PROBLEM_BASE};
 use roamguard::events::RoamingEvent;
@@ -56,6 +57,27 @@ pub fn check_kinesis(event: &KinesisEvent) {
     }
     serde_json::to_string(&response).expect("the response serialises");
     roamguard::metrics::emf("score-stream", &report, 0);
+}
+
+/// The Kafka handler's invariants: one outcome per record, consistent with the decoder (values
+/// base64-decoded as Lambda delivers them); nothing retried with in-memory ports; the response
+/// and the EMF line serialise.
+pub fn check_kafka(event: &KafkaEvent) {
+    let pipeline = pipeline();
+    let (response, report) = runtime().block_on(score_kafka::handle(&pipeline, event));
+    let records: usize = event.records.values().map(Vec::len).sum();
+    assert_eq!(report.outcomes.len(), records);
+    let c = report.counts;
+    assert_eq!(c.verdicts() + c.dead_letters + c.retries, records);
+    assert!(response.batch_item_failures.is_empty(), "{:?}", report.outcomes);
+    serde_json::to_string(&response).expect("the response serialises");
+    roamguard::metrics::emf("score-kafka", &report, 0);
+}
+
+/// A Lambda payload as lambda_runtime deserialises it into a KafkaEvent, or None when it is not
+/// one.
+pub fn parse_kafka_event(data: &[u8]) -> Option<KafkaEvent> {
+    guarded(|| serde_json::from_slice::<KafkaEvent>(data))?.ok()
 }
 
 /// A well-formed API answer: below 500, JSON, an RFC 9457 problem for every error.

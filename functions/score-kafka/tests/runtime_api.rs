@@ -1,8 +1,8 @@
 //! The built `score-kafka` binary run as Lambda runs it: it polls a Lambda Runtime API (the test
 //! kit's), scores the documented MSK event against the template's tables, results stream and
-//! dead-letter queue deployed into moto (the environment score-stream gets: both stream-triggered
-//! functions write the same resources), and posts Kafka's partial batch response back. The same
-//! batch delivered again, to a new execution environment, changes nothing.
+//! dead-letter queue deployed into moto, with the environment the template gives the function
+//! (KafkaSource=msk), and posts Kafka's partial batch response back. The same batch delivered
+//! again, to a new execution environment, changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 use std::path::Path;
@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 #[tokio::test(flavor = "multi_thread")]
 async fn when_run_by_the_lambda_runtime_should_score_a_kafka_batch_against_the_stack_and_replay_idempotently() {
     let moto = moto::Moto::start();
-    let deployed = stack::deploy(&moto.endpoint, "roamguard");
-    let mut env = deployed.env_of("ScoreStreamFunction");
+    let cluster = "arn:aws:kafka:us-east-1:123456789012:cluster/roamguard/7b3e1d6c-0f4a-4c7e-9a51-2f6c1d9e8b70-2";
+    let deployed =
+        stack::deploy_with(&moto.endpoint, "roamguard", &[("KafkaSource", "msk"), ("KafkaClusterArn", cluster)]);
+    let mut env = deployed.env_of("ScoreKafkaFunction");
     env.push(("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()));
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
     let config = emulator_config(&moto.endpoint, "us-east-1").await;
