@@ -165,7 +165,7 @@ class TransformedTemplateTest(unittest.TestCase):
     def test_when_transformed_should_keep_the_config_bucket_private_versioned_encrypted_and_tls_only(self):
         self.assert_private_versioned_encrypted_tls_only("ConfigBucket")
 
-    def assert_private_versioned_encrypted_tls_only(self, name):
+    def assert_private_versioned_encrypted_tls_only(self, name, scratch_prefixes=()):
         bucket = self.resources[name]
         self.assertNotIn("Condition", bucket, "created with every stack: a file can be uploaded before it is named")
         self.assertEqual(bucket["DeletionPolicy"], "Retain")
@@ -179,6 +179,8 @@ class TransformedTemplateTest(unittest.TestCase):
         self.assertEqual(set(p["PublicAccessBlockConfiguration"].values()), {True})
         self.assertEqual(len(p["PublicAccessBlockConfiguration"]), 4)
         for lifecycle in p.get("LifecycleConfiguration", {}).get("Rules", []):
+            if lifecycle.get("Prefix") in scratch_prefixes:
+                continue
             self.assertNotIn("NoncurrentVersionExpiration", lifecycle, "a pinned version must stay readable")
             self.assertNotIn("ExpirationInDays", lifecycle)
         policy = self.resources[f"{name}Policy"]["Properties"]
@@ -432,6 +434,66 @@ class TransformedTemplateTest(unittest.TestCase):
         # The same resources and settings as score-stream.
         env = lambda f: self.resources[f]["Properties"]["Environment"]["Variables"]
         self.assertEqual(env("ScoreKafkaFunction"), env("ScoreStreamFunction"))
+
+    def test_when_transformed_should_deliver_the_results_stream_to_the_lake_as_parquet_by_day_and_decision(self):
+        # Verdicts never expire there; Athena's query results (scratch) do.
+        self.assert_private_versioned_encrypted_tls_only("LakeBucket", scratch_prefixes=("athena-results/",))
+        d = self.resources["LakeDelivery"]["Properties"]
+        self.assertEqual(d["DeliveryStreamType"], "KinesisStreamAsSource")
+        self.assertEqual(d["KinesisStreamSourceConfiguration"]["KinesisStreamARN"], {"Fn::GetAtt": ["ResultsStream", "Arn"]})
+        s3 = d["ExtendedS3DestinationConfiguration"]
+        self.assertEqual(s3["BucketARN"], {"Fn::GetAtt": ["LakeBucket", "Arn"]})
+        self.assertEqual(s3["Prefix"], "verdicts/day=!{partitionKeyFromQuery:day}/verdict_decision=!{partitionKeyFromQuery:decision}/")
+        self.assertTrue(s3["ErrorOutputPrefix"].startswith("errors/"), "errors to a prefix of their own")
+        self.assertEqual(s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"], {"Fn::GetAtt": ["DataKey", "Arn"]})
+        self.assertTrue(s3["DynamicPartitioningConfiguration"]["Enabled"])
+        (extract,) = s3["ProcessingConfiguration"]["Processors"]
+        query = {p["ParameterName"]: p["ParameterValue"] for p in extract["Parameters"]}["MetadataExtractionQuery"]
+        self.assertEqual(query, "{day: .event_time[0:10], decision: .decision}")
+        conversion = s3["DataFormatConversionConfiguration"]
+        self.assertTrue(conversion["Enabled"])
+        self.assertIn("ParquetSerDe", conversion["OutputFormatConfiguration"]["Serializer"])
+        self.assertEqual(conversion["SchemaConfiguration"]["TableName"], "verdicts")
+
+    def test_when_transformed_should_describe_every_verdict_field_in_the_glue_table(self):
+        with open(os.path.join(ROOT, "schemas", "verdict.v1.schema.json")) as f:
+            fields = set(json.load(f)["properties"])
+        table = self.resources["VerdictsLakeTable"]["Properties"]["TableInput"]
+        columns = {c["Name"] for c in table["StorageDescriptor"]["Columns"]}
+        self.assertEqual(columns, fields, "the Parquet columns are Verdict v1's fields")
+        self.assertEqual([k["Name"] for k in table["PartitionKeys"]], ["day", "verdict_decision"])
+        self.assertEqual(table["Parameters"]["projection.enabled"], "true")
+        self.assertEqual(table["Parameters"]["projection.verdict_decision.values"], "ALLOW,REVIEW,BLOCK")
+        labels = self.resources["LabelsLakeTable"]["Properties"]["TableInput"]
+        with open(os.path.join(ROOT, "schemas", "label.v1.schema.json")) as f:
+            self.assertEqual({c["Name"] for c in labels["StorageDescriptor"]["Columns"]}, set(json.load(f)["properties"]))
+
+    def test_when_transformed_should_give_analysts_an_encrypted_limited_workgroup_with_their_queries(self):
+        w = self.resources["LakeWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+        self.assertTrue(w["EnforceWorkGroupConfiguration"])
+        self.assertEqual(w["BytesScannedCutoffPerQuery"], {"Ref": "AthenaBytesScannedCutoff"})
+        self.assertEqual(w["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"], "SSE_KMS")
+        queries = {q["Properties"]["Name"]: q["Properties"]["QueryString"] for q in self.of_type("AWS::Athena::NamedQuery").values()}
+        self.assertEqual(set(queries), {"flagged-by-day", "subscriber-history", "rule-hits", "model-vs-challenger", "agreement-with-labels"})
+        self.assertIn("UNNEST(rules_matched)", queries["rule-hits"])
+        self.assertIn("JOIN labels", queries["agreement-with-labels"])
+        for name, sql in queries.items():
+            if name != "agreement-with-labels":
+                self.assertIn("day >=", sql, f"{name} scans a bounded range of days")
+
+    def test_when_allow_verdicts_expire_should_the_table_have_a_ttl_and_the_functions_the_days(self):
+        ttl = self.resources["VerdictsTable"]["Properties"]["TimeToLiveSpecification"]
+        self.assertEqual(ttl, {"AttributeName": "expires_at", "Enabled": True})
+        physical = {name: name.lower() for name in self.resources}
+        physical["AWS::NoValue"] = None
+        for function in ["ScoreStreamFunction", "ScoreApiFunction", "ScoreKafkaFunction"]:
+            env = self.resources[function]["Properties"]["Environment"]["Variables"]
+            defaults = stack.parameter_values(self.template, {})
+            unset = stack.resolve(env, physical, stack.evaluate_conditions(self.template, defaults), defaults)
+            self.assertNotIn("ALLOW_VERDICT_TTL_DAYS", unset, function)
+            chosen = stack.parameter_values(self.template, {"AllowVerdictTtlDays": "14"})
+            resolved = stack.resolve(env, physical, stack.evaluate_conditions(self.template, chosen), chosen)
+            self.assertEqual(str(resolved["ALLOW_VERDICT_TTL_DAYS"]), "14", function)
 
     def test_when_deploying_into_the_emulator_should_refuse_an_unknown_parameter(self):
         with self.assertRaises(ValueError):

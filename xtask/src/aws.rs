@@ -271,6 +271,7 @@ fn resources(queue_url: &str) -> StreamResources {
         verdicts_table: VERDICTS.into(),
         results_stream: STREAM.into(),
         dead_letter_queue_url: queue_url.into(),
+        allow_verdict_ttl_days: None,
     }
 }
 

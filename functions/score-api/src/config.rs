@@ -11,6 +11,8 @@ pub struct Config {
     /// Where API verdicts are published too (the results stream the stream Lambda writes), so
     /// consumers see every verdict whatever the entry point. None: not published.
     pub results_stream: Option<String>,
+    /// `ALLOW_VERDICT_TTL_DAYS`: days an ALLOW verdict stays in the verdict table (None: kept).
+    pub allow_verdict_ttl_days: Option<u32>,
     /// `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`,
     /// `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
@@ -29,6 +31,7 @@ impl Config {
             states_table: env.required("STATES_TABLE", "DynamoDB table of the subscribers' live state")?,
             verdicts_table: env.required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: env.optional("RESULTS_STREAM"),
+            allow_verdict_ttl_days: env.allow_verdict_ttl_days()?,
             scoring: env.scoring()?,
             rules: env.rules()?,
         })

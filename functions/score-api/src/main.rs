@@ -51,6 +51,7 @@ async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
         &config.states_table,
         &config.verdicts_table,
         config.results_stream.as_deref(),
+        config.allow_verdict_ttl_days,
         &s.scorer,
         decisions.model.clone(),
     );

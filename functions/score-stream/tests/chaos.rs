@@ -159,6 +159,7 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         verdicts_table: env["VERDICTS_TABLE"].clone(),
         results_stream: env["RESULTS_STREAM"].clone(),
         dead_letter_queue_url: env["DEAD_LETTER_QUEUE_URL"].clone(),
+        allow_verdict_ttl_days: None,
     };
     let sagemaker = ScorerChoice::SageMaker { endpoint: "roamguard-xgb".into() };
     let pipeline = stream_pipeline(&config, &resources, &sagemaker, model);

@@ -167,6 +167,20 @@ impl Env {
         Ok(Some(RulesConfig { location, reload_every }))
     }
 
+    /// `ALLOW_VERDICT_TTL_DAYS` (1–3650; unset or 0: ALLOW verdicts are kept).
+    pub fn allow_verdict_ttl_days(&self) -> Result<Option<u32>, ConfigError> {
+        let Some(v) = self.optional("ALLOW_VERDICT_TTL_DAYS") else { return Ok(None) };
+        match v.parse::<u32>() {
+            Ok(0) => Ok(None),
+            Ok(days) if days <= 3650 => Ok(Some(days)),
+            _ => Err(ConfigError::Invalid {
+                name: "ALLOW_VERDICT_TTL_DAYS",
+                value: v,
+                expected: "a whole number of days from 0 (kept) to 3650",
+            }),
+        }
+    }
+
     /// `MODEL_URI` or `CHALLENGER_MODEL_URI` (`s3://bucket/prefix/`; unset: the built-in model,
     /// no challenger).
     pub fn model(&self, name: &'static str) -> Result<Option<ModelLocation>, ConfigError> {
@@ -283,6 +297,17 @@ mod tests {
         assert!(matches!(err, ConfigError::Invalid { name: "RULES_URI", .. }), "{err}");
         let err = env(&[("RULES_RELOAD_SECONDS", "5")]).rules().unwrap_err();
         assert!(matches!(err, ConfigError::Missing("RULES_URI", _)), "{err}");
+    }
+
+    #[test]
+    fn when_an_allow_verdict_ttl_is_set_should_parse_days_and_name_the_variable_when_bad() {
+        assert_eq!(env(&[]).allow_verdict_ttl_days().unwrap(), None);
+        assert_eq!(env(&[("ALLOW_VERDICT_TTL_DAYS", "0")]).allow_verdict_ttl_days().unwrap(), None);
+        assert_eq!(env(&[("ALLOW_VERDICT_TTL_DAYS", "14")]).allow_verdict_ttl_days().unwrap(), Some(14));
+        for bad in ["-1", "3651", "a week"] {
+            let err = env(&[("ALLOW_VERDICT_TTL_DAYS", bad)]).allow_verdict_ttl_days().unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "ALLOW_VERDICT_TTL_DAYS", .. }), "{bad}: {err}");
+        }
     }
 
     #[test]

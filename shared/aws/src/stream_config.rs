@@ -37,6 +37,7 @@ impl StreamConfig {
             results_stream: env.required("RESULTS_STREAM", "Kinesis stream the verdicts are written to")?,
             dead_letter_queue_url: env
                 .required("DEAD_LETTER_QUEUE_URL", "SQS queue URL for records that cannot be scored")?,
+            allow_verdict_ttl_days: env.allow_verdict_ttl_days()?,
         };
         let drift_window = match env.optional("DRIFT_WINDOW_EVENTS") {
             None => DEFAULT_DRIFT_WINDOW,

@@ -87,6 +87,9 @@ pub struct DynamoVerdictStore {
     table: String,
     backoff: Backoff,
     concurrency: usize,
+    /// Seconds after its event an ALLOW verdict expires (the table's TTL on `expires_at`); None:
+    /// kept.
+    allow_ttl_secs: Option<i64>,
 }
 
 impl DynamoVerdictStore {
@@ -95,7 +98,20 @@ impl DynamoVerdictStore {
     }
 
     pub fn from_client(client: DynamoDbClient, table: impl Into<String>) -> DynamoVerdictStore {
-        DynamoVerdictStore { client, table: table.into(), backoff: Backoff::default(), concurrency: super::ALL_AT_ONCE }
+        DynamoVerdictStore {
+            client,
+            table: table.into(),
+            backoff: Backoff::default(),
+            concurrency: super::ALL_AT_ONCE,
+            allow_ttl_secs: None,
+        }
+    }
+
+    /// ALLOW verdicts get `expires_at` = their event time + `days`, which the table's TTL deletes
+    /// (the verdict lake keeps every verdict; REVIEW and BLOCK, what analysts work, stay).
+    pub fn with_allow_ttl_days(mut self, days: Option<u32>) -> DynamoVerdictStore {
+        self.allow_ttl_secs = days.map(|d| i64::from(d) * 86_400);
+        self
     }
 
     /// Calls in flight at once per `get_many` / `put` (default
@@ -326,7 +342,7 @@ fn decision_day(v: &Verdict) -> Option<String> {
     (v.decision != Decision::Allow).then(|| decision_partition(v.decision, v.event_time.date_naive()))
 }
 
-fn to_item(v: &Verdict) -> Result<Item, PortError> {
+fn to_item(v: &Verdict, allow_ttl_secs: Option<i64>) -> Result<Item, PortError> {
     let reasons = serde_json::to_string(&v.reasons).map_err(|e| PortError::permanent(DEPENDENCY, e.to_string()))?;
     let event_time = fmt_time(&v.event_time);
     let mut item = HashMap::from([
@@ -343,6 +359,9 @@ fn to_item(v: &Verdict) -> Result<Item, PortError> {
     ]);
     if let Some(day) = decision_day(v) {
         item.insert(DECISION_DAY.to_string(), s(day));
+    }
+    if let Some(ttl) = allow_ttl_secs.filter(|_| v.decision == Decision::Allow) {
+        item.insert(crate::EXPIRES_AT.to_string(), n(v.event_time.timestamp() + ttl));
     }
     // Written only when they say something: most verdicts are the model's, enforced, ruleless.
     if !v.enforced {
@@ -570,7 +589,7 @@ impl VerdictStore for DynamoVerdictStore {
         let items = verdicts
             .iter()
             .filter(|v| seen.insert(v.event_id.as_str()))
-            .map(to_item)
+            .map(|v| to_item(v, self.allow_ttl_secs))
             .collect::<Result<Vec<Item>, _>>()?;
         dynamo::batch_put(&self.client, &self.table, items, self.backoff, self.concurrency, DEPENDENCY, |_| {}).await?;
         let first: HashMap<&str, &Verdict> = verdicts.iter().rev().map(|v| (v.event_id.as_str(), v)).collect();
@@ -616,9 +635,23 @@ mod tests {
     }
 
     #[test]
+    fn when_allow_verdicts_expire_should_only_allow_items_carry_the_ttl() {
+        let mut v = verdict();
+        for decision in Decision::ALL {
+            v.decision = decision;
+            let item = to_item(&v, Some(7 * 86_400)).unwrap();
+            let expires = get_n::<i64>(&item, crate::EXPIRES_AT);
+            let expected = (decision == Decision::Allow).then(|| v.event_time.timestamp() + 7 * 86_400);
+            assert_eq!(expires, expected, "{decision:?}");
+            assert_eq!(from_item(&item).unwrap(), v, "the TTL is not part of the verdict");
+        }
+        assert_eq!(get_n::<i64>(&to_item(&v, None).unwrap(), crate::EXPIRES_AT), None);
+    }
+
+    #[test]
     fn when_converting_a_verdict_to_an_item_and_back_should_be_equal() {
         let v = verdict();
-        let item = to_item(&v).unwrap();
+        let item = to_item(&v, None).unwrap();
         assert_eq!(get_s(&item, TIME_ID), Some("2026-06-01T12:00:00.000000123Z#e-1"));
         assert_eq!(get_s(&item, DECISION_DAY), Some("REVIEW#2026-06-01"));
         assert_eq!(from_item(&item).unwrap(), v);
@@ -653,7 +686,7 @@ mod tests {
             if !challenger {
                 v.challenger = None;
             }
-            assert_eq!(roamguard::cost::verdict_item_bytes(&v), size(&to_item(&v).unwrap()), "{decision:?}");
+            assert_eq!(roamguard::cost::verdict_item_bytes(&v), size(&to_item(&v, None).unwrap()), "{decision:?}");
         }
     }
 
@@ -667,7 +700,7 @@ mod tests {
             labelled_at: Utc.with_ymd_and_hms(2026, 6, 2, 9, 0, 0).unwrap() + TimeDelta::nanoseconds(5),
         };
         let bare = StoredLabel { fraud: false, fraud_type: None, note: None, analyst: None, ..full };
-        let mut item = to_item(&verdict()).unwrap();
+        let mut item = to_item(&verdict(), None).unwrap();
         assert_eq!(label_from_item(&item).unwrap(), None);
         for label in [full, bare] {
             item.insert(LABEL.to_string(), label_attribute(&label));
@@ -682,7 +715,7 @@ mod tests {
     fn when_decision_is_allow_should_leave_the_verdict_out_of_the_day_index() {
         let mut v = verdict();
         v.decision = Decision::Allow;
-        let item = to_item(&v).unwrap();
+        let item = to_item(&v, None).unwrap();
         assert!(!item.contains_key(DECISION_DAY));
         assert_eq!(from_item(&item).unwrap(), v);
     }

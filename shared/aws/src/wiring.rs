@@ -23,6 +23,8 @@ pub struct StreamResources {
     pub verdicts_table: String,
     pub results_stream: String,
     pub dead_letter_queue_url: String,
+    /// `ALLOW_VERDICT_TTL_DAYS`: days an ALLOW verdict stays in the verdict table (None: kept).
+    pub allow_verdict_ttl_days: Option<u32>,
 }
 
 /// The primary scorer and its fallback for a configuration: the in-process model alone, or
@@ -70,7 +72,10 @@ pub fn stream_pipeline_over(
         subscribers,
         scorer,
         fallback,
-        verdict_store: Arc::new(DynamoVerdictStore::new(sdk, resources.verdicts_table.clone())),
+        verdict_store: Arc::new(
+            DynamoVerdictStore::new(sdk, resources.verdicts_table.clone())
+                .with_allow_ttl_days(resources.allow_verdict_ttl_days),
+        ),
         verdict_sink: Arc::new(KinesisVerdictSink::new(sdk, resources.results_stream.clone())),
         dead_letters: Arc::new(SqsDeadLetters::new(sdk, resources.dead_letter_queue_url.clone())),
     };
@@ -85,6 +90,7 @@ pub fn api_ports(
     states_table: &str,
     verdicts_table: &str,
     results_stream: Option<&str>,
+    allow_verdict_ttl_days: Option<u32>,
     choice: &ScorerChoice,
     model: Arc<FraudModel>,
 ) -> ApiPorts {
@@ -97,7 +103,9 @@ pub fn api_ports(
         subscribers: Arc::new(DynamoSubscriberStore::new(sdk, profiles_table, states_table)),
         scorer,
         fallback,
-        verdict_store: Arc::new(DynamoVerdictStore::new(sdk, verdicts_table)),
+        verdict_store: Arc::new(
+            DynamoVerdictStore::new(sdk, verdicts_table).with_allow_ttl_days(allow_verdict_ttl_days),
+        ),
         verdict_sink,
     }
 }

@@ -1301,3 +1301,21 @@ async fn when_exporting_labels_should_scan_every_page_and_give_each_labelled_ver
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(store.labelled().await.unwrap(), expected);
 }
+
+#[tokio::test]
+async fn when_allow_verdicts_expire_should_write_expires_at_on_allow_items_only() {
+    let (_moto, config) = moto().await;
+    let store = verdict_store(&config).await.with_allow_ttl_days(Some(7));
+    let allow = verdict("ttl-allow", A, at(1, 12), Decision::Allow);
+    let block = verdict("ttl-block", A, at(1, 13), Decision::Block);
+    store.put(&[allow.clone(), block.clone()]).await.unwrap();
+    let items = scan_all(&config, VERDICTS).await;
+    let expires = |id: &str| {
+        let item = items.iter().find(|i| i.get("event_id").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(id));
+        item.and_then(|i| i.get("expires_at")).and_then(|v| v.as_n().ok()).map(|n| n.parse::<i64>().unwrap())
+    };
+    assert_eq!(expires("ttl-allow"), Some(allow.event_time.timestamp() + 7 * 86_400));
+    assert_eq!(expires("ttl-block"), None, "what analysts work stays");
+    let read = store.get_many(&["ttl-allow", "ttl-block"]).await.unwrap();
+    assert_eq!((read["ttl-allow"].clone(), read["ttl-block"].clone()), (allow, block));
+}
