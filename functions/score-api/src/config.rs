@@ -1,18 +1,14 @@
 //! Configuration from environment variables, validated once at start-up (fail fast with a
 //! message that names the variable and says what to set).
 
+use roamguard_aws::ApiResources;
 use roamguard_aws::config::{ConfigError, Env, RulesConfig, ScoringConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub profiles_table: String,
-    pub states_table: String,
-    pub verdicts_table: String,
-    /// Where API verdicts are published too (the results stream the stream Lambda writes), so
-    /// consumers see every verdict whatever the entry point. None: not published.
-    pub results_stream: Option<String>,
-    /// `ALLOW_VERDICT_TTL_DAYS`: days an ALLOW verdict stays in the verdict table (None: kept).
-    pub allow_verdict_ttl_days: Option<u32>,
+    /// `PROFILES_TABLE`, `STATES_TABLE`, `VERDICTS_TABLE`, `RESULTS_STREAM` (optional: where API
+    /// verdicts are published too), `ALLOW_VERDICT_TTL_DAYS`.
+    pub resources: ApiResources,
     /// `MODEL_URI`, `SCORER`, `SAGEMAKER_ENDPOINT`, `REVIEW_THRESHOLD`, `BLOCK_THRESHOLD`,
     /// `THRESHOLDS_URI`, `THRESHOLDS_VERSION`, `DECISION_MODE`.
     pub scoring: ScoringConfig,
@@ -26,15 +22,14 @@ impl Config {
     }
 
     pub fn from(env: &Env) -> Result<Config, ConfigError> {
-        Ok(Config {
+        let resources = ApiResources {
             profiles_table: env.required("PROFILES_TABLE", "DynamoDB table of subscriber profiles")?,
             states_table: env.required("STATES_TABLE", "DynamoDB table of the subscribers' live state")?,
             verdicts_table: env.required("VERDICTS_TABLE", "DynamoDB verdict table")?,
             results_stream: env.optional("RESULTS_STREAM"),
             allow_verdict_ttl_days: env.allow_verdict_ttl_days()?,
-            scoring: env.scoring()?,
-            rules: env.rules()?,
-        })
+        };
+        Ok(Config { resources, scoring: env.scoring()?, rules: env.rules()? })
     }
 }
 
@@ -54,10 +49,10 @@ mod tests {
     fn when_only_tables_are_set_should_use_embedded_scorer_and_not_publish() {
         let c = Config::from(&env(&BASE)).unwrap();
         assert_eq!(c.scoring.scorer, ScorerChoice::Embedded);
-        assert_eq!(c.results_stream, None);
+        assert_eq!(c.resources.results_stream, None);
         let mut v = BASE.to_vec();
         v.push(("RESULTS_STREAM", "results"));
-        assert_eq!(Config::from(&env(&v)).unwrap().results_stream.as_deref(), Some("results"));
+        assert_eq!(Config::from(&env(&v)).unwrap().resources.results_stream.as_deref(), Some("results"));
     }
 
     #[test]

@@ -45,16 +45,7 @@ async fn start(function: &str) -> Result<(Api, Option<RulesReloader>), Error> {
     // AWS_ENDPOINT_URL (read by the SDK) points the clients at an emulator in tests.
     let sdk = sdk_config(None).await;
     let decisions = Decisions::start(&sdk, s, config.rules.as_ref(), function).await?;
-    let ports = api_ports(
-        &sdk,
-        &config.profiles_table,
-        &config.states_table,
-        &config.verdicts_table,
-        config.results_stream.as_deref(),
-        config.allow_verdict_ttl_days,
-        &s.scorer,
-        decisions.model.clone(),
-    );
+    let ports = api_ports(&sdk, &config.resources, &s.scorer, decisions.model.clone());
     let mut api = Api::new(decisions.model.clone(), ports).with_mode(s.mode);
     if let Some(rules) = decisions.active_rules() {
         api = api.with_rules(rules);

@@ -52,7 +52,8 @@ pub use subscriber_store::{DynamoSubscriberStore, EXPIRES_AT, load_profiles};
 pub use thresholds::{PolicyChoice, PolicySource, decision_policy};
 pub use verdict_store::DynamoVerdictStore;
 pub use wiring::{
-    Decisions, StreamResources, api_ports, scorers, stream_pipeline, stream_pipeline_over, stream_subscribers,
+    ApiResources, Decisions, StreamResources, api_ports, scorers, stream_pipeline, stream_pipeline_over,
+    stream_subscribers,
 };
 
 use roamguard::ports::PortError;

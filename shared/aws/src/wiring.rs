@@ -82,29 +82,38 @@ pub fn stream_pipeline_over(
     Pipeline::new(model, ports).with_replays(Replays::AskLiveState)
 }
 
+/// What score-api reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResources {
+    pub profiles_table: String,
+    pub states_table: String,
+    pub verdicts_table: String,
+    /// Where API verdicts are published too (the results stream the stream functions write), so
+    /// consumers see every verdict whatever the entry point. None: not published.
+    pub results_stream: Option<String>,
+    /// `ALLOW_VERDICT_TTL_DAYS`: days an ALLOW verdict stays in the verdict table (None: kept).
+    pub allow_verdict_ttl_days: Option<u32>,
+}
+
 /// score-api's ports: the same tables; verdicts also published to the results stream when one is
 /// given.
-pub fn api_ports(
-    sdk: &SdkConfig,
-    profiles_table: &str,
-    states_table: &str,
-    verdicts_table: &str,
-    results_stream: Option<&str>,
-    allow_verdict_ttl_days: Option<u32>,
-    choice: &ScorerChoice,
-    model: Arc<FraudModel>,
-) -> ApiPorts {
+pub fn api_ports(sdk: &SdkConfig, resources: &ApiResources, choice: &ScorerChoice, model: Arc<FraudModel>) -> ApiPorts {
     let (scorer, fallback) = scorers(sdk, choice, model);
-    let verdict_sink: Arc<dyn VerdictSink> = match results_stream {
-        Some(stream) => Arc::new(KinesisVerdictSink::new(sdk, stream)),
+    let verdict_sink: Arc<dyn VerdictSink> = match &resources.results_stream {
+        Some(stream) => Arc::new(KinesisVerdictSink::new(sdk, stream.as_str())),
         None => Arc::new(Discard),
     };
     ApiPorts {
-        subscribers: Arc::new(DynamoSubscriberStore::new(sdk, profiles_table, states_table)),
+        subscribers: Arc::new(DynamoSubscriberStore::new(
+            sdk,
+            resources.profiles_table.as_str(),
+            resources.states_table.as_str(),
+        )),
         scorer,
         fallback,
         verdict_store: Arc::new(
-            DynamoVerdictStore::new(sdk, verdicts_table).with_allow_ttl_days(allow_verdict_ttl_days),
+            DynamoVerdictStore::new(sdk, resources.verdicts_table.as_str())
+                .with_allow_ttl_days(resources.allow_verdict_ttl_days),
         ),
         verdict_sink,
     }
