@@ -67,6 +67,11 @@ struct FootprintSummary {
     read_units_per_event: f64,
     write_units_per_event: f64,
     dollars_per_million: f64,
+    /// Per decision (ALLOW, REVIEW, BLOCK): verdicts, their bytes in the DynamoDB table (items
+    /// and index entries) and on the results stream.
+    verdict_counts: [u64; 3],
+    verdict_table_bytes: [u64; 3],
+    verdict_stream_bytes: [u64; 3],
 }
 
 /// A Kinesis-like place for the i-th record (a 56-digit sequence number in one shard): the live
@@ -162,6 +167,9 @@ pub fn run_pipeline(args: &RunArgs) -> anyhow::Result<RunResult> {
             read_units_per_event: units.read,
             write_units_per_event: units.write,
             dollars_per_million: units.dollars_per_million(),
+            verdict_counts: f.verdicts.map(|v| v.count),
+            verdict_table_bytes: f.verdicts.map(|v| v.table_bytes),
+            verdict_stream_bytes: f.verdicts.map(|v| v.stream_bytes),
         }
     });
     Ok(RunResult {
@@ -591,6 +599,9 @@ core (`taskset -c 0`), with the stream's replay detection (`Replays::AskLiveStat
             ));
         }
     }
+    if let Some(f) = metered.iter().find(|r| r.batch_size == 1_000).and_then(|r| r.footprint.as_ref()) {
+        md.push_str(&verdict_storage(f));
+    }
     let no_table = timed.iter().find(|r| r.batch_size == 1_000).map_or(1.0, |r| r.events_per_sec);
     let table_cost = 1e6 / sqlite.events_per_sec - 1e6 / no_table;
     md.push_str(&format!(
@@ -688,4 +699,69 @@ core (`taskset -c 0`), with the stream's replay detection (`Replays::AskLiveStat
         jsonl_rate / python_rate.max(1e-9)
     ));
     md
+}
+
+/// Prices behind [`verdict_storage`] (us-east-1 list prices as known to the author, dated
+/// 2026-11-27, not checked online): DynamoDB Standard storage per GB-month; Firehose per GB
+/// ingested (records rounded up to 5 KB), per GB converted to Parquet, per GB dynamically
+/// partitioned; S3 Standard per GB-month.
+const DYNAMODB_GB_MONTH: f64 = 0.25;
+const FIREHOSE_GB: f64 = 0.029;
+const FIREHOSE_RECORD_BYTES: f64 = 5_000.0;
+const FIREHOSE_CONVERSION_GB: f64 = 0.018;
+const FIREHOSE_PARTITIONING_GB: f64 = 0.02;
+const S3_GB_MONTH: f64 = 0.023;
+
+/// Keeping verdicts, from the sizes the metered run wrote: a year of 1 M events a month in
+/// DynamoDB with and without the ALLOW TTL, and what the lake costs for the same verdicts.
+fn verdict_storage(f: &FootprintSummary) -> String {
+    const GB: f64 = 1e9;
+    let total: u64 = f.verdict_counts.iter().sum();
+    let n = total.max(1) as f64;
+    let mean = |bytes: u64, count: u64| bytes as f64 / count.max(1) as f64;
+    let allow_share = f.verdict_counts[0] as f64 / n;
+    let allow_bytes = mean(f.verdict_table_bytes[0], f.verdict_counts[0]);
+    let flagged_count = f.verdict_counts[1] + f.verdict_counts[2];
+    let flagged_bytes = mean(f.verdict_table_bytes[1] + f.verdict_table_bytes[2], flagged_count);
+    let stream_bytes = mean(f.verdict_stream_bytes.iter().sum(), total);
+    // A year of 1 M events a month: 12 M verdicts, or with a TTL of d days only d / 30.4 of a
+    // month's ALLOW verdicts besides every flagged one.
+    let monthly = 1e6;
+    let flagged_gb = 12.0 * monthly * (1.0 - allow_share) * flagged_bytes / GB;
+    let allow_kept_gb = |months: f64| months * monthly * allow_share * allow_bytes / GB;
+    let no_ttl = flagged_gb + allow_kept_gb(12.0);
+    let ttl = |days: f64| flagged_gb + allow_kept_gb(days / 30.4);
+    let firehose_gb = monthly * FIREHOSE_RECORD_BYTES.max(stream_bytes) / GB;
+    let processed_gb = monthly * stream_bytes / GB;
+    let firehose = firehose_gb * (FIREHOSE_GB + FIREHOSE_CONVERSION_GB) + processed_gb * FIREHOSE_PARTITIONING_GB;
+    let lake_json_gb = 12.0 * monthly * stream_bytes / GB;
+    format!(
+        "\n### Keeping verdicts: the DynamoDB table against the lake (batch 1,000)\n\n\
+         From the verdicts the run wrote: {:.1} % ALLOW; an ALLOW verdict takes {:.0} B in the table with its `by_subscriber` \
+         entry, a REVIEW or BLOCK {:.0} B with both index entries; {:.0} B of JSON on the results stream. A year of 1 M events a \
+         month, at DynamoDB Standard storage ${DYNAMODB_GB_MONTH}/GB-month (list price as known to the author, dated 2026-11-27):\n\n\
+         | ALLOW verdicts kept in DynamoDB (`AllowVerdictTtlDays`) | table size after a year | storage $ / month |\n\
+         |---|---:|---:|\n\
+         | for ever (0, the default) | {:.2} GB | ${:.2} |\n\
+         | 30 days | {:.2} GB | ${:.2} |\n\
+         | 7 days | {:.2} GB | ${:.2} |\n\n\
+         The lake keeps every verdict instead: Firehose bills ingestion in 5 KB steps per record (${FIREHOSE_GB}/GB) and Parquet \
+         conversion on the same volume (${FIREHOSE_CONVERSION_GB}/GB), dynamic partitioning on the bytes (${FIREHOSE_PARTITIONING_GB}/GB): \
+         ${:.2} per month for 1 M verdicts. In S3 (${S3_GB_MONTH}/GB-month) a year of them is at most {:.2} GB (${:.3} a month) \
+         as JSON; Parquet with Snappy is smaller (not measured here: no Parquet writer in this build). TTL deletes are free. \
+         The request units above do not change: an ALLOW verdict is written once either way.\n",
+        100.0 * allow_share,
+        allow_bytes,
+        flagged_bytes,
+        stream_bytes,
+        no_ttl,
+        no_ttl * DYNAMODB_GB_MONTH,
+        ttl(30.0),
+        ttl(30.0) * DYNAMODB_GB_MONTH,
+        ttl(7.0),
+        ttl(7.0) * DYNAMODB_GB_MONTH,
+        firehose,
+        lake_json_gb,
+        lake_json_gb * S3_GB_MONTH,
+    )
 }

@@ -20,6 +20,19 @@ pub struct Footprint {
     pub state_item_bytes: Vec<usize>,
     pub read_units: f64,
     pub write_units: u64,
+    /// Verdicts written, by decision (ALLOW, REVIEW, BLOCK).
+    pub verdicts: [VerdictBytes; 3],
+}
+
+/// What a decision's verdicts take where they are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictBytes {
+    pub count: u64,
+    /// In the DynamoDB table: the item and its index entries (`by_subscriber` always,
+    /// `by_decision_day` for REVIEW and BLOCK), as DynamoDB sizes them.
+    pub table_bytes: u64,
+    /// On the results stream (what Firehose delivers to the lake): the Verdict v1 JSON.
+    pub stream_bytes: u64,
 }
 
 impl Footprint {
@@ -98,7 +111,17 @@ impl<S: VerdictStore + ?Sized> VerdictStore for Metered<S> {
     async fn put(&self, verdicts: &[Verdict]) -> Result<Vec<Verdict>, PortError> {
         let units: u64 = verdicts.iter().map(cost::verdict_write_units).sum();
         let stored = self.inner.put(verdicts).await?;
-        self.tally(|f| f.write_units += units);
+        self.tally(|f| {
+            f.write_units += units;
+            for v in verdicts {
+                let flagged = v.decision != roamguard::verdict::Decision::Allow;
+                let copies = 2 + u64::from(flagged);
+                let b = &mut f.verdicts[v.decision as usize];
+                b.count += 1;
+                b.table_bytes += copies * cost::verdict_item_bytes(v) as u64;
+                b.stream_bytes += serde_json::to_vec(v).map_or(0, |j| j.len() as u64);
+            }
+        });
         Ok(stored)
     }
 
