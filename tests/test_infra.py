@@ -481,6 +481,31 @@ class TransformedTemplateTest(unittest.TestCase):
             if name != "agreement-with-labels":
                 self.assertIn("day >=", sql, f"{name} scans a bounded range of days")
 
+    def test_when_the_named_queries_are_parsed_should_be_trino_sql_on_the_lake_tables_columns(self):
+        import sqlglot
+        from sqlglot import exp
+
+        columns = {}
+        for name in ["VerdictsLakeTable", "LabelsLakeTable"]:
+            table = self.resources[name]["Properties"]["TableInput"]
+            keys = table["StorageDescriptor"]["Columns"] + table.get("PartitionKeys", [])
+            columns[table["Name"]] = {c["Name"] for c in keys}
+        for name, query in self.of_type("AWS::Athena::NamedQuery").items():
+            tree = sqlglot.parse_one(query["Properties"]["QueryString"], read="trino")
+            tables = {t.name for t in tree.find_all(exp.Table)}
+            self.assertTrue(tables <= set(columns), f"{name}: {tables}")
+            known = set().union(*(columns[t] for t in tables))
+            aliases = {a.alias for a in tree.find_all(exp.Alias)}
+            aliases |= {c.name for ta in tree.find_all(exp.TableAlias) for c in ta.columns}
+            table_aliases = {ta.name for ta in tree.find_all(exp.TableAlias)}
+            unknown = [
+                c.sql() for c in tree.find_all(exp.Column)
+                if not (c.name in known or c.name in aliases or (c.table not in ("", *table_aliases) and c.table in known))
+            ]
+            self.assertEqual(unknown, [], f"{name} uses columns the tables do not have")
+        with self.assertRaises(sqlglot.errors.ParseError):
+            sqlglot.parse_one("SELECT FROM verdicts WHERE", read="trino")
+
     def test_when_allow_verdicts_expire_should_the_table_have_a_ttl_and_the_functions_the_days(self):
         ttl = self.resources["VerdictsTable"]["Properties"]["TimeToLiveSpecification"]
         self.assertEqual(ttl, {"AttributeName": "expires_at", "Enabled": True})
