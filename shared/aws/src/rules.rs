@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use roamguard::rules::{ActiveRules, RuleSet, RulesError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::SdkConfig;
 use crate::config::RulesConfig;
 use crate::config_object::{ConfigObject, ConfigObjectError, ConfigObjects, ObjectLocation};
-use crate::{METRICS_NAMESPACE, SdkConfig};
 
 /// A rules file larger than this is refused: rules are kilobytes.
 pub const RULES_MAX_BYTES: usize = 1024 * 1024;
@@ -173,18 +173,7 @@ impl RulesReport {
     /// is refused or missing, else 0 (namespace `RoamGuard`, dimension `Function`). Printed on
     /// every check, so `RulesRejectedAlarm` stays in alarm as long as the bad file is the latest.
     pub fn emf(&self, function: &str, timestamp_ms: i64) -> Value {
-        json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Function"]],
-                    "Metrics": [{"Name": "RulesRejected", "Unit": "Count"}]
-                }]
-            },
-            "Function": function,
-            "RulesRejected": u8::from(self.rejected),
-        })
+        roamguard::metrics::count_emf(function, "RulesRejected", u64::from(self.rejected), timestamp_ms)
     }
 }
 

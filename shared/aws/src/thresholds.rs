@@ -12,11 +12,11 @@
 
 use roamguard::decision::{DecisionPolicy, ThresholdError, Thresholds, ThresholdsFile};
 use roamguard::model::FraudModel;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::SdkConfig;
 use crate::config::ScoringConfig;
 use crate::config_object::{ConfigObject, ConfigObjectError, ConfigObjects, ObjectLocation};
-use crate::{METRICS_NAMESPACE, SdkConfig};
 
 /// Where the policy came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,18 +160,7 @@ impl PolicyChoice {
             PolicySource::File { .. } => 0,
             PolicySource::Rejected { .. } => 1,
         };
-        Some(json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Function"]],
-                    "Metrics": [{"Name": "ThresholdsRejected", "Unit": "Count"}]
-                }]
-            },
-            "Function": function,
-            "ThresholdsRejected": rejected,
-        }))
+        Some(roamguard::metrics::count_emf(function, "ThresholdsRejected", rejected, timestamp_ms))
     }
 }
 
@@ -227,7 +216,7 @@ mod tests {
         assert_eq!(emf["ThresholdsRejected"], 0);
         assert_eq!(emf["Function"], "score-api");
         assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "ThresholdsRejected");
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRICS_NAMESPACE);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], crate::METRICS_NAMESPACE);
     }
 
     #[test]

@@ -145,18 +145,8 @@ async fn load_challenger(sdk: &SdkConfig, location: &ModelLocation, function: &s
         }
         Err(e) => {
             tracing::error!(error = %e, "challenger model refused: scoring without a challenger");
-            let emf = serde_json::json!({
-                "_aws": {
-                    "Timestamp": chrono::Utc::now().timestamp_millis(),
-                    "CloudWatchMetrics": [{
-                        "Namespace": crate::METRICS_NAMESPACE,
-                        "Dimensions": [["Function"]],
-                        "Metrics": [{"Name": "ChallengerRejected", "Unit": "Count"}],
-                    }],
-                },
-                "Function": function,
-                "ChallengerRejected": 1,
-            });
+            let emf =
+                roamguard::metrics::count_emf(function, "ChallengerRejected", 1, chrono::Utc::now().timestamp_millis());
             println!("{emf}");
             None
         }

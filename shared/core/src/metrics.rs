@@ -9,6 +9,24 @@ use serde_json::{Map, Value, json};
 
 pub const NAMESPACE: &str = crate::METRICS_NAMESPACE;
 
+/// An EMF document of one count (dimension `Function`): what the functions print at start and
+/// on reloads (`ThresholdsRejected`, `RulesRejected`, `ChallengerRejected`).
+pub fn count_emf(function: &str, metric: &str, value: u64, timestamp_ms: i64) -> Value {
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }],
+        },
+        "Function": function,
+    });
+    doc[metric] = json!(value);
+    doc
+}
+
 /// The EMF document for one batch.
 pub fn emf(function: &str, report: &BatchReport, timestamp_ms: i64) -> Value {
     let c = &report.counts;

@@ -46,9 +46,13 @@ pub const CHALLENGER_VERSION: &str = "xgb-challenger-test";
 /// on: the same trees, so the same margin plus the difference of the base margins. A test sees
 /// with it that the challenger scored the champion's very row.
 pub fn challenger_score_for(champion_score: f32) -> f32 {
-    let model: serde_json::Value = serde_json::from_slice(COMMITTED_MODEL).expect("the committed model is JSON");
-    let base = model["learner"]["learner_model_param"]["base_score"].as_str().unwrap_or_default();
-    let base: f64 = base.trim_matches(['[', ']']).parse().expect("the committed base score is a number");
+    // Parsed once: tests call this for every verdict of a run.
+    static BASE: OnceLock<f64> = OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let model: serde_json::Value = serde_json::from_slice(COMMITTED_MODEL).expect("the committed model is JSON");
+        let base = model["learner"]["learner_model_param"]["base_score"].as_str().unwrap_or_default();
+        base.trim_matches(['[', ']']).parse().expect("the committed base score is a number")
+    });
     let logit = |p: f64| (p / (1.0 - p)).ln();
     let margin = logit(f64::from(champion_score)) + logit(CHALLENGER_BASE_SCORE) - logit(base);
     (1.0 / (1.0 + (-margin).exp())) as f32
