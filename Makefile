@@ -139,8 +139,9 @@ python-test: $(VENV)/.installed chromium
 # `make train` trains on generated worlds and writes models/. `make train DATA=dir MODEL_OUT=dir`
 # retrains on an operator's own history instead (dir/profiles.jsonl, events.jsonl, labels.jsonl):
 # training/train_on_data.py splits it in time (SPLIT, RFC 3339; default 00:00 UTC of the last
-# day: the last day validates, calibrates and is reported on) and writes a complete model
-# directory into MODEL_OUT. TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
+# day: the last day validates, calibrates and is reported on) and by subscriber (two folds: the
+# thresholds are cross-fitted, so the model written can learn from the last day too) and writes a
+# complete model directory into MODEL_OUT. TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
 DATA ?=
 MODEL_OUT ?=
 SPLIT ?=

@@ -140,8 +140,17 @@ class TrainOnDataTest(unittest.TestCase):
         with open(os.path.join(self.tmp.name, "work", "thresholds.json")) as f:
             calibrated = json.load(f)
         self.assertEqual(meta["thresholds"], {"review": calibrated["review"], "block": calibrated["block"]})
+        self.assertEqual(calibrated["model_version"], meta["model_version"])
         self.assertIn("events from 2026-06-03T00:00:00Z", meta["calibration"]["calibrated_on"])
-        self.assertIn("operating_point", meta["calibration"])
+        folds = meta["calibration"]["folds"]
+        self.assertEqual(len(folds), 2)
+        for fold in folds:
+            self.assertIn("operating_point", fold)
+            self.assertNotEqual(fold["model_version"], meta["model_version"])  # each fold's own model
+        # Each threshold the highest of the folds' calibrations.
+        self.assertEqual(meta["thresholds"]["review"], max(f["review"] for f in folds))
+        self.assertEqual(meta["thresholds"]["block"], max(f["block"] for f in folds))
+        self.assertEqual(meta["calibration"]["events"], sum(f["events"] for f in folds))
         names = subprocess.run([CLI, "export-features", "--data", self.data, "--out", f"{self.tmp.name}/all.csv"],
                                check=True, capture_output=True)
         self.assertIn(b"counted as legitimate", names.stderr)
@@ -149,21 +158,53 @@ class TrainOnDataTest(unittest.TestCase):
             header = f.readline().strip().split(",")
         self.assertEqual(meta["feature_names"], header[2:])
         with open(os.path.join(self.model_dir, "report.md")) as f:
-            self.assertIn("--since 2026-06-03T00:00:00Z", f.read())
+            report = f.read()
+        self.assertIn("--since 2026-06-03T00:00:00Z", report)
+        self.assertEqual(report.count("legitimate events flagged"), 2, report)  # one table a fold
 
     def test_when_split_in_time_should_train_before_and_validate_from_the_last_day(self):
         work = os.path.join(self.tmp.name, "work")
         rows = {}
         for part in ("train", "validation"):
-            with open(os.path.join(work, part, "features.csv")) as f:
-                rows[part] = list(csv.DictReader(f))
+            rows[part] = []
+            for fold in ("fold-0.csv", "fold-1.csv"):
+                with open(os.path.join(work, part, fold)) as f:
+                    rows[part] += list(csv.DictReader(f))
         with open(f"{self.data}/events.jsonl") as f:
             times = [json.loads(line)["event_time"] for line in f]
         self.assertEqual(len(rows["validation"]), sum(t >= "2026-06-03" for t in times))
         self.assertEqual(len(rows["train"]) + len(rows["validation"]), len(times))
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            training = json.load(f)["training"]
+        # Validated on the last day, then trained again on all of it.
+        self.assertEqual(training["validation_rows"], len(rows["validation"]))
+        self.assertEqual(training["refit_rows"], len(times))
         types = {r["fraud_type"] for r in rows["train"]} - {""}
         self.assertIn("simbox, confirmed", types)  # free text, quoted in the CSV
         self.assertTrue(all(r["fraud_type"] == "" for r in rows["train"] if r["label"] == "0"))
+
+    def test_when_split_by_subscriber_should_keep_every_line_and_each_subscriber_in_one_fold(self):
+        work = os.path.join(self.tmp.name, "work")
+        for name in ("profiles", "events", "labels"):
+            with open(f"{self.data}/{name}.jsonl") as f:
+                whole = [json.loads(line) for line in f]
+            parts = []
+            for fold in ("fold-0", "fold-1"):
+                with open(os.path.join(work, fold, f"{name}.jsonl")) as f:
+                    parts.append([json.loads(line) for line in f])
+            self.assertTrue(all(parts), name)  # both folds hold some
+            self.assertCountEqual(parts[0] + parts[1], whole, name)
+            if name == "events":
+                imsis = [{e["imsi"] for e in part} for part in parts]
+                self.assertFalse(imsis[0] & imsis[1])
+                event_fold = {e["event_id"]: k for k, part in enumerate(parts) for e in part}
+                # Each fold's events in the history's order.
+                order = {e["event_id"]: i for i, e in enumerate(whole)}
+                for part in parts:
+                    self.assertEqual([order[e["event_id"]] for e in part], sorted(order[e["event_id"]] for e in part))
+            if name == "labels":
+                for k, part in enumerate(parts):
+                    self.assertTrue(all(event_fold[label["event_id"]] == k for label in part))
 
     def test_when_the_model_directory_is_loaded_should_evaluate(self):
         out = subprocess.run([CLI, "evaluate", "--model-dir", self.model_dir, "--profiles",
@@ -172,6 +213,33 @@ class TrainOnDataTest(unittest.TestCase):
         with open(os.path.join(self.model_dir, "metadata.json")) as f:
             meta = json.load(f)
         self.assertIn(f"model {meta['model_version']}", out)
+
+
+class CrossFittedThresholdsTest(unittest.TestCase):
+    """train_on_data.cross_fitted: the folds' calibrations as one Thresholds v1 document."""
+
+    def test_when_folds_differ_should_take_each_threshold_from_the_strictest_fold(self):
+        sys.path.insert(0, HERE)
+        import train_on_data  # noqa: E402
+
+        def fold(version, review, block, flags, events):
+            return {"model_version": version, "review": review, "block": block,
+                    "escalation": {"earlier_flags": flags, "window_hours": 24},
+                    "calibration": {"targets": {"flag_fpr": 0.005, "block_fpr": 0.0005}, "events": events,
+                                    "replayed_events": 2 * events, "since": "2026-06-03T00:00:00Z"}}
+
+        with tempfile.TemporaryDirectory() as t:
+            paths = []
+            for k, doc in enumerate((fold("xgb-a", 0.2, 0.6, 1, 100), fold("xgb-b", 0.1, 0.8, 2, 50))):
+                paths.append(f"{t}/{k}.json")
+                with open(paths[-1], "w") as f:
+                    json.dump(doc, f)
+            merged = train_on_data.cross_fitted(paths, "xgb-final")
+        self.assertEqual((merged["model_version"], merged["review"], merged["block"]), ("xgb-final", 0.2, 0.8))
+        self.assertEqual(merged["escalation"]["earlier_flags"], 2)  # the fold whose BLOCK it is
+        c = merged["calibration"]
+        self.assertEqual((c["events"], c["replayed_events"], c["since"]), (150, 300, "2026-06-03T00:00:00Z"))
+        self.assertEqual([f["model_version"] for f in c["folds"]], ["xgb-a", "xgb-b"])
 
 
 class TrainOnDataSageMakerTest(unittest.TestCase):

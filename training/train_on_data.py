@@ -3,17 +3,24 @@
 
 DATA holds profiles.jsonl, events.jsonl (in arrival order) and labels.jsonl (Label v1; events
 without a label are legitimate). The history is split in time, not at random: events before the
-split train the model, events at or after it validate it (train.py's metrics and parity rows),
-calibrate its thresholds and are reported on. The default split is the start (00:00 UTC) of the
-last calendar day holding an event: the last day validates.
+split train, events at or after it validate and calibrate. The default split is the start
+(00:00 UTC) of the last calendar day holding an event: the last day validates. The subscribers
+are also split in two folds (a stable hash of the IMSI), to calibrate on days the model written
+has learnt from too:
 
-  1. `roamguard export-features --split-at SPLIT` (the Rust feature code; the live state is built
-     over all events in order) -> WORK/train/features.csv, WORK/validation/features.csv
-  2. training/train.py -> MODEL_OUT/{model.json, metadata.json, parity.csv, report.md}
-  3. `roamguard calibrate --since SPLIT` on the whole history (the live state is built over all
-     events in order, the events at or after the split choose the thresholds) -> thresholds,
-     then training/set_thresholds.py writes them into metadata.json
-  4. `roamguard evaluate --markdown --since SPLIT` on the whole history, appended to report.md
+  1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
+  2. `roamguard export-features --split-at SPLIT` per fold (the Rust feature code; the live state
+     is built over the fold's events in order) -> WORK/train/fold-K.csv, WORK/validation/fold-K.csv
+  3. per fold K, training/train.py on everything but fold K's last days -> WORK/fold-K/model, and
+     `roamguard calibrate --since SPLIT` of that model on fold K (its whole history replayed, its
+     last days choosing) -> WORK/fold-K/thresholds.json
+  4. training/train.py --refit: validated on the last days (trained before the split; the metrics
+     in metadata.json and report.md), then trained on all days -> MODEL_OUT/{model.json,
+     metadata.json, parity.csv, report.md}
+  5. each threshold the highest of the folds' -> WORK/thresholds.json, written into metadata.json
+     by training/set_thresholds.py
+  6. `roamguard evaluate --markdown --since SPLIT` of each fold's model on its fold with those
+     thresholds (out of fold), appended to report.md
 
   .venv/bin/python training/train_on_data.py --data DIR --model-out DIR [--split-at TIME]
       [--cli target/release/roamguard] [--work DIR] [-- train.py arguments, e.g. --num-round 20]
@@ -33,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -136,41 +144,147 @@ def main(argv):
     tmp = None if a.work else tempfile.TemporaryDirectory()
     work = a.work or tmp.name
     try:
-        for d in ("train", "validation"):
-            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
-            os.makedirs(os.path.join(work, d))
-        train_csv, valid_csv = (os.path.join(work, d, "features.csv") for d in ("train", "validation"))
-        run(a.cli, "export-features", "--data", a.data, "--out", train_csv,
-            "--split-at", rfc3339(split), "--validation-out", valid_csv)
-
-        os.makedirs(a.model_out, exist_ok=True)
-        # train_args first: the directories given after them are this script's, whatever is passed.
-        run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--train", os.path.dirname(train_csv),
-            "--validation", os.path.dirname(valid_csv), "--model-dir", a.model_out)
-
-        # Calibration on the validation part: the events at or after the split choose the
-        # thresholds, the whole history replayed in order builds their live state (as evaluate).
-        thresholds = os.path.join(work, "thresholds.json")
-        run(a.cli, "calibrate", "--model-dir", a.model_out, "--profiles", data["profiles"],
-            "--events", data["events"], "--labels", data["labels"], "--since", rfc3339(split),
-            "--out", thresholds, "--block-fpr", a.block_fpr, "--flag-fpr", a.flag_fpr)
-        run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
-            "--thresholds", thresholds,
-            "--calibrated-on", f"{os.path.abspath(a.data)}, events from {rfc3339(split)} to {rfc3339(last)}")
-
-        # The operating point on the validation days, with the live state of the whole history.
-        report = os.path.join(a.model_out, "report.md")
-        with open(report, "a") as f:
-            f.write(f"\n## Operating point on the last days\n\nCalibrated thresholds, `roamguard evaluate "
-                    f"--markdown --since {rfc3339(split)}` on {os.path.abspath(a.data)} (events from "
-                    f"{rfc3339(split)} to {rfc3339(last)}; the earlier ones trained the model).\n\n")
-            f.flush()
-            run(a.cli, "evaluate", "--model-dir", a.model_out, "--markdown", "--since", rfc3339(split),
-                "--profiles", data["profiles"], "--events", data["events"], "--labels", data["labels"], stdout=f)
+        train(a, data, split, last, work, train_args)
     finally:
         if tmp:
             tmp.cleanup()
     print(f"wrote {a.model_out}: model.json, metadata.json, parity.csv, report.md")
+
+
+def train(a, data, split, last, work, train_args):
+    since = rfc3339(split)
+    train_dir, valid_dir = os.path.join(work, "train"), os.path.join(work, "validation")
+    for d in (train_dir, valid_dir):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    folds = split_by_subscriber(data, work)
+    train_csv = [os.path.join(train_dir, f"fold-{k}.csv") for k in range(FOLDS)]
+    valid_csv = [os.path.join(valid_dir, f"fold-{k}.csv") for k in range(FOLDS)]
+    for k, fold in enumerate(folds):
+        run(a.cli, "export-features", "--data", fold, "--out", train_csv[k], "--split-at", since,
+            "--validation-out", valid_csv[k])
+
+    # Cross-fitted calibration: fold k's model learns from everything but fold k's last days, and
+    # fold k's last days (their live state built from the whole fold history, in order) choose
+    # its thresholds. Each threshold is then the highest of the folds': it holds on each half of
+    # the subscribers, a margin that grows with how much the days vary.
+    calibrations = []
+    for k, fold in enumerate(folds):
+        fold_model = os.path.join(fold, "model")
+        others = [valid_csv[j] for j in range(FOLDS) if j != k]
+        # train_args first: the paths given after them are this script's, whatever is passed.
+        run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--train", train_dir, *others,
+            "--validation", valid_csv[k], "--model-dir", fold_model)
+        calibrations.append(os.path.join(fold, "thresholds.json"))
+        run(a.cli, "calibrate", "--model-dir", fold_model, *fold_files(fold), "--since", since,
+            "--out", calibrations[k], "--block-fpr", a.block_fpr, "--flag-fpr", a.flag_fpr)
+
+    # The model written: validated on the last days (a time split: trained on the days before),
+    # then trained again on all days, so that it knows the most recent traffic too.
+    os.makedirs(a.model_out, exist_ok=True)
+    run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--refit", "--train", train_dir,
+        "--validation", valid_dir, "--model-dir", a.model_out)
+    with open(os.path.join(a.model_out, "metadata.json")) as f:
+        version = json.load(f)["model_version"]
+    thresholds = os.path.join(work, "thresholds.json")
+    with open(thresholds, "w") as f:
+        json.dump(cross_fitted(calibrations, version), f, indent=1)
+    run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
+        "--thresholds", thresholds, "--calibrated-on", f"{os.path.abspath(a.data)}, events from {since} to "
+        f"{rfc3339(last)}, cross-fitted on {FOLDS} folds of subscribers")
+    report_out_of_fold(a, folds, thresholds, since, last)
+
+
+def fold_files(fold):
+    return [arg for n in ("profiles", "events", "labels") for arg in (f"--{n}", os.path.join(fold, f"{n}.jsonl"))]
+
+
+FOLDS = 2
+
+
+def fold_of(imsi):
+    """A subscriber's fold: a stable hash of the IMSI (the same on every run and machine)."""
+    return zlib.crc32(imsi.encode()) % FOLDS
+
+
+def split_by_subscriber(data, work):
+    """WORK/fold-K/{profiles,events,labels}.jsonl, each subscriber's lines in one fold, in order.
+    A subscriber's features come from their own profile and events alone, so a fold's feature
+    rows are the whole history's. A line without a readable IMSI (event_id for a label) goes to
+    fold 0, where export-features and calibrate count and skip it as they would."""
+    folds = [os.path.join(work, f"fold-{k}") for k in range(FOLDS)]
+    for fold in folds:
+        shutil.rmtree(fold, ignore_errors=True)
+        os.makedirs(fold)
+    event_fold = {}
+
+    def key(name, obj):
+        if name == "labels":
+            return event_fold.get(obj["event_id"], 0)
+        k = fold_of(obj["imsi"])
+        if name == "events":
+            event_fold[obj["event_id"]] = k
+        return k
+
+    for name in ("profiles", "events", "labels"):
+        outs = [open(os.path.join(fold, f"{name}.jsonl"), "w") for fold in folds]
+        try:
+            with open(data[name]) as f:
+                for line in f:
+                    try:
+                        k = key(name, json.loads(line))
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        k = 0
+                    outs[k].write(line if line.endswith("\n") else line + "\n")
+        finally:
+            for out in outs:
+                out.close()
+    return folds
+
+
+def cross_fitted(paths, model_version):
+    """One Thresholds v1 document for the model written, from the folds' calibrations: each
+    threshold the highest of the folds' (the escalation of the fold whose BLOCK it is)."""
+    folds = []
+    for path in paths:
+        with open(path) as f:
+            folds.append(json.load(f))
+    strictest = max(folds, key=lambda t: t["block"])
+    calibration = {
+        "cross_fitted": f"{len(folds)} folds of subscribers; each threshold is the highest of the folds'",
+        "targets": folds[0]["calibration"]["targets"],
+        "folds": [{"model_version": t["model_version"], "review": t["review"], "block": t["block"],
+                   **t["calibration"]} for t in folds],
+    }
+    for count in ("events", "labelled_events", "replayed_events"):
+        if all(count in t["calibration"] for t in folds):
+            calibration[count] = sum(t["calibration"][count] for t in folds)
+    if "since" in folds[0]["calibration"]:
+        calibration["since"] = folds[0]["calibration"]["since"]
+    out = {"model_version": model_version, "review": max(t["review"] for t in folds), "block": strictest["block"]}
+    if "escalation" in strictest:
+        out["escalation"] = strictest["escalation"]
+    return out | {"calibration": calibration}
+
+
+def report_out_of_fold(a, folds, thresholds, since, last):
+    """The operating point on the last days, out of fold: each fold's model (which never saw
+    that fold's last days) with the thresholds written, on that fold's subscribers."""
+    with open(thresholds) as f:
+        t = json.load(f)
+    report = os.path.join(a.model_out, "report.md")
+    with open(report, "a") as f:
+        f.write(f"\n## Operating point on the last days, out of fold\n\nThe thresholds written (REVIEW at "
+                f">= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}), on {os.path.abspath(a.data)}'s events from "
+                f"{since} to {rfc3339(last)}. The model written learnt from those days too, so each fold of "
+                f"subscribers is scored by the model trained without its last days: `roamguard evaluate "
+                f"--markdown --since {since}`.\n")
+        for k, fold in enumerate(folds):
+            f.write(f"\n### Fold {k + 1} of {FOLDS}\n\n")
+            f.flush()
+            run(a.cli, "evaluate", "--model-dir", os.path.join(fold, "model"), "--review-threshold",
+                repr(t["review"]), "--block-threshold", repr(t["block"]), "--markdown", "--since", since,
+                *fold_files(fold), stdout=f)
 
 
 if __name__ == "__main__":
