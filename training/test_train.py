@@ -215,6 +215,17 @@ class TrainOnDataTest(unittest.TestCase):
         self.assertIn(f"model {meta['model_version']}", out)
 
 
+class TrainOnTooSmallDataTest(unittest.TestCase):
+    def test_when_a_fold_of_subscribers_is_empty_should_say_what_is_missing(self):
+        with tempfile.TemporaryDirectory() as t:
+            run(CLI, "generate", "--subscribers", "1", "--days", "2", "--seed", "3", "--out", f"{t}/data")
+            out = subprocess.run([sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data",
+                                  f"{t}/data", "--model-out", f"{t}/model"], capture_output=True, text=True)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("each of the 2 folds of subscribers needs events before and after 2026-06-02T00:00:00Z",
+                      out.stderr)
+
+
 class CrossFittedThresholdsTest(unittest.TestCase):
     """train_on_data.cross_fitted: the folds' calibrations as one Thresholds v1 document."""
 

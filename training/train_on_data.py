@@ -163,6 +163,11 @@ def train(a, data, split, last, work, train_args):
     for k, fold in enumerate(folds):
         run(a.cli, "export-features", "--data", fold, "--out", train_csv[k], "--split-at", since,
             "--validation-out", valid_csv[k])
+        for path in (train_csv[k], valid_csv[k]):
+            with open(path) as f:
+                if sum(1 for _ in f) < 2:  # the header alone
+                    sys.exit(f"{path}: no feature rows: each of the {FOLDS} folds of subscribers needs events "
+                             f"before and after {since} (a larger history, or another SPLIT)")
 
     # Cross-fitted calibration: fold k's model learns from everything but fold k's last days, and
     # fold k's last days (their live state built from the whole fold history, in order) choose
