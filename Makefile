@@ -140,19 +140,24 @@ python-test: $(VENV)/.installed chromium
 # retrains on an operator's own history instead (dir/profiles.jsonl, events.jsonl, labels.jsonl):
 # training/train_on_data.py splits it in time (SPLIT, RFC 3339; default 00:00 UTC of the last
 # day: the last day validates, calibrates and is reported on) and by subscriber (two folds: the
-# thresholds are cross-fitted, so the model written can learn from the last day too) and writes a
-# complete model directory into MODEL_OUT. TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
+# thresholds are cross-fitted, each fold at MARGIN (default 0.7) of the targets, so the model
+# written can learn from the last day too) and writes a complete model directory into MODEL_OUT.
+# It boosts on top of BASE_MODEL (default models/, the generated worlds' model; none: from scratch).
+# TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
 DATA ?=
 MODEL_OUT ?=
 SPLIT ?=
+MARGIN ?=
+BASE_MODEL ?=
 TRAIN_ARGS ?=
 train: $(if $(DATA),train-data,train-worlds) ## train on generated worlds (models/), or DATA=dir MODEL_OUT=dir on your own history
 
 train-data: $(VENV)/.installed ## retrain on DATA (profiles, events, labels) into MODEL_OUT, validating on the last day
-	@test -n "$(DATA)" -a -n "$(MODEL_OUT)" || { echo "usage: make train DATA=dir MODEL_OUT=dir [SPLIT=time] [TRAIN_ARGS=...]" >&2; exit 2; }
+	@test -n "$(DATA)" -a -n "$(MODEL_OUT)" || { echo "usage: make train DATA=dir MODEL_OUT=dir [SPLIT=time] [MARGIN=0.7] [BASE_MODEL=models|none] [TRAIN_ARGS=...]" >&2; exit 2; }
 	$(CARGO) build --release --quiet -p roamguard-cli
 	$(VPY) training/train_on_data.py --cli target/release/roamguard --data $(DATA) --model-out $(MODEL_OUT) \
-	  --work $(OUT)/train-data $(if $(SPLIT),--split-at $(SPLIT)) -- $(TRAIN_ARGS)
+	  --work $(OUT)/train-data $(if $(SPLIT),--split-at $(SPLIT)) $(if $(MARGIN),--margin $(MARGIN)) \
+	  $(if $(BASE_MODEL),--base-model $(BASE_MODEL)) -- $(TRAIN_ARGS)
 
 train-worlds: $(VENV)/.installed ## generate worlds, export features with the Rust code, train, calibrate on a held-out world, write models/
 	$(CARGO) build --release --quiet -p roamguard-cli

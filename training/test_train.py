@@ -19,6 +19,11 @@ def run(*args, env=None):
     subprocess.run(args, check=True, env=env, stdout=subprocess.PIPE)
 
 
+def trees(model_json):
+    with open(model_json) as f:
+        return len(json.load(f)["learner"]["gradient_booster"]["model"]["trees"])
+
+
 class TrainScriptModeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -97,6 +102,30 @@ class TrainScriptModeTest(unittest.TestCase):
         with open(os.path.join(self.model_dir, "metadata.json")) as f:
             self.assertEqual(json.load(f), meta)
 
+    def test_when_continued_from_a_base_model_should_add_trees_on_top_and_refuse_other_features(self):
+        t = self.tmp.name
+        base = os.path.join(self.model_dir, "model.json")
+        run(sys.executable, os.path.join(HERE, "train.py"), "--train", f"{t}/train", "--validation",
+            f"{t}/validation", "--model-dir", f"{t}/continued", "--num-round", "5", "--parity-rows", "100",
+            "--base-model", base)
+        with open(f"{t}/continued/metadata.json") as f:
+            training = json.load(f)["training"]
+        with open(os.path.join(self.model_dir, "metadata.json")) as f:
+            self.assertEqual(training["base_model"], json.load(f)["model_version"])
+        self.assertEqual(trees(f"{t}/continued/model.json"), trees(base) + 5)
+        # A base model over other features is refused.
+        other = subprocess.run([sys.executable, "-c", "import sys, numpy as np, xgboost as xgb; "
+                                "d = xgb.DMatrix(np.random.rand(50, 3), label=np.r_[np.zeros(25), np.ones(25)], "
+                                "feature_names=['a', 'b', 'c']); xgb.train({}, d, 2).save_model(sys.argv[1])",
+                                f"{t}/other.json"], capture_output=True, text=True)
+        self.assertEqual(other.returncode, 0, other.stderr)
+        refused = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), "--train", f"{t}/train",
+                                  "--validation", f"{t}/validation", "--model-dir", f"{t}/refused",
+                                  "--num-round", "2", "--base-model", f"{t}/other.json"],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("its features are not the CSVs' columns", refused.stderr)
+
     def test_when_serving_hook_loads_model_should_predict(self):
         sys.path.insert(0, HERE)
         import train  # noqa: E402  (the SageMaker entry point module itself)
@@ -146,11 +175,19 @@ class TrainOnDataTest(unittest.TestCase):
         self.assertEqual(len(folds), 2)
         for fold in folds:
             self.assertIn("operating_point", fold)
+            # Each fold calibrated to 0.7 of the targets; the model keeps the targets themselves.
+            self.assertEqual(fold["targets"], {"flag_fpr": 0.0035, "block_fpr": 0.00035})
             self.assertNotEqual(fold["model_version"], meta["model_version"])  # each fold's own model
         # Each threshold the highest of the folds' calibrations.
         self.assertEqual(meta["thresholds"]["review"], max(f["review"] for f in folds))
         self.assertEqual(meta["thresholds"]["block"], max(f["block"] for f in folds))
         self.assertEqual(meta["calibration"]["events"], sum(f["events"] for f in folds))
+        self.assertEqual(meta["threshold_targets"], {"review_fpr": 0.005, "block_fpr": 0.0005})
+        # Boosted on top of the checkout's models/ (20 rounds: TRAIN_ARGS of this test).
+        with open(os.path.join(HERE, "..", "models", "metadata.json")) as f:
+            self.assertEqual(meta["training"]["base_model"], json.load(f)["model_version"])
+        base = os.path.join(HERE, "..", "models", "model.json")
+        self.assertEqual(trees(os.path.join(self.model_dir, "model.json")), trees(base) + 20)
         names = subprocess.run([CLI, "export-features", "--data", self.data, "--out", f"{self.tmp.name}/all.csv"],
                                check=True, capture_output=True)
         self.assertIn(b"counted as legitimate", names.stderr)
@@ -245,12 +282,13 @@ class CrossFittedThresholdsTest(unittest.TestCase):
                 paths.append(f"{t}/{k}.json")
                 with open(paths[-1], "w") as f:
                     json.dump(doc, f)
-            merged = train_on_data.cross_fitted(paths, "xgb-final")
+            merged = train_on_data.cross_fitted(paths, "xgb-final", {"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8)
         self.assertEqual((merged["model_version"], merged["review"], merged["block"]), ("xgb-final", 0.2, 0.8))
         self.assertEqual(merged["escalation"]["earlier_flags"], 2)  # the fold whose BLOCK it is
         c = merged["calibration"]
         self.assertEqual((c["events"], c["replayed_events"], c["since"]), (150, 300, "2026-06-03T00:00:00Z"))
         self.assertEqual([f["model_version"] for f in c["folds"]], ["xgb-a", "xgb-b"])
+        self.assertEqual((c["targets"], c["margin"]), ({"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8))
 
 
 class TrainOnDataSageMakerTest(unittest.TestCase):
@@ -288,6 +326,9 @@ class TrainOnDataSageMakerTest(unittest.TestCase):
         with open(os.path.join(self.model_dir, "metadata.json")) as f:
             meta = json.load(f)
         self.assertEqual(meta["training"]["params"]["num_round"], 7)  # the hyperparameter reached train.py
+        # No models/ in the source_dir: trained from the history alone.
+        self.assertNotIn("base_model", meta["training"])
+        self.assertEqual(trees(os.path.join(self.model_dir, "model.json")), 7)
         self.assertLessEqual(meta["thresholds"]["review"], meta["thresholds"]["block"])
         calibration = meta["calibration"]
         self.assertIn(f"{self.data}, events from 2026-06-02T00:00:00Z", calibration["calibrated_on"])

@@ -57,6 +57,8 @@ def parse_args(argv):
     arg("review-fpr", type=float, default=0.005, help="target false-positive rate of REVIEW-or-worse")
     arg("block-fpr", type=float, default=0.0005, help="target false-positive rate of BLOCK")
     arg("parity-rows", type=int, default=1200)
+    arg("base-model", help="a model.json to continue from: num-round more trees are boosted on top of its own "
+        "(its feature names must be the CSVs' columns)")
     p.add_argument("--refit", action="store_true",
                    help="after validating, train again on the training and validation rows together (same "
                    "parameters) and write that model; the metrics stay those of the validation")
@@ -140,6 +142,29 @@ def score_histogram(scores, bins=10):
     return histograms(np.asarray(scores, dtype=np.float32).reshape(-1, 1), ["score"], bins)["score"]
 
 
+def base_model(path, names):
+    """The model to continue from (a fresh copy each time), or None; refused unless its features
+    are `names`, in order."""
+    if not path:
+        return None
+    booster = xgb.Booster()
+    booster.load_model(path)
+    if booster.feature_names != names:
+        sys.exit(f"{path}: its features are not the CSVs' columns (exported by another version?): "
+                 f"{booster.feature_names} vs {names}")
+    return booster
+
+
+def base_model_version(path):
+    """The base model's version from the metadata.json beside it, else its file's digest."""
+    meta = os.path.join(os.path.dirname(path), "metadata.json")
+    if os.path.isfile(meta):
+        with open(meta) as f:
+            return json.load(f).get("model_version")
+    with open(path, "rb") as f:
+        return f"xgb-{hashlib.sha256(f.read()).hexdigest()[:12]}"
+
+
 def model_fn(model_dir):
     """SageMaker XGBoost serving hook: load the JSON model for text/csv inference."""
     booster = xgb.Booster()
@@ -172,7 +197,7 @@ def main(argv):
     dtrain = xgb.DMatrix(x_train, label=y_train, missing=np.nan, feature_names=names)
     dval = xgb.DMatrix(x_val, label=y_val, missing=np.nan, feature_names=names)
     booster = xgb.train(params, dtrain, num_boost_round=a.num_round, evals=[(dval, "validation")],
-                        verbose_eval=50)
+                        verbose_eval=50, xgb_model=base_model(a.base_model, names))
 
     s_val = booster.predict(dval)
     review = threshold_for_fpr(s_val[y_val == 0], a.review_fpr)
@@ -205,8 +230,10 @@ def main(argv):
         # calibration on rows it has not seen (train_on_data.py cross-fits one).
         x_train, y_train = np.vstack([x_train, x_val]), np.concatenate([y_train, y_val])
         dtrain = xgb.DMatrix(x_train, label=y_train, missing=np.nan, feature_names=names)
-        booster = xgb.train(params, dtrain, num_boost_round=a.num_round)
+        booster = xgb.train(params, dtrain, num_boost_round=a.num_round, xgb_model=base_model(a.base_model, names))
         metrics["refit_rows"] = int(len(y_train))
+    if a.base_model:
+        metrics["base_model"] = base_model_version(a.base_model)
 
     model_path = os.path.join(a.model_dir, "model.json")
     booster.save_model(model_path)
@@ -265,6 +292,9 @@ def render_report(meta):
         f"recall {m['block']['recall']}).",
         "",
     ]
+    if "base_model" in m:
+        lines += [f"Boosted on top of model `{m['base_model']}`: its trees, then {m['params']['num_round']} more "
+                  f"from these rows.", ""]
     if "refit_rows" in m:
         lines += [f"The model written was trained again after this validation, on the training and validation "
                   f"rows together ({m['refit_rows']} rows, same parameters): these figures are its recipe's.", ""]

@@ -11,9 +11,13 @@ has learnt from too:
   1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
   2. `roamguard export-features --split-at SPLIT` per fold (the Rust feature code; the live state
      is built over the fold's events in order) -> WORK/train/fold-K.csv, WORK/validation/fold-K.csv
+  Every training continues from --base-model (default: the repository's models/, trained on
+  generated worlds): the operator's days add trees on top of it. `--base-model none` trains from
+  the history alone.
+
   3. per fold K, training/train.py on everything but fold K's last days -> WORK/fold-K/model, and
      `roamguard calibrate --since SPLIT` of that model on fold K (its whole history replayed, its
-     last days choosing) -> WORK/fold-K/thresholds.json
+     last days choosing, at --margin 0.7 of the targets) -> WORK/fold-K/thresholds.json
   4. training/train.py --refit: validated on the last days (trained before the split; the metrics
      in metadata.json and report.md), then trained on all days -> MODEL_OUT/{model.json,
      metadata.json, parity.csv, report.md}
@@ -43,6 +47,11 @@ import tempfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Folds of subscribers for the cross-fitted calibration.
+FOLDS = 2
+# Each fold calibrated to this share of the targets: the next day's rates vary around the last
+# day's (measured on seven generated worlds, docs/model.md).
+MARGIN = 0.7
 
 
 def parse_time(text):
@@ -99,6 +108,15 @@ def default_cli():
     return os.environ.get("ROAMGUARD", "target/release/roamguard")
 
 
+def default_base_model():
+    """The generated worlds' model to continue from: `models/` beside this script (a SageMaker
+    source_dir), else this checkout's `models/`; none when neither exists."""
+    for d in (os.path.join(HERE, "models"), os.path.join(HERE, "..", "models")):
+        if os.path.isfile(os.path.join(d, "model.json")):
+            return os.path.normpath(d)
+    return "none"
+
+
 def main(argv):
     if "--" in argv:
         i = argv.index("--")
@@ -126,7 +144,18 @@ def main(argv):
     arg("work", help="directory for the feature CSVs (default: a temporary one, removed)")
     arg("block-fpr", default="0.0005", help="calibration target: legitimate events BLOCKed")
     arg("flag-fpr", default="0.005", help="calibration target: legitimate events flagged")
+    arg("base-model", default=default_base_model(), help="model directory to boost on top of (the model "
+        "trained on generated worlds: many more fraud episodes than a few labelled days hold), or `none` to "
+        "train from the history alone (default: models/ beside this script or in the checkout, else none)")
+    arg("margin", type=float, default=MARGIN, help="each fold is calibrated to this share of the targets "
+        f"(default {MARGIN}: the next days' rates vary around the last day's)")
     a, unknown = p.parse_known_args(argv)
+    if a.base_model != "none":
+        train_args = ["--base-model", os.path.join(a.base_model, "model.json")] + train_args
+        if not os.path.isfile(train_args[1]):
+            sys.exit(f"{train_args[1]}: missing (--base-model takes a model directory, or none)")
+    if not 0 < a.margin <= 1:
+        sys.exit(f"--margin {a.margin}: a share of the targets, above 0 and at most 1")
     train_args = unknown + train_args  # e.g. SageMaker's hyperparameters: train.py's arguments
     data = {n: os.path.join(a.data, f"{n}.jsonl") for n in ("profiles", "events", "labels")}
     for path in data.values():
@@ -139,7 +168,8 @@ def main(argv):
         sys.exit(f"split {rfc3339(split)} leaves no training or no validation events "
                  f"(history {rfc3339(first)} .. {rfc3339(last)})")
     print(f"history {rfc3339(first)} .. {rfc3339(last)}: training before {rfc3339(split)}, "
-          "validation, calibration and report from it on", flush=True)
+          "validation, calibration and report from it on; " +
+          ("from scratch" if a.base_model == "none" else f"boosting on top of {a.base_model}"), flush=True)
 
     tmp = None if a.work else tempfile.TemporaryDirectory()
     work = a.work or tmp.name
@@ -182,7 +212,8 @@ def train(a, data, split, last, work, train_args):
             "--validation", valid_csv[k], "--model-dir", fold_model)
         calibrations.append(os.path.join(fold, "thresholds.json"))
         run(a.cli, "calibrate", "--model-dir", fold_model, *fold_files(fold), "--since", since,
-            "--out", calibrations[k], "--block-fpr", a.block_fpr, "--flag-fpr", a.flag_fpr)
+            "--out", calibrations[k], "--block-fpr", f"{float(a.block_fpr) * a.margin:.6g}",
+            "--flag-fpr", f"{float(a.flag_fpr) * a.margin:.6g}")
 
     # The model written: validated on the last days (a time split: trained on the days before),
     # then trained again on all days, so that it knows the most recent traffic too.
@@ -193,7 +224,8 @@ def train(a, data, split, last, work, train_args):
         version = json.load(f)["model_version"]
     thresholds = os.path.join(work, "thresholds.json")
     with open(thresholds, "w") as f:
-        json.dump(cross_fitted(calibrations, version), f, indent=1)
+        targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}
+        json.dump(cross_fitted(calibrations, version, targets, a.margin), f, indent=1)
     run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
         "--thresholds", thresholds, "--calibrated-on", f"{os.path.abspath(a.data)}, events from {since} to "
         f"{rfc3339(last)}, cross-fitted on {FOLDS} folds of subscribers")
@@ -202,9 +234,6 @@ def train(a, data, split, last, work, train_args):
 
 def fold_files(fold):
     return [arg for n in ("profiles", "events", "labels") for arg in (f"--{n}", os.path.join(fold, f"{n}.jsonl"))]
-
-
-FOLDS = 2
 
 
 def fold_of(imsi):
@@ -247,17 +276,20 @@ def split_by_subscriber(data, work):
     return folds
 
 
-def cross_fitted(paths, model_version):
-    """One Thresholds v1 document for the model written, from the folds' calibrations: each
-    threshold the highest of the folds' (the escalation of the fold whose BLOCK it is)."""
+def cross_fitted(paths, model_version, targets, margin):
+    """One Thresholds v1 document for the model written, from the folds' calibrations (each at
+    `margin` times `targets`): each threshold the highest of the folds' (the escalation of the
+    fold whose BLOCK it is)."""
     folds = []
     for path in paths:
         with open(path) as f:
             folds.append(json.load(f))
     strictest = max(folds, key=lambda t: t["block"])
     calibration = {
-        "cross_fitted": f"{len(folds)} folds of subscribers; each threshold is the highest of the folds'",
-        "targets": folds[0]["calibration"]["targets"],
+        "cross_fitted": f"{len(folds)} folds of subscribers, each calibrated to {margin} of the targets; each "
+                        "threshold is the highest of the folds'",
+        "targets": targets,
+        "margin": margin,
         "folds": [{"model_version": t["model_version"], "review": t["review"], "block": t["block"],
                    **t["calibration"]} for t in folds],
     }
