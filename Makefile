@@ -49,14 +49,16 @@ lint:
 # score-stream enables roamguard/aws, so the workspace build includes the moto-backed AWS
 # adapter tests: they need moto_server from the venv. The property tests run on a fixed seed so
 # a CI run is reproducible; `make test PROPTEST_RNG_SEED=random` explores new cases.
+# The CLI is tested with its `aws` feature too (load-profiles and labels --table against moto).
 PROPTEST_RNG_SEED ?= 20261127
+TEST_FEATURES := --features roamguard-cli/aws
 unit-test: $(VENV)/.installed
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace $(TEST_FEATURES)
 
 # Just the AWS adapters (real SDK clients against moto_server, one moto per test on a free
 # 127.0.0.1 port); `unit-test` runs them too. Same feature set as unit-test: reuses its build.
 aws-test: $(VENV)/.installed
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) test --workspace --test aws_adapters
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CARGO) test --workspace $(TEST_FEATURES) --test aws_adapters --test aws_tables
 
 # Offline checks of infra/template.yaml: the SAM CLI's linter on the SAM template, cfn-lint on
 # the template after the SAM transform (it sees inside the generated event source mapping, API
