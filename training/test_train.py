@@ -198,6 +198,10 @@ class TrainOnDataTest(unittest.TestCase):
             report = f.read()
         self.assertIn("--since 2026-06-03T00:00:00Z", report)
         self.assertEqual(report.count("legitimate events flagged"), 2, report)  # one table a fold
+        # The thresholds written lead the report, as metadata.json holds them.
+        t = meta["thresholds"]
+        self.assertIn(f"Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}",
+                      report.split("\n")[2])
 
     def test_when_split_in_time_should_train_before_and_validate_from_the_last_day(self):
         work = os.path.join(self.tmp.name, "work")

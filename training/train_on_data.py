@@ -310,6 +310,13 @@ def report_out_of_fold(a, folds, thresholds, since, last):
     with open(thresholds) as f:
         t = json.load(f)
     report = os.path.join(a.model_out, "report.md")
+    with open(report) as f:
+        title, rest = f.read().split("\n", 1)
+    with open(report, "w") as f:
+        # The time-split figures below are those of the validation model, at its own thresholds.
+        f.write(f"{title}\n\n**Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}**, "
+                f"cross-fitted on the last days (the out-of-fold section at the end). The thresholds in the "
+                f"next paragraph are the validation model's own at the targets, for its metrics only.\n{rest}")
     with open(report, "a") as f:
         f.write(f"\n## Operating point on the last days, out of fold\n\nThe thresholds written (REVIEW at "
                 f">= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}), on {os.path.abspath(a.data)}'s events from "
