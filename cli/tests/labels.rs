@@ -4,79 +4,14 @@
 
 mod common;
 
+mod server;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use common::{bin, run, temp_dir};
 use serde_json::{Value, json};
-
-/// `roamguard serve --port 0 --db DB`, as cli/tests/serve.rs starts it.
-struct Server {
-    child: Child,
-    port: u16,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(db: &Path) -> Server {
-        let mut child = bin()
-            .args(["serve", "--port", "0", "--db"])
-            .arg(db)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("roamguard serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-        let port = loop {
-            let line = lines.next().expect("serve printed its address").expect("stderr is UTF-8");
-            if let Some(addr) = line.strip_prefix("listening on http://127.0.0.1:") {
-                break addr.trim().parse().expect("a port number");
-            }
-        };
-        // Keep draining the log so serve never blocks on a full pipe.
-        let reader = std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Server { child, port, reader: Some(reader) }
-    }
-
-    /// Posts a label; the HTTP status.
-    fn label(&self, event_id: &str, label: &Value) -> u16 {
-        let body = serde_json::to_vec(label).unwrap();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let head = format!(
-            "POST /v1/verdicts/{event_id}/label HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(&body).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("response");
-        let status = String::from_utf8_lossy(&raw);
-        status.split(' ').nth(1).expect("a status line").parse().expect("a status code")
-    }
-
-    /// SIGTERM, and a clean exit.
-    fn stop(mut self) {
-        let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        assert!(self.child.wait().unwrap().success(), "serve exits cleanly on SIGTERM");
-        if let Some(r) = self.reader.take() {
-            r.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use server::Server;
 
 fn event_ids(events: &Path, n: usize) -> Vec<String> {
     std::fs::read_to_string(events)
@@ -105,15 +40,16 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     let ids = event_ids(&events, 4);
     assert_eq!(ids.len(), 4);
 
-    let server = Server::start(&db);
+    let server = Server::start(&["--db", db.to_str().unwrap()]);
+    let label = |event_id: &str, label: &Value| server.post(&format!("/v1/verdicts/{event_id}/label"), label).status;
     let irsf = json!({"fraud": true, "fraud_type": "irsf", "note": "premium range", "analyst": "ana"});
-    assert_eq!(server.label(&ids[0], &irsf), 200);
-    assert_eq!(server.label(&ids[1], &json!({"fraud": true})), 200);
+    assert_eq!(label(&ids[0], &irsf), 200);
+    assert_eq!(label(&ids[1], &json!({"fraud": true})), 200);
     // Relabelled: the last label wins, fraud_type and all.
-    assert_eq!(server.label(&ids[2], &irsf), 200);
-    assert_eq!(server.label(&ids[2], &json!({"fraud": false, "analyst": "bo"})), 200);
-    assert_eq!(server.label("never-scored", &irsf), 404);
-    server.stop();
+    assert_eq!(label(&ids[2], &irsf), 200);
+    assert_eq!(label(&ids[2], &json!({"fraud": false, "analyst": "bo"})), 200);
+    assert_eq!(label("never-scored", &irsf), 404);
+    assert!(server.stop().0, "serve exits cleanly on SIGTERM");
 
     let out = dir.join("labels.jsonl");
     let done = run(bin().arg("labels").arg("--db").arg(&db).arg("--out").arg(&out));
