@@ -250,13 +250,21 @@ def split_by_subscriber(data, work):
     for fold in folds:
         shutil.rmtree(fold, ignore_errors=True)
         os.makedirs(fold)
+    # The fold of each labelled event only: memory follows the labels, not the whole history.
+    labelled = set()
+    with open(data["labels"]) as f:
+        for line in f:
+            try:
+                labelled.add(json.loads(line)["event_id"])
+            except (ValueError, KeyError, TypeError):
+                pass
     event_fold = {}
 
     def key(name, obj):
         if name == "labels":
             return event_fold.get(obj["event_id"], 0)
         k = fold_of(obj["imsi"])
-        if name == "events":
+        if name == "events" and obj["event_id"] in labelled:
             event_fold[obj["event_id"]] = k
         return k
 
