@@ -295,6 +295,28 @@ class CrossFittedThresholdsTest(unittest.TestCase):
         self.assertEqual((c["targets"], c["margin"]), ({"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8))
 
 
+class DefaultSplitTest(unittest.TestCase):
+    """train_on_data.default_split: the last 24 hours validate, from a whole hour."""
+
+    def test_when_no_split_is_given_should_validate_on_the_last_24_hours_from_a_whole_hour(self):
+        sys.path.insert(0, HERE)
+        import train_on_data  # noqa: E402
+
+        def split(first, last):
+            return train_on_data.rfc3339(train_on_data.default_split(train_on_data.parse_time(first),
+                                                                     train_on_data.parse_time(last)))
+
+        # Whole UTC days: the last one.
+        self.assertEqual(split("2026-06-01T00:00:01Z", "2026-06-02T23:59:52Z"), "2026-06-02T00:00:00Z")
+        # A few events past midnight do not leave half a minute to validate on.
+        self.assertEqual(split("2026-06-01T00:00:01Z", "2026-06-03T00:00:30Z"), "2026-06-02T01:00:00Z")
+        self.assertEqual(split("2026-06-01T09:00:00Z", "2026-06-03T09:00:00Z"), "2026-06-02T09:00:00Z")
+        self.assertEqual(split("2026-06-01T09:00:00+02:00", "2026-06-03T07:30:00Z"), "2026-06-02T08:00:00Z")
+        with self.assertRaises(SystemExit) as e:
+            split("2026-06-01T00:00:01Z", "2026-06-01T23:59:00Z")
+        self.assertIn("single day", str(e.exception))
+
+
 class TrainOnDataSageMakerTest(unittest.TestCase):
     """train_on_data.py as a SageMaker script-mode entry point: the `data` channel and the model
     directory from SM_* variables alone, the CLI found beside the script (a source_dir holding

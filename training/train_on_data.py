@@ -3,9 +3,10 @@
 
 DATA holds profiles.jsonl, events.jsonl (in arrival order) and labels.jsonl (Label v1; events
 without a label are legitimate). The history is split in time, not at random: events before the
-split train, events at or after it validate and calibrate. The default split is the start
-(00:00 UTC) of the last calendar day holding an event: the last day validates. The subscribers
-are also split in two folds (a stable hash of the IMSI), to calibrate on days the model written
+split train, events at or after it validate and calibrate. The default split is 24 hours before
+the last event, rounded up to the hour: the last day validates (from 00:00 UTC for a history of
+whole UTC days), and a few events past a day's end do not make a validation day of their own.
+The subscribers are also split in two folds (a stable hash of the IMSI), to calibrate on days the model written
 has learnt from too:
 
   1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
@@ -81,8 +82,11 @@ def history_span(events_path):
 
 
 def default_split(first, last):
-    """00:00 UTC of the last day holding an event: that day validates."""
-    split = last.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The last 24 hours validate: 24 h before the last event, rounded up to the hour."""
+    day_before = last - dt.timedelta(hours=24)
+    split = day_before.replace(minute=0, second=0, microsecond=0)
+    if split < day_before:
+        split += dt.timedelta(hours=1)
     if split <= first:
         sys.exit("the history covers a single day: give --split-at (SPLIT=) to choose the validation part")
     return split
@@ -138,7 +142,8 @@ def main(argv):
 
     arg("data", **from_env("SM_CHANNEL_DATA", "directory with profiles.jsonl, events.jsonl, labels.jsonl"))
     arg("model-out", **from_env("SM_MODEL_DIR", "model directory to write (for --model-dir / MODEL_URI)"))
-    arg("split-at", help="RFC 3339 time: events from it on validate (default: the last day)")
+    arg("split-at", help="RFC 3339 time: events from it on validate (default: the last 24 hours, from "
+        "the hour after the last event's time the day before)")
     arg("cli", default=default_cli(), help="roamguard binary (default: $ROAMGUARD_CLI, ./roamguard beside "
         "this script, $ROAMGUARD, target/release/roamguard)")
     arg("work", help="directory for the feature CSVs (default: a temporary one, removed)")
