@@ -178,9 +178,17 @@ class TrainOnDataTest(unittest.TestCase):
             # Each fold calibrated to 0.7 of the targets; the model keeps the targets themselves.
             self.assertEqual(fold["targets"], {"flag_fpr": 0.0035, "block_fpr": 0.00035})
             self.assertNotEqual(fold["model_version"], meta["model_version"])  # each fold's own model
-        # Each threshold the highest of the folds' calibrations.
-        self.assertEqual(meta["thresholds"]["review"], max(f["review"] for f in folds))
-        self.assertEqual(meta["thresholds"]["block"], max(f["block"] for f in folds))
+        # And each fold's last day alone, from an empty live state (a cold start).
+        cold = meta["calibration"]["cold_starts"]
+        self.assertEqual([c["model_version"] for c in cold], [f["model_version"] for f in folds])
+        for c, f in zip(cold, folds):
+            self.assertEqual(c["targets"], f["targets"])
+            self.assertEqual(c["events"], f["events"])  # the same events...
+            self.assertNotIn("since", c)  # ...without the days before them
+            self.assertLess(c["events"], f["replayed_events"])
+        # Each threshold the highest of the four calibrations.
+        self.assertEqual(meta["thresholds"]["review"], max(f["review"] for f in folds + cold))
+        self.assertEqual(meta["thresholds"]["block"], max(f["block"] for f in folds + cold))
         self.assertEqual(meta["calibration"]["events"], sum(f["events"] for f in folds))
         self.assertEqual(meta["threshold_targets"], {"review_fpr": 0.005, "block_fpr": 0.0005})
         # Boosted on top of the checkout's models/ (20 rounds: TRAIN_ARGS of this test).
@@ -197,7 +205,7 @@ class TrainOnDataTest(unittest.TestCase):
         with open(os.path.join(self.model_dir, "report.md")) as f:
             report = f.read()
         self.assertIn("--since 2026-06-03T00:00:00Z", report)
-        self.assertEqual(report.count("legitimate events flagged"), 2, report)  # one table a fold
+        self.assertEqual(report.count("legitimate events flagged"), 4, report)  # a fold: with history, cold
         # The thresholds written lead the report, as metadata.json holds them.
         t = meta["thresholds"]
         self.assertIn(f"Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}",
@@ -280,18 +288,29 @@ class CrossFittedThresholdsTest(unittest.TestCase):
                     "calibration": {"targets": {"flag_fpr": 0.005, "block_fpr": 0.0005}, "events": events,
                                     "replayed_events": 2 * events, "since": "2026-06-03T00:00:00Z"}}
 
-        with tempfile.TemporaryDirectory() as t:
+        def write(t, docs):
             paths = []
-            for k, doc in enumerate((fold("xgb-a", 0.2, 0.6, 1, 100), fold("xgb-b", 0.1, 0.8, 2, 50))):
-                paths.append(f"{t}/{k}.json")
+            for doc in docs:
+                paths.append(f"{t}/{len(os.listdir(t))}.json")
                 with open(paths[-1], "w") as f:
                     json.dump(doc, f)
-            merged = train_on_data.cross_fitted(paths, "xgb-final", {"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8)
+            return paths
+
+        targets = {"flag_fpr": 0.005, "block_fpr": 0.0005}
+        with tempfile.TemporaryDirectory() as t:
+            warm = write(t, (fold("xgb-a", 0.2, 0.6, 1, 100), fold("xgb-b", 0.1, 0.8, 2, 50)))
+            calm = write(t, (fold("xgb-a", 0.05, 0.5, 1, 100), fold("xgb-b", 0.1, 0.7, 1, 50)))
+            merged = train_on_data.cross_fitted(warm, calm, "xgb-final", targets, 0.8)
+            # A cold start stricter than the live state on one threshold: that one comes from it.
+            cold = write(t, (fold("xgb-a", 0.3, 0.5, 1, 100), fold("xgb-b", 0.1, 0.9, 1, 50)))
+            strict = train_on_data.cross_fitted(warm, cold, "xgb-final", targets, 0.8)
         self.assertEqual((merged["model_version"], merged["review"], merged["block"]), ("xgb-final", 0.2, 0.8))
         self.assertEqual(merged["escalation"]["earlier_flags"], 2)  # the fold whose BLOCK it is
+        self.assertEqual((strict["review"], strict["block"], strict["escalation"]["earlier_flags"]), (0.3, 0.9, 1))
         c = merged["calibration"]
         self.assertEqual((c["events"], c["replayed_events"], c["since"]), (150, 300, "2026-06-03T00:00:00Z"))
         self.assertEqual([f["model_version"] for f in c["folds"]], ["xgb-a", "xgb-b"])
+        self.assertEqual([f["review"] for f in c["cold_starts"]], [0.05, 0.1])
         self.assertEqual((c["targets"], c["margin"]), ({"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8))
 
 

@@ -18,11 +18,13 @@ has learnt from too:
 
   3. per fold K, training/train.py on everything but fold K's last days -> WORK/fold-K/model, and
      `roamguard calibrate --since SPLIT` of that model on fold K (its whole history replayed, its
-     last days choosing, at --margin 0.7 of the targets) -> WORK/fold-K/thresholds.json
+     last days choosing, at --margin 0.7 of the targets) -> WORK/fold-K/thresholds.json; and
+     `roamguard calibrate` on fold K's last days alone (a cold start: no subscriber has a history
+     yet) -> WORK/fold-K/cold-start/thresholds.json
   4. training/train.py --refit: validated on the last days (trained before the split; the metrics
      in metadata.json and report.md), then trained on all days -> MODEL_OUT/{model.json,
      metadata.json, parity.csv, report.md}
-  5. each threshold the highest of the folds' -> WORK/thresholds.json, written into metadata.json
+  5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written into metadata.json
      by training/set_thresholds.py
   6. `roamguard evaluate --markdown --since SPLIT` of each fold's model on its fold with those
      thresholds (out of fold), appended to report.md
@@ -208,7 +210,12 @@ def train(a, data, split, last, work, train_args):
     # fold k's last days (their live state built from the whole fold history, in order) choose
     # its thresholds. Each threshold is then the highest of the folds': it holds on each half of
     # the subscribers, a margin that grows with how much the days vary.
-    calibrations = []
+    # Each fold's last days are calibrated on twice: after its earlier days (the live state of a
+    # running deployment) and alone (a cold start: no subscriber has any history yet, as on the
+    # first day of a new deployment), and the thresholds must hold in both.
+    calibrations, cold_starts = [], []
+    targets = ["--block-fpr", f"{float(a.block_fpr) * a.margin:.6g}", "--flag-fpr",
+               f"{float(a.flag_fpr) * a.margin:.6g}"]
     for k, fold in enumerate(folds):
         fold_model = os.path.join(fold, "model")
         others = [valid_csv[j] for j in range(FOLDS) if j != k]
@@ -217,8 +224,10 @@ def train(a, data, split, last, work, train_args):
             "--validation", valid_csv[k], "--model-dir", fold_model)
         calibrations.append(os.path.join(fold, "thresholds.json"))
         run(a.cli, "calibrate", "--model-dir", fold_model, *fold_files(fold), "--since", since,
-            "--out", calibrations[k], "--block-fpr", f"{float(a.block_fpr) * a.margin:.6g}",
-            "--flag-fpr", f"{float(a.flag_fpr) * a.margin:.6g}")
+            "--out", calibrations[k], *targets)
+        cold_starts.append(os.path.join(fold, "cold-start", "thresholds.json"))
+        run(a.cli, "calibrate", "--model-dir", fold_model, *last_days(fold, split), "--out", cold_starts[k],
+            *targets)
 
     # The model written: validated on the last days (a time split: trained on the days before),
     # then trained again on all days, so that it knows the most recent traffic too.
@@ -229,12 +238,40 @@ def train(a, data, split, last, work, train_args):
         version = json.load(f)["model_version"]
     thresholds = os.path.join(work, "thresholds.json")
     with open(thresholds, "w") as f:
-        targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}
-        json.dump(cross_fitted(calibrations, version, targets, a.margin), f, indent=1)
+        targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}  # the model's own
+        json.dump(cross_fitted(calibrations, cold_starts, version, targets, a.margin), f, indent=1)
     run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
         "--thresholds", thresholds, "--calibrated-on", f"{os.path.abspath(a.data)}, events from {since} to "
         f"{rfc3339(last)}, cross-fitted on {FOLDS} folds of subscribers")
     report_out_of_fold(a, folds, thresholds, since, last)
+
+
+def last_days(fold, split):
+    """FOLD/cold-start/{events,labels}.jsonl: the fold's events at or after the split alone, and
+    their labels (lines without a readable event_time are left out, as calibrate skips them)."""
+    out_dir = os.path.join(fold, "cold-start")
+    os.makedirs(out_dir, exist_ok=True)
+    late_ids = set()
+    with open(os.path.join(fold, "events.jsonl")) as f, open(os.path.join(out_dir, "events.jsonl"), "w") as out:
+        for line in f:
+            try:
+                event = json.loads(line)
+                if parse_time(event["event_time"]) < split:
+                    continue
+                late_ids.add(event["event_id"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+            out.write(line if line.endswith("\n") else line + "\n")
+    with open(os.path.join(fold, "labels.jsonl")) as f, open(os.path.join(out_dir, "labels.jsonl"), "w") as out:
+        for line in f:
+            try:
+                late = json.loads(line)["event_id"] in late_ids
+            except (ValueError, KeyError, TypeError):
+                continue
+            if late:
+                out.write(line if line.endswith("\n") else line + "\n")
+    return ["--profiles", os.path.join(fold, "profiles.jsonl"), "--events", os.path.join(out_dir, "events.jsonl"),
+            "--labels", os.path.join(out_dir, "labels.jsonl")]
 
 
 def fold_files(fold):
@@ -289,29 +326,37 @@ def split_by_subscriber(data, work):
     return folds
 
 
-def cross_fitted(paths, model_version, targets, margin):
+def cross_fitted(paths, cold_paths, model_version, targets, margin):
     """One Thresholds v1 document for the model written, from the folds' calibrations (each at
-    `margin` times `targets`): each threshold the highest of the folds' (the escalation of the
-    fold whose BLOCK it is)."""
-    folds = []
-    for path in paths:
+    `margin` times `targets`) on their last days after the earlier days (`paths`) and alone
+    (`cold_paths`, a cold start): each threshold the highest of them all (the escalation of the
+    calibration whose BLOCK it is)."""
+    def read(path):
         with open(path) as f:
-            folds.append(json.load(f))
-    strictest = max(folds, key=lambda t: t["block"])
+            return json.load(f)
+
+    folds, cold = [read(p) for p in paths], [read(p) for p in cold_paths]
+    strictest = max(folds + cold, key=lambda t: t["block"])
+
+    def entry(t):
+        return {"model_version": t["model_version"], "review": t["review"], "block": t["block"], **t["calibration"]}
+
     calibration = {
-        "cross_fitted": f"{len(folds)} folds of subscribers, each calibrated to {margin} of the targets; each "
-                        "threshold is the highest of the folds'",
+        "cross_fitted": f"{len(folds)} folds of subscribers, each calibrated to {margin} of the targets on its "
+                        "last days, after its earlier days and alone (a cold start); each threshold is the "
+                        "highest of these calibrations'",
         "targets": targets,
         "margin": margin,
-        "folds": [{"model_version": t["model_version"], "review": t["review"], "block": t["block"],
-                   **t["calibration"]} for t in folds],
+        "folds": [entry(t) for t in folds],
+        "cold_starts": [entry(t) for t in cold],
     }
     for count in ("events", "labelled_events", "replayed_events"):
         if all(count in t["calibration"] for t in folds):
             calibration[count] = sum(t["calibration"][count] for t in folds)
     if "since" in folds[0]["calibration"]:
         calibration["since"] = folds[0]["calibration"]["since"]
-    out = {"model_version": model_version, "review": max(t["review"] for t in folds), "block": strictest["block"]}
+    out = {"model_version": model_version, "review": max(t["review"] for t in folds + cold),
+           "block": strictest["block"]}
     if "escalation" in strictest:
         out["escalation"] = strictest["escalation"]
     return out | {"calibration": calibration}
@@ -336,12 +381,18 @@ def report_out_of_fold(a, folds, thresholds, since, last):
                 f"{since} to {rfc3339(last)}. The model written learnt from those days too, so each fold of "
                 f"subscribers is scored by the model trained without its last days: `roamguard evaluate "
                 f"--markdown --since {since}`.\n")
+        thresholds = ["--review-threshold", repr(t["review"]), "--block-threshold", repr(t["block"]), "--markdown"]
         for k, fold in enumerate(folds):
-            f.write(f"\n### Fold {k + 1} of {FOLDS}\n\n")
+            model = ["--model-dir", os.path.join(fold, "model")]
+            f.write(f"\n### Fold {k + 1} of {FOLDS}, after the earlier days\n\n")
             f.flush()
-            run(a.cli, "evaluate", "--model-dir", os.path.join(fold, "model"), "--review-threshold",
-                repr(t["review"]), "--block-threshold", repr(t["block"]), "--markdown", "--since", since,
-                *fold_files(fold), stdout=f)
+            run(a.cli, "evaluate", *model, *thresholds, "--since", since, *fold_files(fold), stdout=f)
+            f.write(f"\n### Fold {k + 1} of {FOLDS}, the last days alone (a cold start: no history yet)\n\n")
+            f.flush()
+            cold = os.path.join(fold, "cold-start")
+            run(a.cli, "evaluate", *model, *thresholds, "--profiles", os.path.join(fold, "profiles.jsonl"),
+                "--events", os.path.join(cold, "events.jsonl"), "--labels", os.path.join(cold, "labels.jsonl"),
+                stdout=f)
 
 
 if __name__ == "__main__":
