@@ -9,7 +9,7 @@ use std::path::Path;
 
 use roamguard::ports::VerdictStore;
 use roamguard_aws::{DynamoVerdictStore, load_profiles};
-use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::aws::{drain_queue, emulator_config};
 use roamguard_testkit::fixtures::profile;
 use roamguard_testkit::runtime_api as lambda_runtime;
 use roamguard_testkit::{moto, stack};
@@ -54,18 +54,9 @@ async fn when_run_by_the_lambda_runtime_should_score_a_kafka_batch_against_the_s
     ids.sort();
     assert_eq!(ids, ["k-1", "k-2", "k-3"]);
 
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let messages = sqs
-        .receive_message()
-        .queue_url(var("DEAD_LETTER_QUEUE_URL"))
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
-    assert_eq!(messages.len(), 1);
-    let letter: Value = serde_json::from_str(messages[0].body().unwrap_or_default()).unwrap();
+    let letters = drain_queue(&config, &var("DEAD_LETTER_QUEUE_URL")).await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
     assert_eq!(letter["source_position"], "roaming-events/0/117", "topic, partition and offset: {letter}");
 
     let emf = stdout.lines().find(|l| l.contains("\"RecordsIn\"")).expect("an EMF metrics line on stdout");

@@ -26,7 +26,7 @@ use roamguard::state::{LiveState, Sequence};
 use roamguard_aws::config::ScorerChoice;
 use roamguard_aws::{DynamoSubscriberStore, StreamResources, load_profiles, stream_pipeline};
 use roamguard_sim::{GeneratorConfig, generate};
-use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::aws::{drain_queue, emulator_config};
 use roamguard_testkit::moto;
 use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
 use roamguard_testkit::stack;
@@ -236,39 +236,13 @@ async fn when_aws_calls_fail_and_batches_are_redelivered_should_account_for_ever
         }
     }
 
-    let sqs = aws_sdk_sqs::Client::new(&direct);
     let mut letters: HashMap<String, u32> = HashMap::new();
     let mut letters_without_reason = 0;
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&env["DEAD_LETTER_QUEUE_URL"])
-            .max_number_of_messages(10)
-            .visibility_timeout(3600)
-            .send()
-            .await
-            .expect("receive dead letters")
-            .messages
-            .unwrap_or_default();
-        if got.is_empty() {
-            break;
+    for letter in drain_queue(&direct, &env["DEAD_LETTER_QUEUE_URL"]).await {
+        if letter["reason"].as_str().is_none_or(str::is_empty) {
+            letters_without_reason += 1;
         }
-        for m in got {
-            let letter: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("letter JSON");
-            if letter["reason"].as_str().is_none_or(str::is_empty) {
-                letters_without_reason += 1;
-            }
-            *letters.entry(letter["source_position"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-            // A FIFO queue holds a group's next messages back while earlier ones are in flight.
-            if let Some(handle) = m.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(&env["DEAD_LETTER_QUEUE_URL"])
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
+        *letters.entry(letter["source_position"].as_str().unwrap_or_default().to_string()).or_default() += 1;
     }
 
     let kinesis = aws_sdk_kinesis::Client::new(&direct);

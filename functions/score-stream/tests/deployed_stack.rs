@@ -29,7 +29,7 @@ use roamguard::ports::{SubscriberStore, VerdictQuery, VerdictStore};
 use roamguard::profile::{Plan, SubscriberProfile};
 use roamguard::verdict::{Decision, Verdict};
 use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore, EXPIRES_AT, SdkConfig, load_profiles};
-use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
+use roamguard_testkit::aws::{drain_queue, emulator_config, put_object, s3_client};
 use roamguard_testkit::moto;
 use roamguard_testkit::proxy::{Proxy, ProxyOptions};
 use roamguard_testkit::runtime_api as lambda_runtime;
@@ -229,18 +229,9 @@ async fn when_the_template_is_deployed_should_score_a_round_trip_through_its_str
     assert_eq!(published, ["dep-1", "dep-2"]);
 
     // The malformed record is in the dead-letter queue, with its reason.
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let messages = sqs
-        .receive_message()
-        .queue_url(var("DEAD_LETTER_QUEUE_URL"))
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive dead letters")
-        .messages
-        .unwrap_or_default();
-    assert_eq!(messages.len(), 1);
-    let letter: serde_json::Value = serde_json::from_str(messages[0].body().unwrap_or_default()).expect("JSON letter");
+    let letters = drain_queue(&config, &var("DEAD_LETTER_QUEUE_URL")).await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
     let raw = roamguard::base64::decode(letter["raw_base64"].as_str().unwrap_or_default()).expect("base64 record");
     assert_eq!(raw, payloads[2].1.as_bytes(), "the record is kept for replay");
     assert!(letter["reason"].as_str().unwrap_or_default().contains("not valid JSON"), "{letter}");

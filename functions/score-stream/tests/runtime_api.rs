@@ -7,7 +7,7 @@ use std::path::Path;
 
 use roamguard::ports::VerdictStore;
 use roamguard_aws::{DynamoSubscriberStore, DynamoVerdictStore};
-use roamguard_testkit::aws::emulator_config;
+use roamguard_testkit::aws::{drain_queue, emulator_config};
 use roamguard_testkit::moto;
 use roamguard_testkit::runtime_api as lambda_runtime;
 
@@ -56,16 +56,8 @@ async fn when_run_by_the_lambda_runtime_should_score_the_batch_against_aws_and_r
     ids.sort();
     assert_eq!(ids, ["fx-1", "fx-4"]);
 
-    let messages = sqs
-        .receive_message()
-        .queue_url(&queue)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive dead letters")
-        .messages
-        .unwrap_or_default();
-    assert_eq!(messages.len(), 2, "malformed and invalid records are dead-lettered");
+    let letters = drain_queue(&config, &queue).await;
+    assert_eq!(letters.len(), 2, "malformed and invalid records are dead-lettered");
 
     let emf = stdout.lines().find(|l| l.contains("\"CloudWatchMetrics\"")).expect("an EMF metrics line on stdout");
     let emf: serde_json::Value = serde_json::from_str(emf).expect("EMF is JSON");

@@ -27,7 +27,7 @@ use roamguard_aws::{
     KinesisVerdictSink, ObjectLocation, PolicySource, SageMakerScorer, SageMakerSettings, SdkConfig, SqsDeadLetters,
     decision_policy, load_profiles,
 };
-use roamguard_testkit::aws::{emulator_config, put_object, s3_client};
+use roamguard_testkit::aws::{drain_queue, emulator_config, put_object, s3_client};
 use roamguard_testkit::fixtures::{call, fixed_clock, profile};
 use roamguard_testkit::moto::Moto;
 use roamguard_testkit::proxy::{Faults, Proxy, ProxyOptions};
@@ -180,33 +180,6 @@ async fn read_stream(config: &SdkConfig) -> Vec<(String, Vec<u8>)> {
         }
     }
     records
-}
-
-/// Every message on the queue, as JSON. Messages are deleted once read: a FIFO queue holds back
-/// a group's next messages while earlier ones are in flight.
-async fn drain_queue(config: &SdkConfig, url: &str) -> Vec<serde_json::Value> {
-    let client = aws_sdk_sqs::Client::new(config);
-    let mut bodies = Vec::new();
-    loop {
-        let out = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(600)
-            .send()
-            .await
-            .expect("receive");
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for m in messages {
-            bodies.push(serde_json::from_str(m.body.as_deref().unwrap_or_default()).expect("JSON body"));
-            if let Some(handle) = m.receipt_handle {
-                client.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete");
-            }
-        }
-    }
 }
 
 /// A local port with nothing listening.

@@ -1,4 +1,4 @@
-//! SDK configuration for the emulators.
+//! SDK configuration for the emulators, and what tests read back through it.
 
 use aws_config::SdkConfig;
 
@@ -32,4 +32,33 @@ pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: 
         .await
         .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
     out.version_id
+}
+
+/// Every message on the queue (e.g. the dead letters), as JSON, each once. Each message is
+/// deleted once read: a FIFO queue holds a group's next messages back while earlier ones are in
+/// flight.
+pub async fn drain_queue(config: &SdkConfig, url: &str) -> Vec<serde_json::Value> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let mut bodies = Vec::new();
+    loop {
+        let out = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(3600)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("receive from {url}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for m in messages {
+            let body = m.body.as_deref().unwrap_or_default();
+            bodies.push(serde_json::from_str(body).unwrap_or_else(|e| panic!("a JSON message ({e}): {body}")));
+            if let Some(handle) = m.receipt_handle {
+                client.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete message");
+            }
+        }
+    }
 }
