@@ -6,8 +6,8 @@ without a label are legitimate). The history is split in time, not at random: ev
 split train, events at or after it validate and calibrate. The default split is 24 hours before
 the last event, rounded up to the hour: the last day validates (from 00:00 UTC for a history of
 whole UTC days), and a few events past a day's end do not make a validation day of their own.
-The subscribers are also split in two folds (a stable hash of the IMSI), to calibrate on days the model written
-has learnt from too:
+The subscribers are also split in two folds (a stable hash of the IMSI), to calibrate on days
+the model written has learnt from too:
 
   1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
   2. `roamguard export-features --split-at SPLIT` per fold (the Rust feature code; the live state
@@ -24,8 +24,8 @@ has learnt from too:
   4. training/train.py --refit: validated on the last days (trained before the split; the metrics
      in metadata.json and report.md), then trained on all days -> MODEL_OUT/{model.json,
      metadata.json, parity.csv, report.md}
-  5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written into metadata.json
-     by training/set_thresholds.py
+  5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written
+     into metadata.json by training/set_thresholds.py
   6. `roamguard evaluate --markdown --since SPLIT` of each fold's model on its fold with those
      thresholds (out of fold), appended to report.md
 
@@ -207,15 +207,14 @@ def train(a, data, split, last, work, train_args):
                              f"before and after {since} (a larger history, or another SPLIT)")
 
     # Cross-fitted calibration: fold k's model learns from everything but fold k's last days, and
-    # fold k's last days (their live state built from the whole fold history, in order) choose
-    # its thresholds. Each threshold is then the highest of the folds': it holds on each half of
-    # the subscribers, a margin that grows with how much the days vary.
-    # Each fold's last days are calibrated on twice: after its earlier days (the live state of a
-    # running deployment) and alone (a cold start: no subscriber has any history yet, as on the
-    # first day of a new deployment), and the thresholds must hold in both.
+    # fold k's last days choose its thresholds twice: replayed after the fold's earlier days (the
+    # live state and earlier flags of a running deployment) and alone (a cold start: no
+    # subscriber has a history yet, as on a new deployment's first day). Each threshold is then
+    # the highest of these calibrations': it holds on each half of the subscribers, with and
+    # without their history, a margin that grows with how much the days vary.
     calibrations, cold_starts = [], []
-    targets = ["--block-fpr", f"{float(a.block_fpr) * a.margin:.6g}", "--flag-fpr",
-               f"{float(a.flag_fpr) * a.margin:.6g}"]
+    fold_targets = ["--block-fpr", f"{float(a.block_fpr) * a.margin:.6g}", "--flag-fpr",
+                    f"{float(a.flag_fpr) * a.margin:.6g}"]
     for k, fold in enumerate(folds):
         fold_model = os.path.join(fold, "model")
         others = [valid_csv[j] for j in range(FOLDS) if j != k]
@@ -224,10 +223,10 @@ def train(a, data, split, last, work, train_args):
             "--validation", valid_csv[k], "--model-dir", fold_model)
         calibrations.append(os.path.join(fold, "thresholds.json"))
         run(a.cli, "calibrate", "--model-dir", fold_model, *fold_files(fold), "--since", since,
-            "--out", calibrations[k], *targets)
+            "--out", calibrations[k], *fold_targets)
         cold_starts.append(os.path.join(fold, "cold-start", "thresholds.json"))
         run(a.cli, "calibrate", "--model-dir", fold_model, *last_days(fold, split), "--out", cold_starts[k],
-            *targets)
+            *fold_targets)
 
     # The model written: validated on the last days (a time split: trained on the days before),
     # then trained again on all days, so that it knows the most recent traffic too.
@@ -238,7 +237,7 @@ def train(a, data, split, last, work, train_args):
         version = json.load(f)["model_version"]
     thresholds = os.path.join(work, "thresholds.json")
     with open(thresholds, "w") as f:
-        targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}  # the model's own
+        targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}
         json.dump(cross_fitted(calibrations, cold_starts, version, targets, a.margin), f, indent=1)
     run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
         "--thresholds", thresholds, "--calibrated-on", f"{os.path.abspath(a.data)}, events from {since} to "
