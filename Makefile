@@ -154,7 +154,7 @@ BASE_MODEL ?=
 TRAIN_ARGS ?=
 train: $(if $(DATA),train-data,train-worlds) ## train on generated worlds (models/), or DATA=dir MODEL_OUT=dir on your own history
 
-train-data: $(VENV)/.installed ## retrain on DATA (profiles, events, labels) into MODEL_OUT, validating on the last day
+train-data: $(VENV)/.installed ## retrain on DATA (profiles, events, labels) into MODEL_OUT, validating on the last 24 hours
 	@test -n "$(DATA)" -a -n "$(MODEL_OUT)" || { echo "usage: make train DATA=dir MODEL_OUT=dir [SPLIT=time] [MARGIN=0.7] [BASE_MODEL=models|none] [TRAIN_ARGS=...]" >&2; exit 2; }
 	$(CARGO) build --release --quiet -p roamguard-cli
 	$(VPY) training/train_on_data.py --cli target/release/roamguard --data $(DATA) --model-out $(MODEL_OUT) \
