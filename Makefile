@@ -141,9 +141,10 @@ python-test: $(VENV)/.installed chromium
 # `make train` trains on generated worlds and writes models/. `make train DATA=dir MODEL_OUT=dir`
 # retrains on an operator's own history instead (dir/profiles.jsonl, events.jsonl, labels.jsonl):
 # training/train_on_data.py splits it in time (SPLIT, RFC 3339; default: the last 24 hours, from
-# the hour after the last event's time the day before, validate, calibrate and are reported on) and by subscriber (two folds: the
-# thresholds are cross-fitted, each fold at MARGIN (default 0.7) of the targets, so the model
-# written can learn from the last day too) and writes a complete model directory into MODEL_OUT.
+# the hour after the last event's time the day before, validate, calibrate and are reported on)
+# and by subscriber (two folds: the thresholds are cross-fitted, each fold at MARGIN (default
+# 0.7) of the targets, with history and from a cold start, so the model written can learn from
+# the last day too) and writes a complete model directory into MODEL_OUT.
 # It boosts on top of BASE_MODEL (default models/, the generated worlds' model; none: from scratch).
 # TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
 DATA ?=

@@ -12,10 +12,6 @@ the model written has learnt from too:
   1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
   2. `roamguard export-features --split-at SPLIT` per fold (the Rust feature code; the live state
      is built over the fold's events in order) -> WORK/train/fold-K.csv, WORK/validation/fold-K.csv
-  Every training continues from --base-model (default: the repository's models/, trained on
-  generated worlds): the operator's days add trees on top of it. `--base-model none` trains from
-  the history alone.
-
   3. per fold K, training/train.py on everything but fold K's last days -> WORK/fold-K/model, and
      `roamguard calibrate --since SPLIT` of that model on fold K (its whole history replayed, its
      last days choosing, at --margin 0.7 of the targets) -> WORK/fold-K/thresholds.json; and
@@ -26,8 +22,12 @@ the model written has learnt from too:
      metadata.json, parity.csv, report.md}
   5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written
      into metadata.json by training/set_thresholds.py
-  6. `roamguard evaluate --markdown --since SPLIT` of each fold's model on its fold with those
-     thresholds (out of fold), appended to report.md
+  6. `roamguard evaluate --markdown` of each fold's model with those thresholds on its fold's
+     last days (out of fold), after the earlier days and alone, appended to report.md
+
+Every training continues from --base-model (default: the repository's models/, trained on
+generated worlds): the operator's days add trees on top of it. `--base-model none` trains from
+the history alone.
 
   .venv/bin/python training/train_on_data.py --data DIR --model-out DIR [--split-at TIME]
       [--cli target/release/roamguard] [--work DIR] [-- train.py arguments, e.g. --num-round 20]
@@ -260,7 +260,7 @@ def last_days(fold, split):
                 late_ids.add(event["event_id"])
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
-            out.write(line if line.endswith("\n") else line + "\n")
+            out.write(as_line(line))
     with open(os.path.join(fold, "labels.jsonl")) as f, open(os.path.join(out_dir, "labels.jsonl"), "w") as out:
         for line in f:
             try:
@@ -268,13 +268,24 @@ def last_days(fold, split):
             except (ValueError, KeyError, TypeError):
                 continue
             if late:
-                out.write(line if line.endswith("\n") else line + "\n")
-    return ["--profiles", os.path.join(fold, "profiles.jsonl"), "--events", os.path.join(out_dir, "events.jsonl"),
-            "--labels", os.path.join(out_dir, "labels.jsonl")]
+                out.write(as_line(line))
+    return cold_start_files(fold)
+
+
+def as_line(line):
+    """A JSON Lines line as read, newline-terminated (the file's last line may lack one)."""
+    return line if line.endswith("\n") else line + "\n"
 
 
 def fold_files(fold):
     return [arg for n in ("profiles", "events", "labels") for arg in (f"--{n}", os.path.join(fold, f"{n}.jsonl"))]
+
+
+def cold_start_files(fold):
+    """The calibrate/evaluate arguments of a fold's last days alone (written by last_days)."""
+    cold = os.path.join(fold, "cold-start")
+    return ["--profiles", os.path.join(fold, "profiles.jsonl"), "--events", os.path.join(cold, "events.jsonl"),
+            "--labels", os.path.join(cold, "labels.jsonl")]
 
 
 def fold_of(imsi):
@@ -318,7 +329,7 @@ def split_by_subscriber(data, work):
                         k = key(name, json.loads(line))
                     except (ValueError, KeyError, TypeError, AttributeError):
                         k = 0
-                    outs[k].write(line if line.endswith("\n") else line + "\n")
+                    outs[k].write(as_line(line))
         finally:
             for out in outs:
                 out.close()
@@ -370,29 +381,24 @@ def report_out_of_fold(a, folds, thresholds, since, last):
     with open(report) as f:
         title, rest = f.read().split("\n", 1)
     with open(report, "w") as f:
-        # The time-split figures below are those of the validation model, at its own thresholds.
+        # The time-split figures that follow the title are the validation model's, at its own thresholds.
         f.write(f"{title}\n\n**Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}**, "
                 f"cross-fitted on the last days (the out-of-fold section at the end). The thresholds in the "
                 f"next paragraph are the validation model's own at the targets, for its metrics only.\n{rest}")
-    with open(report, "a") as f:
         f.write(f"\n## Operating point on the last days, out of fold\n\nThe thresholds written (REVIEW at "
                 f">= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}), on {os.path.abspath(a.data)}'s events from "
                 f"{since} to {rfc3339(last)}. The model written learnt from those days too, so each fold of "
                 f"subscribers is scored by the model trained without its last days: `roamguard evaluate "
                 f"--markdown --since {since}`.\n")
-        thresholds = ["--review-threshold", repr(t["review"]), "--block-threshold", repr(t["block"]), "--markdown"]
+        written = ["--review-threshold", repr(t["review"]), "--block-threshold", repr(t["block"]), "--markdown"]
         for k, fold in enumerate(folds):
             model = ["--model-dir", os.path.join(fold, "model")]
             f.write(f"\n### Fold {k + 1} of {FOLDS}, after the earlier days\n\n")
             f.flush()
-            run(a.cli, "evaluate", *model, *thresholds, "--since", since, *fold_files(fold), stdout=f)
+            run(a.cli, "evaluate", *model, *written, "--since", since, *fold_files(fold), stdout=f)
             f.write(f"\n### Fold {k + 1} of {FOLDS}, the last days alone (a cold start: no history yet)\n\n")
             f.flush()
-            cold = os.path.join(fold, "cold-start")
-            run(a.cli, "evaluate", *model, *thresholds, "--profiles", os.path.join(fold, "profiles.jsonl"),
-                "--events", os.path.join(cold, "events.jsonl"), "--labels", os.path.join(cold, "labels.jsonl"),
-                stdout=f)
-
+            run(a.cli, "evaluate", *model, *written, *cold_start_files(fold), stdout=f)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

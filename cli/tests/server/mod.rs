@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub struct Server {
     child: Child,
-    pub port: u16,
+    port: u16,
     log: Arc<Mutex<Vec<String>>>,
     reader: Option<JoinHandle<()>>,
 }
