@@ -240,7 +240,11 @@ class TrainOnDataTest(unittest.TestCase):
             parts = []
             for fold in ("fold-0", "fold-1"):
                 with open(os.path.join(work, fold, f"{name}.jsonl")) as f:
-                    parts.append([json.loads(line) for line in f])
+                    lines = f.read().splitlines()
+                if name == "profiles":
+                    # Each profile at its line number in DATA, a blank line in the other fold.
+                    self.assertEqual(len(lines), len(whole))
+                parts.append([json.loads(line) for line in lines if line])
             self.assertTrue(all(parts), name)  # both folds hold some
             self.assertCountEqual(parts[0] + parts[1], whole, name)
             if name == "events":
@@ -273,6 +277,65 @@ class TrainOnTooSmallDataTest(unittest.TestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("each of the 2 folds of subscribers needs events before and after 2026-06-02T00:00:00Z",
                       out.stderr)
+
+
+    def test_when_a_fold_validates_on_days_without_fraud_should_still_write_a_loadable_model(self):
+        with tempfile.TemporaryDirectory() as t:
+            run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/data")
+            run(sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", f"{t}/data",
+                "--model-out", f"{t}/model", "--work", f"{t}/work")
+            with open(f"{t}/work/fold-0/model/metadata.json") as f:
+                fold_training = json.load(f)["training"]
+            # The case under test: this fold's last day holds no fraud, so PR-AUC is undefined.
+            self.assertEqual(fold_training["validation_fraud_share"], 0.0)
+            self.assertIsNone(fold_training["pr_auc"])
+            run(CLI, "evaluate", "--model-dir", f"{t}/model", "--profiles", f"{t}/data/profiles.jsonl",
+                "--events", f"{t}/data/events.jsonl", "--labels", f"{t}/data/labels.jsonl")
+
+
+class TrainOnBadLinesTest(unittest.TestCase):
+    """A line the CLI cannot read is named by its line number in DATA, not in a fold's copy."""
+
+    def train(self, data):
+        return subprocess.run([sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", data,
+                               "--model-out", f"{data}/../model", "--work", f"{data}/../work"],
+                              capture_output=True, text=True)
+
+    def test_when_a_label_line_is_not_label_v1_should_name_its_line_in_data(self):
+        bad_lines = {
+            '{"event_id": "e-1", "fraud": "yes"}': "fraud must be true or false",
+            '{"fraud": true}': "event_id must be a string of 1-128 characters",
+            '{"event_id": "e-1", "fraud": true, "fraud_type": 3}': "fraud_type must be a string",
+            '["e-1", true]': "a Label v1 line is a JSON object",
+            '{"event_id": "e-1", fraud: true}': "not JSON",
+        }
+        with tempfile.TemporaryDirectory() as t:
+            run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/data")
+            labels = f"{t}/data/labels.jsonl"
+            with open(labels) as f:
+                good = f.readline()
+            for line, reason in bad_lines.items():
+                with self.subTest(line=line):
+                    # Line 3, after a good line and a blank one (blank lines are skipped, and counted).
+                    with open(labels, "w") as f:
+                        f.write(good + "\n" + line + "\n" + good)
+                    out = self.train(f"{t}/data")
+                    self.assertNotEqual(out.returncode, 0)
+                    self.assertIn(f"{labels} line 3: {reason}", out.stderr)
+
+    def test_when_a_profile_line_is_invalid_should_name_its_line_in_data(self):
+        with tempfile.TemporaryDirectory() as t:
+            run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/data")
+            with open(f"{t}/data/profiles.jsonl") as f:
+                profiles = f.read().splitlines()
+            # Both folds hold profiles before line 12, so its line number is the fold file's only if
+            # the other fold's lines are kept as blank ones.
+            profiles[11] = '{"imsi": 12}'
+            with open(f"{t}/data/profiles.jsonl", "w") as f:
+                f.write("\n".join(profiles) + "\n")
+            out = self.train(f"{t}/data")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertRegex(out.stderr, r"fold-\d/profiles.jsonl: profile line 12: ")
 
 
 class CrossFittedThresholdsTest(unittest.TestCase):

@@ -84,9 +84,10 @@ def read_dir(*paths):
 
 
 def average_precision(y, s):
-    """Area under the precision-recall curve (step-wise, as sklearn's average_precision_score)."""
+    """Area under the precision-recall curve (step-wise, as sklearn's average_precision_score), to
+    4 decimals; None without fraud rows (JSON has no NaN: the CLI could not read the metadata)."""
     if y.sum() == 0:
-        return float("nan")
+        return None
     order = np.argsort(-s, kind="mergesort")
     y, s = y[order], s[order]
     # Group ties: precision/recall evaluated at each distinct score.
@@ -96,7 +97,7 @@ def average_precision(y, s):
     precision = tp / (tp + fp)
     recall = tp / y.sum()
     recall_prev = np.r_[0.0, recall[:-1]]
-    return float(np.sum((recall - recall_prev) * precision))
+    return round(float(np.sum((recall - recall_prev) * precision)), 4)
 
 
 def threshold_for_fpr(negative_scores, fpr):
@@ -209,7 +210,7 @@ def main(argv):
         yt, st = y_val[mask], s_val[mask]
         per_type[t] = {
             "events": int((types_val == t).sum()),
-            "pr_auc": round(average_precision(yt, st), 4),
+            "pr_auc": average_precision(yt, st),
             "recall_at_review": rates(yt, st, review)["recall"],
             "recall_at_block": rates(yt, st, block)["recall"],
         }
@@ -217,7 +218,7 @@ def main(argv):
         "train_rows": int(len(y_train)),
         "validation_rows": int(len(y_val)),
         "validation_fraud_share": round(float(y_val.mean()), 6),
-        "pr_auc": round(average_precision(y_val, s_val), 4),
+        "pr_auc": average_precision(y_val, s_val),
         "review": rates(y_val, s_val, review),
         "block": rates(y_val, s_val, block),
         "per_fraud_type": per_type,
@@ -249,7 +250,7 @@ def main(argv):
         "baseline_score_histogram": score_histogram(booster.predict(dtrain)),
     }
     with open(os.path.join(a.model_dir, "metadata.json"), "w") as f:
-        json.dump(metadata, f, indent=1)
+        json.dump(metadata, f, indent=1, allow_nan=False)
         f.write("\n")
 
     write_parity(booster, x_val, y_val, names, a.parity_rows, a.seed, os.path.join(a.model_dir, "parity.csv"))
@@ -282,11 +283,12 @@ def write_parity(booster, x, y, names, n, seed, path):
 
 def render_report(meta):
     m = meta["training"]
+    pr_auc = m["pr_auc"] if m["pr_auc"] is not None else "n/a (no fraud in the validation rows)"
     lines = [
         f"Model `{meta['model_version']}` — held-out validation set: {m['validation_rows']} events, "
         f"{m['validation_fraud_share']:.2%} fraud.",
         "",
-        f"Overall PR-AUC **{m['pr_auc']}**. REVIEW threshold {m['review']['threshold']} "
+        f"Overall PR-AUC **{pr_auc}**. REVIEW threshold {m['review']['threshold']} "
         f"(FPR {m['review']['fpr']}, precision {m['review']['precision']}, recall {m['review']['recall']}); "
         f"BLOCK threshold {m['block']['threshold']} (FPR {m['block']['fpr']}, precision {m['block']['precision']}, "
         f"recall {m['block']['recall']}).",

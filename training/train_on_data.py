@@ -293,11 +293,31 @@ def fold_of(imsi):
     return zlib.crc32(imsi.encode()) % FOLDS
 
 
+def label_event_id(line, path, n):
+    """The event_id of a Label v1 line, or exit naming the line: the CLI would fail on it too, but
+    in a fold's file, whose line numbers are not the operator's."""
+    try:
+        label = json.loads(line)
+    except ValueError as e:
+        sys.exit(f"{path} line {n}: not JSON ({e})")
+    if not isinstance(label, dict):
+        sys.exit(f"{path} line {n}: a Label v1 line is a JSON object")
+    event_id, fraud_type = label.get("event_id"), label.get("fraud_type")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 128:
+        sys.exit(f"{path} line {n}: event_id must be a string of 1-128 characters")
+    if not isinstance(label.get("fraud"), bool):
+        sys.exit(f"{path} line {n}: fraud must be true or false")
+    if fraud_type is not None and not isinstance(fraud_type, str):
+        sys.exit(f"{path} line {n}: fraud_type must be a string")
+    return event_id
+
+
 def split_by_subscriber(data, work):
     """WORK/fold-K/{profiles,events,labels}.jsonl, each subscriber's lines in one fold, in order.
     A subscriber's features come from their own profile and events alone, so a fold's feature
-    rows are the whole history's. A line without a readable IMSI (event_id for a label) goes to
-    fold 0, where export-features and calibrate count and skip it as they would."""
+    rows are the whole history's. An event line without a readable IMSI goes to fold 0, where
+    export-features and calibrate count and skip it as they would; a label line that is not Label
+    v1 stops the run, named by its line in DATA; profile lines keep their line numbers."""
     folds = [os.path.join(work, f"fold-{k}") for k in range(FOLDS)]
     for fold in folds:
         shutil.rmtree(fold, ignore_errors=True)
@@ -305,11 +325,9 @@ def split_by_subscriber(data, work):
     # The fold of each labelled event only: memory follows the labels, not the whole history.
     labelled = set()
     with open(data["labels"]) as f:
-        for line in f:
-            try:
-                labelled.add(json.loads(line)["event_id"])
-            except (ValueError, KeyError, TypeError):
-                pass
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                labelled.add(label_event_id(line, data["labels"], n))
     event_fold = {}
 
     def key(name, obj):
@@ -330,6 +348,11 @@ def split_by_subscriber(data, work):
                     except (ValueError, KeyError, TypeError, AttributeError):
                         k = 0
                     outs[k].write(as_line(line))
+                    if name == "profiles":
+                        # A blank line (skipped) in the other fold: a profile the CLI refuses is
+                        # named by its line number in DATA's profiles.jsonl.
+                        for other in outs[:k] + outs[k + 1:]:
+                            other.write("\n")
         finally:
             for out in outs:
                 out.close()
