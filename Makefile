@@ -134,7 +134,7 @@ chromium:
 python-test: $(VENV)/.installed chromium
 	# Builds the binaries exactly as `cargo test --workspace` does (same features, dev-dependencies
 	# included), so after unit-test this compiles nothing.
-	$(CARGO) test --quiet --workspace --no-run
+	$(CARGO) test --quiet --workspace $(TEST_FEATURES) --no-run
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s training -p 'test_*.py' -v
 	ROAMGUARD=target/debug/roamguard $(VPY) -m unittest discover -s tests -p 'test_*.py' -v
 
