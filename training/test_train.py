@@ -377,6 +377,25 @@ class CrossFittedThresholdsTest(unittest.TestCase):
         self.assertEqual((c["targets"], c["margin"]), ({"flag_fpr": 0.005, "block_fpr": 0.0005}, 0.8))
 
 
+class ParseTimeTest(unittest.TestCase):
+    """train_on_data.parse_time reads the event times the CLI reads (RFC 3339, as chrono parses it)."""
+
+    def test_when_a_time_is_rfc3339_in_any_spelling_should_read_it_as_the_cli_does(self):
+        sys.path.insert(0, HERE)
+        import train_on_data  # noqa: E402
+
+        utc = train_on_data.dt.timezone.utc
+        expected = train_on_data.dt.datetime(2026, 6, 1, 0, 0, 4, 123456, tzinfo=utc)
+        for text in ("2026-06-01T00:00:04.123456789Z", "2026-06-01t00:00:04.123456z",
+                     "2026-06-01 02:00:04.123456+02:00", "2026-05-31T23:30:04.1234567-00:30"):
+            with self.subTest(text=text):
+                self.assertEqual(train_on_data.parse_time(text), expected)
+        self.assertEqual(train_on_data.parse_time("2026-06-01T00:00:04Z"), expected.replace(microsecond=0))
+        for text in ("2026-06-01T00:00:04", "2026-06-01", "yesterday", 1780272004):
+            with self.subTest(text=text), self.assertRaises(ValueError):
+                train_on_data.parse_time(text)
+
+
 class DefaultSplitTest(unittest.TestCase):
     """train_on_data.default_split: the last 24 hours validate, from a whole hour."""
 

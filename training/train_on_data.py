@@ -43,6 +43,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,11 +58,19 @@ FOLDS = 2
 MARGIN = 0.7
 
 
+# RFC 3339 as the CLI reads it (chrono): `T`, `t` or a space between date and time, any number of
+# fraction digits, `Z`, `z` or a numeric offset. Python before 3.11 reads fewer of these.
+RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def parse_time(text):
-    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if t.tzinfo is None:
-        raise ValueError(f"{text}: a time with an offset is needed (e.g. 2026-06-03T00:00:00Z)")
-    return t.astimezone(dt.timezone.utc)
+    m = RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"{text}: not an RFC 3339 time with an offset (e.g. 2026-06-03T00:00:00Z)")
+    date, clock, fraction, offset = m.groups()
+    micros = (fraction or "")[:6].ljust(6, "0")  # the CLI keeps nanoseconds; a split needs no more
+    offset = "+00:00" if offset in "Zz" else offset
+    return dt.datetime.fromisoformat(f"{date}T{clock}.{micros}{offset}").astimezone(dt.timezone.utc)
 
 
 def history_span(events_path):
@@ -170,7 +179,10 @@ def main(argv):
             sys.exit(f"{path}: missing (DATA needs profiles.jsonl, events.jsonl and labels.jsonl)")
 
     first, last = history_span(data["events"])
-    split = parse_time(a.split_at) if a.split_at else default_split(first, last)
+    try:
+        split = parse_time(a.split_at) if a.split_at else default_split(first, last)
+    except ValueError as e:
+        sys.exit(f"--split-at {e}")
     if not first < split <= last:
         sys.exit(f"split {rfc3339(split)} leaves no training or no validation events "
                  f"(history {rfc3339(first)} .. {rfc3339(last)})")
