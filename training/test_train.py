@@ -304,7 +304,7 @@ class TrainOnBadLinesTest(unittest.TestCase):
     def test_when_a_label_line_is_not_label_v1_should_name_its_line_in_data(self):
         bad_lines = {
             '{"event_id": "e-1", "fraud": "yes"}': "fraud must be true or false",
-            '{"fraud": true}': "event_id must be a string of 1-128 characters",
+            '{"fraud": true}': "event_id must be a string of 1-128 bytes",
             '{"event_id": "e-1", "fraud": true, "fraud_type": 3}': "fraud_type must be a string",
             '["e-1", true]': "a Label v1 line is a JSON object",
             '{"event_id": "e-1", fraud: true}': "not JSON",

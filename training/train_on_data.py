@@ -315,8 +315,8 @@ def label_event_id(line, path, n):
     if not isinstance(label, dict):
         sys.exit(f"{path} line {n}: a Label v1 line is a JSON object")
     event_id, fraud_type = label.get("event_id"), label.get("fraud_type")
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 128:
-        sys.exit(f"{path} line {n}: event_id must be a string of 1-128 characters")
+    if not isinstance(event_id, str) or not 1 <= len(event_id.encode()) <= 128:
+        sys.exit(f"{path} line {n}: event_id must be a string of 1-128 bytes")
     if not isinstance(label.get("fraud"), bool):
         sys.exit(f"{path} line {n}: fraud must be true or false")
     if fraud_type is not None and not isinstance(fraud_type, str):
