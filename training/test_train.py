@@ -241,8 +241,8 @@ class TrainOnDataTest(unittest.TestCase):
             for fold in ("fold-0", "fold-1"):
                 with open(os.path.join(work, fold, f"{name}.jsonl")) as f:
                     lines = f.read().splitlines()
-                if name == "profiles":
-                    # Each profile at its line number in DATA, a blank line in the other fold.
+                if name != "events":
+                    # Each profile and label at its line number in DATA, a blank line in the other fold.
                     self.assertEqual(len(lines), len(whole))
                 parts.append([json.loads(line) for line in lines if line])
             self.assertTrue(all(parts), name)  # both folds hold some
@@ -302,26 +302,30 @@ class TrainOnBadLinesTest(unittest.TestCase):
                               capture_output=True, text=True)
 
     def test_when_a_label_line_is_not_label_v1_should_name_its_line_in_data(self):
+        # The CLI's reasons (the field, or where the JSON breaks).
         bad_lines = {
-            '{"event_id": "e-1", "fraud": "yes"}': "fraud must be true or false",
-            '{"fraud": true}': "event_id must be a string of 1-128 bytes",
-            '{"event_id": "e-1", "fraud": true, "fraud_type": 3}': "fraud_type must be a string",
-            '["e-1", true]': "a Label v1 line is a JSON object",
-            '{"event_id": "e-1", fraud: true}': "not JSON",
+            '{"event_id": "e-1", "fraud": "yes"}': "field `fraud`",
+            '{"fraud": true}': "missing field `event_id`",
+            '{"event_id": "e-1", "fraud": true, "fraud_type": 3}': "field `fraud_type`",
+            '{"event_id": "e-1", fraud: true}': "key must be a string",
         }
         with tempfile.TemporaryDirectory() as t:
             run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/data")
             labels = f"{t}/data/labels.jsonl"
             with open(labels) as f:
-                good = f.readline()
+                good = f.readlines()
             for line, reason in bad_lines.items():
                 with self.subTest(line=line):
-                    # Line 3, after a good line and a blank one (blank lines are skipped, and counted).
+                    # Line 12, after lines of both folds and a blank one (blank lines are skipped,
+                    # and counted).
                     with open(labels, "w") as f:
-                        f.write(good + "\n" + line + "\n" + good)
+                        f.writelines(good[:10] + ["\n", line + "\n"] + good[10:])
                     out = self.train(f"{t}/data")
                     self.assertNotEqual(out.returncode, 0)
-                    self.assertIn(f"{labels} line 3: {reason}", out.stderr)
+                    self.assertRegex(out.stderr, r"fold-\d/labels.jsonl: line 12: ")
+                    self.assertIn(reason, out.stderr)
+                    self.assertIn("stopped: roamguard export-features exited with status 1", out.stderr)
+                    self.assertNotIn("Traceback", out.stderr)
 
     def test_when_a_profile_line_is_invalid_should_name_its_line_in_data(self):
         with tempfile.TemporaryDirectory() as t:

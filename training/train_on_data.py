@@ -109,7 +109,10 @@ def rfc3339(t):
 
 def run(*args, stdout=None):
     print("+ " + " ".join(args), flush=True)
-    subprocess.run(args, check=True, stdout=stdout)
+    status = subprocess.run(args, stdout=stdout).returncode
+    if status:
+        sys.exit(f"stopped: {os.path.basename(args[0])} {os.path.basename(args[1])} exited with status {status} "
+                 "(its error is above)")
 
 
 def default_cli():
@@ -305,31 +308,13 @@ def fold_of(imsi):
     return zlib.crc32(imsi.encode()) % FOLDS
 
 
-def label_event_id(line, path, n):
-    """The event_id of a Label v1 line, or exit naming the line: the CLI would fail on it too, but
-    in a fold's file, whose line numbers are not the operator's."""
-    try:
-        label = json.loads(line)
-    except ValueError as e:
-        sys.exit(f"{path} line {n}: not JSON ({e})")
-    if not isinstance(label, dict):
-        sys.exit(f"{path} line {n}: a Label v1 line is a JSON object")
-    event_id, fraud_type = label.get("event_id"), label.get("fraud_type")
-    if not isinstance(event_id, str) or not 1 <= len(event_id.encode()) <= 128:
-        sys.exit(f"{path} line {n}: event_id must be a string of 1-128 bytes")
-    if not isinstance(label.get("fraud"), bool):
-        sys.exit(f"{path} line {n}: fraud must be true or false")
-    if fraud_type is not None and not isinstance(fraud_type, str):
-        sys.exit(f"{path} line {n}: fraud_type must be a string")
-    return event_id
-
-
 def split_by_subscriber(data, work):
     """WORK/fold-K/{profiles,events,labels}.jsonl, each subscriber's lines in one fold, in order.
     A subscriber's features come from their own profile and events alone, so a fold's feature
-    rows are the whole history's. An event line without a readable IMSI goes to fold 0, where
-    export-features and calibrate count and skip it as they would; a label line that is not Label
-    v1 stops the run, named by its line in DATA; profile lines keep their line numbers."""
+    rows are the whole history's. A line without a readable IMSI (event_id for a label) goes to
+    fold 0, where export-features and calibrate count and skip it as they would. Profile and label
+    lines keep their line numbers (a blank line in the other fold), so the CLI names a line it
+    refuses as DATA numbers it."""
     folds = [os.path.join(work, f"fold-{k}") for k in range(FOLDS)]
     for fold in folds:
         shutil.rmtree(fold, ignore_errors=True)
@@ -337,9 +322,11 @@ def split_by_subscriber(data, work):
     # The fold of each labelled event only: memory follows the labels, not the whole history.
     labelled = set()
     with open(data["labels"]) as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                labelled.add(label_event_id(line, data["labels"], n))
+        for line in f:
+            try:
+                labelled.add(json.loads(line)["event_id"])
+            except (ValueError, KeyError, TypeError):
+                pass
     event_fold = {}
 
     def key(name, obj):
@@ -360,9 +347,9 @@ def split_by_subscriber(data, work):
                     except (ValueError, KeyError, TypeError, AttributeError):
                         k = 0
                     outs[k].write(as_line(line))
-                    if name == "profiles":
-                        # A blank line (skipped) in the other fold: a profile the CLI refuses is
-                        # named by its line number in DATA's profiles.jsonl.
+                    if name != "events":
+                        # A blank line (skipped) in the other fold: a profile or label the CLI
+                        # refuses is named by its line number in DATA's file.
                         for other in outs[:k] + outs[k + 1:]:
                             other.write("\n")
         finally:
