@@ -14,9 +14,19 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.environ.get("ROAMGUARD", os.path.join(HERE, "..", "target", "debug", "roamguard"))
 
+sys.path.insert(0, HERE)
+import train_on_data  # noqa: E402
+
 
 def run(*args, env=None):
     subprocess.run(args, check=True, env=env, stdout=subprocess.PIPE)
+
+
+def train_on_history(t):
+    """train_on_data.py (what `make train DATA=` runs) on t/data into t/model, working in t/work;
+    its stdout and stderr kept."""
+    return subprocess.run([sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", f"{t}/data",
+                           "--model-out", f"{t}/model", "--work", f"{t}/work"], capture_output=True, text=True)
 
 
 def trees(model_json):
@@ -272,18 +282,16 @@ class TrainOnTooSmallDataTest(unittest.TestCase):
     def test_when_a_fold_of_subscribers_is_empty_should_say_what_is_missing(self):
         with tempfile.TemporaryDirectory() as t:
             run(CLI, "generate", "--subscribers", "1", "--days", "2", "--seed", "3", "--out", f"{t}/data")
-            out = subprocess.run([sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data",
-                                  f"{t}/data", "--model-out", f"{t}/model"], capture_output=True, text=True)
+            out = train_on_history(t)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("each of the 2 folds of subscribers needs events before and after 2026-06-02T00:00:00Z",
                       out.stderr)
 
-
     def test_when_a_fold_validates_on_days_without_fraud_should_still_write_a_loadable_model(self):
         with tempfile.TemporaryDirectory() as t:
             run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/data")
-            run(sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", f"{t}/data",
-                "--model-out", f"{t}/model", "--work", f"{t}/work")
+            out = train_on_history(t)
+            self.assertEqual(out.returncode, 0, out.stderr)
             with open(f"{t}/work/fold-0/model/metadata.json") as f:
                 fold_training = json.load(f)["training"]
             # The case under test: this fold's last day holds no fraud, so PR-AUC is undefined.
@@ -295,11 +303,6 @@ class TrainOnTooSmallDataTest(unittest.TestCase):
 
 class TrainOnBadLinesTest(unittest.TestCase):
     """A line the CLI cannot read is named by its line number in DATA, not in a fold's copy."""
-
-    def train(self, data):
-        return subprocess.run([sys.executable, os.path.join(HERE, "train_on_data.py"), "--cli", CLI, "--data", data,
-                               "--model-out", f"{data}/../model", "--work", f"{data}/../work"],
-                              capture_output=True, text=True)
 
     def test_when_a_label_line_is_not_label_v1_should_name_its_line_in_data(self):
         # The CLI's reasons (the field, or where the JSON breaks).
@@ -320,7 +323,7 @@ class TrainOnBadLinesTest(unittest.TestCase):
                     # and counted).
                     with open(labels, "w") as f:
                         f.writelines(good[:10] + ["\n", line + "\n"] + good[10:])
-                    out = self.train(f"{t}/data")
+                    out = train_on_history(t)
                     self.assertNotEqual(out.returncode, 0)
                     self.assertRegex(out.stderr, r"fold-\d/labels.jsonl: line 12: ")
                     self.assertIn(reason, out.stderr)
@@ -337,7 +340,7 @@ class TrainOnBadLinesTest(unittest.TestCase):
             profiles[11] = '{"imsi": 12}'
             with open(f"{t}/data/profiles.jsonl", "w") as f:
                 f.write("\n".join(profiles) + "\n")
-            out = self.train(f"{t}/data")
+            out = train_on_history(t)
         self.assertNotEqual(out.returncode, 0)
         self.assertRegex(out.stderr, r"fold-\d/profiles.jsonl: profile line 12: ")
 
@@ -346,9 +349,6 @@ class CrossFittedThresholdsTest(unittest.TestCase):
     """train_on_data.cross_fitted: the folds' calibrations as one Thresholds v1 document."""
 
     def test_when_folds_differ_should_take_each_threshold_from_the_strictest_fold(self):
-        sys.path.insert(0, HERE)
-        import train_on_data  # noqa: E402
-
         def fold(version, review, block, flags, events):
             return {"model_version": version, "review": review, "block": block,
                     "escalation": {"earlier_flags": flags, "window_hours": 24},
@@ -385,9 +385,6 @@ class ParseTimeTest(unittest.TestCase):
     """train_on_data.parse_time reads the event times the CLI reads (RFC 3339, as chrono parses it)."""
 
     def test_when_a_time_is_rfc3339_in_any_spelling_should_read_it_as_the_cli_does(self):
-        sys.path.insert(0, HERE)
-        import train_on_data  # noqa: E402
-
         utc = train_on_data.dt.timezone.utc
         expected = train_on_data.dt.datetime(2026, 6, 1, 0, 0, 4, 123456, tzinfo=utc)
         for text in ("2026-06-01T00:00:04.123456789Z", "2026-06-01t00:00:04.123456z",
@@ -404,9 +401,6 @@ class DefaultSplitTest(unittest.TestCase):
     """train_on_data.default_split: the last 24 hours validate, from a whole hour."""
 
     def test_when_no_split_is_given_should_validate_on_the_last_24_hours_from_a_whole_hour(self):
-        sys.path.insert(0, HERE)
-        import train_on_data  # noqa: E402
-
         def split(first, last):
             return train_on_data.rfc3339(train_on_data.default_split(train_on_data.parse_time(first),
                                                                      train_on_data.parse_time(last)))
