@@ -152,6 +152,68 @@ fn when_events_file_has_blank_lines_should_report_them_and_score_every_other_lin
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The history as another tool may export it: a UTF-8 byte-order mark, CR LF line ends, and one
+/// events line that is not UTF-8 (a Latin-1 byte), inserted after `at` good lines.
+fn exported_by_another_tool(from: &Path, to: &Path, at: usize) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["profiles.jsonl", "events.jsonl", "labels.jsonl"] {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        for (i, line) in lines(&from.join(name)).iter().enumerate() {
+            if name == "events.jsonl" && i == at {
+                bytes.extend_from_slice(b"{\"event_id\":\"caf\xE9\",\"imsi\":\"208011234567890\"}\r\n");
+            }
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
+        }
+        std::fs::write(to.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn when_files_have_a_byte_order_mark_cr_lf_and_a_line_not_utf8_should_read_them_as_every_command_does() {
+    let dir = temp_dir("foreign");
+    let (clean, foreign) = (dir.join("clean"), dir.join("foreign"));
+    generate(&clean);
+    let good = lines(&clean.join("events.jsonl")).len();
+    exported_by_another_tool(&clean, &foreign, 10);
+
+    let out = run(bin()
+        .arg("score")
+        .arg("--profiles")
+        .arg(foreign.join("profiles.jsonl"))
+        .arg("--events")
+        .arg(foreign.join("events.jsonl"))
+        .arg("--dead-letter")
+        .arg(dir.join("dlq.jsonl")));
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains(&format!("scored {} records", good + 1)), "{summary}");
+    let dead = lines(&dir.join("dlq.jsonl"));
+    assert_eq!(dead.len(), 1, "only the Latin-1 line: {dead:?}");
+    assert!(dead[0].contains("\"source_position\":\"line 11\""), "{}", dead[0]);
+
+    // Training exports the same rows as from the clean files, the bad line skipped and counted.
+    let export = |data: &Path, csv: &str| {
+        let out = run(bin().args(["export-features", "--data"]).arg(data).arg("--out").arg(dir.join(csv)));
+        (String::from_utf8_lossy(&out.stderr).into_owned(), std::fs::read(dir.join(csv)).unwrap())
+    };
+    let (clean_log, clean_rows) = export(&clean, "clean.csv");
+    let (foreign_log, foreign_rows) = export(&foreign, "foreign.csv");
+    assert!(clean_log.contains("(0 invalid events skipped"), "{clean_log}");
+    assert!(foreign_log.contains("(1 invalid events skipped"), "{foreign_log}");
+    assert!(clean_rows == foreign_rows, "the same feature rows from both copies");
+
+    // A labels line that is not UTF-8 is refused, by its line number.
+    let mut labels = std::fs::read(foreign.join("labels.jsonl")).unwrap();
+    labels.extend_from_slice(b"{\"event_id\":\"e-1\",\"fraud\":true,\"fraud_type\":\"t\xE9l\xE9phone\"}\r\n");
+    std::fs::write(foreign.join("labels.jsonl"), labels).unwrap();
+    let refused =
+        bin().args(["export-features", "--data"]).arg(&foreign).arg("--out").arg(dir.join("x.csv")).output().unwrap();
+    let error = String::from_utf8_lossy(&refused.stderr);
+    let line = lines(&clean.join("labels.jsonl")).len() + 1;
+    assert!(!refused.status.success());
+    assert!(error.contains(&format!("labels.jsonl: line {line}: not UTF-8 text (byte 0xE9)")), "{error}");
+}
+
 #[test]
 fn when_running_the_demo_should_report_every_fraud_type_and_what_customers_feel_per_world() {
     let dir = temp_dir("demo");

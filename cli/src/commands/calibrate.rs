@@ -8,6 +8,7 @@ use roamguard::labels::Label;
 use roamguard::pipeline::Pipeline;
 use roamguard::verdict::Verdict;
 
+use super::jsonl;
 use super::ports;
 use super::score::{self, ModelArgs};
 
@@ -136,9 +137,8 @@ pub fn replay(
     history: &LabelledHistory,
 ) -> anyhow::Result<(Vec<Observation>, HashMap<String, Label>)> {
     let path = &history.labels;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let labels = Label::read_jsonl(&text).with_context(|| path.display().to_string())?;
-    let profiles = score::read_profiles(&history.profiles)?;
+    let labels = jsonl::read_labels(path)?;
+    let profiles = jsonl::read_profiles(&history.profiles)?;
     let ports = ports::replay_ports(model.clone(), profiles, score::VERDICTS_IN_MEMORY)?;
     let pipeline = Pipeline::new(model.clone(), ports);
     let stats = score::run_file(&pipeline, &history.events, 500, score::default_threads(), true)?;

@@ -191,9 +191,7 @@ fn parse_worlds(text: &str) -> Result<Worlds, String> {
 }
 
 fn read_labels(dir: &std::path::Path) -> anyhow::Result<HashMap<String, Label>> {
-    let path = dir.join("labels.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Label::read_jsonl(&text).with_context(|| path.display().to_string())
+    super::jsonl::read_labels(&dir.join("labels.jsonl"))
 }
 
 fn print_reasons(verdicts: &[Verdict]) {

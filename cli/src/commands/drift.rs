@@ -1,5 +1,4 @@
-use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,8 @@ use roamguard::features::{FeatureVector, NUM_FEATURES, Replay};
 use roamguard::model::FraudModel;
 use serde::Serialize;
 
-use super::score::{self, ModelDir};
+use super::jsonl::{self, EventLines};
+use super::score::ModelDir;
 
 /// Compare traffic with the model's training data: population stability index (PSI) per feature
 /// and of the score.
@@ -70,7 +70,7 @@ const BATCH_ROWS: usize = 4096;
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let baselines = Baselines::from_metadata(model.metadata()).context("reading the model's drift baselines")?;
-    let mut replay = Replay::new(score::read_profiles(&args.profiles)?);
+    let mut replay = Replay::new(jsonl::read_profiles(&args.profiles)?);
     let (report, invalid) = measure(&model, &baselines, &mut replay, &args.events)?;
     if invalid > 0 {
         eprintln!("{invalid} invalid events skipped");
@@ -95,12 +95,10 @@ pub fn measure(
     path: &Path,
 ) -> anyhow::Result<(DriftReport, usize)> {
     let mut monitor = DriftMonitor::new(baselines);
-    let total_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut lines = EventLines::open(path)?;
     let progress = std::io::stderr().is_terminal();
     let (started, mut last_progress) = (Instant::now(), Instant::now());
-    let (mut invalid, mut bytes_read) = (0usize, 0u64);
+    let mut invalid = 0usize;
     let mut rows: Vec<f32> = Vec::with_capacity(BATCH_ROWS * NUM_FEATURES);
     let mut scores = Vec::with_capacity(BATCH_ROWS);
     let mut flush = |rows: &mut Vec<f32>, monitor: &mut DriftMonitor| {
@@ -110,18 +108,12 @@ pub fn measure(
         }
         rows.clear();
     };
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        bytes_read += n as u64;
-        if line.iter().all(u8::is_ascii_whitespace) {
+    while let Some(line) = lines.next() {
+        let line = line?;
+        if jsonl::is_blank(&line) {
             continue;
         }
-        let Ok(event) = RoamingEvent::from_json(line.trim_ascii_end()) else {
+        let Ok(event) = RoamingEvent::from_json(&line) else {
             invalid += 1;
             continue;
         };
@@ -132,7 +124,7 @@ pub fn measure(
         }
         if progress && last_progress.elapsed() > Duration::from_millis(200) {
             last_progress = Instant::now();
-            let pct = if total_bytes > 0 { bytes_read as f64 * 100.0 / total_bytes as f64 } else { 0.0 };
+            let pct = lines.percent_read();
             let rate = monitor.rows() as f64 / started.elapsed().as_secs_f64().max(1e-9);
             eprint!("\r  drift: {pct:>5.1}%  {} events  {rate:.0} events/s   ", monitor.rows());
         }

@@ -1,12 +1,12 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use roamguard::events::RoamingEvent;
 use roamguard::features::{self, Replay};
-use roamguard::labels::Label;
-use roamguard::profile::SubscriberProfile;
+
+use super::jsonl::{self, EventLines};
 
 /// Export model features for training, computed by the same code that scores online.
 ///
@@ -34,15 +34,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let profiles_path = args.data.join("profiles.jsonl");
-    let text =
-        std::fs::read_to_string(&profiles_path).with_context(|| format!("reading {}", profiles_path.display()))?;
-    let profiles = SubscriberProfile::read_jsonl(&text).with_context(|| profiles_path.display().to_string())?;
-    let mut replay = Replay::new(profiles);
-
-    let labels_path = args.data.join("labels.jsonl");
-    let text = std::fs::read_to_string(&labels_path).with_context(|| format!("reading {}", labels_path.display()))?;
-    let labels = Label::read_jsonl(&text).with_context(|| labels_path.display().to_string())?;
+    let mut replay = Replay::new(jsonl::read_profiles(&args.data.join("profiles.jsonl"))?);
+    let labels = jsonl::read_labels(&args.data.join("labels.jsonl"))?;
 
     let header: Vec<&str> = ["label", "fraud_type"].into_iter().chain(features::names()).collect();
     let create = |path: &std::path::Path| -> anyhow::Result<BufWriter<File>> {
@@ -58,12 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let events_path = args.data.join("events.jsonl");
     let (mut rows, mut validation_rows, mut invalid, mut unlabelled) = (0usize, 0usize, 0usize, 0usize);
     let mut line_buf = String::new();
-    for line in open_lines(&events_path)? {
+    for line in EventLines::open(&events_path)? {
         let line = line?;
-        if line.trim().is_empty() {
+        if jsonl::is_blank(&line) {
             continue;
         }
-        let Ok(event) = RoamingEvent::from_json(line.as_bytes()) else {
+        let Ok(event) = RoamingEvent::from_json(&line) else {
             invalid += 1;
             continue;
         };
@@ -99,11 +92,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("exported {validation_rows} feature rows at or after the split to {}", path.display());
     }
     Ok(())
-}
-
-fn open_lines(path: &std::path::Path) -> anyhow::Result<std::io::Lines<BufReader<File>>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(BufReader::new(file).lines())
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break (free-text fraud types).

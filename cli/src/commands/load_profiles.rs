@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use roamguard_aws::{DynamoDbClient, load_profiles, sdk_config};
 
-use super::score::read_profiles;
+use super::jsonl::read_profiles;
 
 /// Bulk-load subscriber profiles into the DynamoDB profiles table (build with `--features aws`).
 ///

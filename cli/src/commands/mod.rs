@@ -5,6 +5,7 @@ pub mod drift;
 pub mod evaluate;
 pub mod export;
 pub mod generate;
+pub mod jsonl;
 pub mod labels;
 #[cfg(feature = "aws")]
 pub mod load_profiles;

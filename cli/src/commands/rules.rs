@@ -15,6 +15,7 @@ use roamguard::pipeline::Pipeline;
 use roamguard::rules::{ActiveRules, RuleSet};
 use roamguard::verdict::{Decision, Verdict};
 
+use super::jsonl;
 use super::ports;
 use super::score::{self, ModelArgs};
 
@@ -343,14 +344,11 @@ impl WhatIf {
 fn test(args: &TestArgs) -> anyhow::Result<()> {
     let rules = load(&args.file)?;
     let labels = match &args.labels {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            Some(Label::read_jsonl(&text).with_context(|| path.display().to_string())?)
-        }
+        Some(path) => Some(jsonl::read_labels(path)?),
         None => None,
     };
     let model = args.model.load()?;
-    let profiles = score::read_profiles(&args.profiles)?;
+    let profiles = jsonl::read_profiles(&args.profiles)?;
     let t = model.thresholds();
     println!("Rules {}: {}", args.file.display(), describe(&rules));
     println!("Model {} (REVIEW at score ≥ {:.4}, BLOCK at ≥ {:.4})", model.version(), t.review, t.block);

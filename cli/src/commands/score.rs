@@ -1,4 +1,4 @@
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use roamguard::pipeline::{Counts, Outcome, Pipeline, Record, StageTimings};
 use roamguard::profile::SubscriberProfile;
 use roamguard::verdict::Verdict;
 
+use super::jsonl::{self, EventLines, read_profiles};
 use super::ports;
 
 /// Score a JSON Lines file of roaming events with the embedded pipeline.
@@ -153,11 +154,6 @@ pub fn read_thresholds(path: &Path) -> anyhow::Result<ThresholdsFile> {
     ThresholdsFile::from_json(&bytes).with_context(|| path.display().to_string())
 }
 
-pub fn read_profiles(path: &Path) -> anyhow::Result<Vec<SubscriberProfile>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    SubscriberProfile::read_jsonl(&text).with_context(|| path.display().to_string())
-}
-
 /// What a scoring run produced.
 #[derive(Default)]
 pub struct RunStats {
@@ -274,9 +270,7 @@ pub fn run_file(
     threads: usize,
     keep_verdicts: bool,
 ) -> anyhow::Result<RunStats> {
-    let total_bytes = std::fs::metadata(events).map(|m| m.len()).unwrap_or(0);
-    let file = std::fs::File::open(events).with_context(|| format!("opening {}", events.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut lines = EventLines::open(events)?;
     let progress = std::io::stderr().is_terminal();
     let threads = threads.max(1);
     let started = Instant::now();
@@ -288,23 +282,15 @@ pub fn run_file(
             })
             .unzip();
         let mut pending: Vec<Vec<(String, Vec<u8>)>> = (0..threads).map(|_| Vec::with_capacity(batch_size)).collect();
-        let (mut line_no, mut bytes_read, mut blank_lines) = (0usize, 0u64, 0usize);
+        let mut blank_lines = 0usize;
         let mut last_progress = Instant::now();
-        loop {
-            let mut buf = Vec::new();
-            let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {}", events.display()))?;
-            if n == 0 {
-                break;
-            }
-            bytes_read += n as u64;
-            line_no += 1;
-            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                buf.pop();
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
+        while let Some(buf) = lines.next() {
+            let buf = buf?;
+            if jsonl::is_blank(&buf) {
                 blank_lines += 1;
                 continue;
             }
+            let line_no = lines.line_number();
             let shard = shard_of(&buf, threads);
             pending[shard].push((format!("line {line_no}"), buf));
             if pending[shard].len() == batch_size {
@@ -314,7 +300,7 @@ pub fn run_file(
             }
             if progress && last_progress.elapsed() > Duration::from_millis(200) {
                 last_progress = Instant::now();
-                let pct = if total_bytes > 0 { bytes_read as f64 * 100.0 / total_bytes as f64 } else { 0.0 };
+                let pct = lines.percent_read();
                 let rate = line_no as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 eprint!("\r  scoring: {pct:>5.1}%  {line_no} lines  {rate:.0} lines/s   ");
             }

@@ -1,6 +1,5 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::score::{ChallengerArgs, ModelArgs, read_profiles};
+use super::jsonl::{self, EventLines, read_profiles};
+use super::score::{ChallengerArgs, ModelArgs};
 use super::{ports, rules};
 
 /// How often `--rules` is looked at: a change is applied at the poll after the one that saw it
@@ -148,10 +148,12 @@ fn replay_history(
         }
         Err(e) => {
             eprintln!("history {}: no drift figures ({e})", path.display());
-            let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            for line in std::io::BufReader::new(file).split(b'\n') {
-                let line = line.with_context(|| format!("reading {}", path.display()))?;
-                if let Ok(event) = RoamingEvent::from_json(line.trim_ascii_end()) {
+            for line in EventLines::open(path)? {
+                let line = line?;
+                if jsonl::is_blank(&line) {
+                    continue;
+                }
+                if let Ok(event) = RoamingEvent::from_json(&line) {
                     replay.apply(&event);
                 }
             }
