@@ -37,15 +37,15 @@ def main(argv):
     p.add_argument("--calibrated-on", required=True, help="what the calibration data was (shown in the metadata)")
     a = p.parse_args(argv)
     path = os.path.join(a.model_dir, "metadata.json")
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         metadata = json.load(f)
-    with open(a.thresholds) as f:
+    with open(a.thresholds, encoding="utf-8") as f:
         thresholds = json.load(f)
     try:
         metadata = apply(metadata, thresholds, a.calibrated_on)
     except ValueError as e:
         sys.exit(str(e))
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=1)
         f.write("\n")
     t = metadata["thresholds"]

@@ -345,6 +345,56 @@ class TrainOnBadLinesTest(unittest.TestCase):
         self.assertRegex(out.stderr, r"fold-\d/profiles.jsonl: profile line 12: ")
 
 
+class TrainOnExportedFilesTest(unittest.TestCase):
+    """DATA as other tools export it: a UTF-8 byte-order mark, CR LF line ends, a byte that is not
+    UTF-8. The files are passed on as they are, for the CLI to read as it reads them when scoring."""
+
+    LATIN1_EVENT = b'{"event_id": "caf\xe9", "imsi": "208011234567890"}'
+
+    @staticmethod
+    def export_as_another_tool(clean, data, extra_event=None):
+        os.makedirs(data)
+        for name in ("profiles", "events", "labels"):
+            with open(f"{clean}/{name}.jsonl", "rb") as f:
+                lines = f.read().splitlines()
+            if name == "events" and extra_event:
+                lines.insert(10, extra_event)
+            with open(f"{data}/{name}.jsonl", "wb") as f:
+                f.write(b"\xef\xbb\xbf" + b"".join(line + b"\r\n" for line in lines))
+
+    def test_when_files_have_a_byte_order_mark_cr_lf_and_an_event_not_utf8_should_train_the_same_model(self):
+        with tempfile.TemporaryDirectory() as clean, tempfile.TemporaryDirectory() as foreign:
+            run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{clean}/data")
+            self.export_as_another_tool(f"{clean}/data", f"{foreign}/data", extra_event=self.LATIN1_EVENT)
+            out = train_on_history(foreign)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("(1 invalid events skipped", out.stderr)
+            # The line not UTF-8 reaches the CLI as DATA holds it (a line without a readable IMSI: fold 0).
+            with open(f"{foreign}/work/fold-0/events.jsonl", "rb") as f:
+                self.assertIn(self.LATIN1_EVENT + b"\r\n", f.read())
+            self.assertEqual(train_on_history(clean).returncode, 0)
+            models = []
+            for t in (clean, foreign):
+                with open(f"{t}/model/metadata.json", encoding="utf-8") as f:
+                    meta = json.load(f)
+                models.append((meta["model_version"], meta["thresholds"]))
+            self.assertEqual(models[0], models[1])
+
+    def test_when_a_label_line_is_not_utf8_should_name_its_line_in_data(self):
+        with tempfile.TemporaryDirectory() as t:
+            run(CLI, "generate", "--subscribers", "20", "--days", "2", "--seed", "3", "--out", f"{t}/clean")
+            self.export_as_another_tool(f"{t}/clean", f"{t}/data")
+            with open(f"{t}/data/labels.jsonl", "rb") as f:
+                labels = f.read().splitlines(keepends=True)
+            labels.insert(11, b'{"event_id": "e-1", "fraud": true, "fraud_type": "t\xe9l\xe9phone"}\r\n')
+            with open(f"{t}/data/labels.jsonl", "wb") as f:
+                f.writelines(labels)
+            out = train_on_history(t)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertRegex(out.stderr, r"fold-\d/labels.jsonl: line 12: not UTF-8 text \(byte 0xE9\)")
+        self.assertNotIn("Traceback", out.stderr)
+
+
 class CrossFittedThresholdsTest(unittest.TestCase):
     """train_on_data.cross_fitted: the folds' calibrations as one Thresholds v1 document."""
 

@@ -160,7 +160,7 @@ def base_model_version(path):
     """The base model's version from the metadata.json beside it, else its file's digest."""
     meta = os.path.join(os.path.dirname(path), "metadata.json")
     if os.path.isfile(meta):
-        with open(meta) as f:
+        with open(meta, encoding="utf-8") as f:
             return json.load(f).get("model_version")
     with open(path, "rb") as f:
         return f"xgb-{hashlib.sha256(f.read()).hexdigest()[:12]}"
@@ -249,13 +249,13 @@ def main(argv):
         "baseline_histograms": histograms(x_train, names),
         "baseline_score_histogram": score_histogram(booster.predict(dtrain)),
     }
-    with open(os.path.join(a.model_dir, "metadata.json"), "w") as f:
+    with open(os.path.join(a.model_dir, "metadata.json"), "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=1, allow_nan=False)
         f.write("\n")
 
     write_parity(booster, x_val, y_val, names, a.parity_rows, a.seed, os.path.join(a.model_dir, "parity.csv"))
     report = render_report(metadata)
-    with open(os.path.join(a.model_dir, "report.md"), "w") as f:
+    with open(os.path.join(a.model_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(report)
     print(report)
 
@@ -272,7 +272,7 @@ def write_parity(booster, x, y, names, n, seed, path):
     prob = booster.predict(d)
     contribs = booster.predict(d, pred_contribs=True)
     header = [f"f{i}" for i in range(len(names))] + ["prob"] + [f"contrib_{i}" for i in range(len(names) + 1)]
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(",".join(header) + "\n")
         for r, p, c in zip(rows, prob, contribs):
             fields = ["" if np.isnan(v) else repr(float(v)) for v in r]

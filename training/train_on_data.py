@@ -53,6 +53,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Folds of subscribers for the cross-fitted calibration.
 FOLDS = 2
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 # Each fold calibrated to this share of the targets: the next day's rates vary around the last
 # day's (measured on seven generated worlds, docs/model.md).
 MARGIN = 0.7
@@ -77,16 +78,15 @@ def history_span(events_path):
     """First and last event_time of the history (lines that are not JSON objects with a
     readable event_time are skipped, as export-features skips invalid events)."""
     first = last = None
-    with open(events_path) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                t = parse_time(json.loads(line)["event_time"])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue
-            first = t if first is None or t < first else first
-            last = t if last is None or t > last else last
+    for line in jsonl_lines(events_path):
+        if not line.strip():
+            continue
+        try:
+            t = parse_time(json.loads(line)["event_time"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        first = t if first is None or t < first else first
+        last = t if last is None or t > last else last
     if first is None:
         sys.exit(f"{events_path}: no events with a readable event_time")
     return first, last
@@ -216,7 +216,7 @@ def train(a, data, split, last, work, train_args):
         run(a.cli, "export-features", "--data", fold, "--out", train_csv[k], "--split-at", since,
             "--validation-out", valid_csv[k])
         for path in (train_csv[k], valid_csv[k]):
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 if sum(1 for _ in f) < 2:  # the header alone
                     sys.exit(f"{path}: no feature rows: each of the {FOLDS} folds of subscribers needs events "
                              f"before and after {since} (a larger history, or another SPLIT)")
@@ -248,10 +248,10 @@ def train(a, data, split, last, work, train_args):
     os.makedirs(a.model_out, exist_ok=True)
     run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--refit", "--train", train_dir,
         "--validation", valid_dir, "--model-dir", a.model_out)
-    with open(os.path.join(a.model_out, "metadata.json")) as f:
+    with open(os.path.join(a.model_out, "metadata.json"), encoding="utf-8") as f:
         version = json.load(f)["model_version"]
     thresholds = os.path.join(work, "thresholds.json")
-    with open(thresholds, "w") as f:
+    with open(thresholds, "w", encoding="utf-8") as f:
         targets = {"flag_fpr": float(a.flag_fpr), "block_fpr": float(a.block_fpr)}
         json.dump(cross_fitted(calibrations, cold_starts, version, targets, a.margin), f, indent=1)
     run(sys.executable, os.path.join(HERE, "set_thresholds.py"), "--model-dir", a.model_out,
@@ -266,8 +266,8 @@ def last_days(fold, split):
     out_dir = os.path.join(fold, "cold-start")
     os.makedirs(out_dir, exist_ok=True)
     late_ids = set()
-    with open(os.path.join(fold, "events.jsonl")) as f, open(os.path.join(out_dir, "events.jsonl"), "w") as out:
-        for line in f:
+    with open(os.path.join(out_dir, "events.jsonl"), "wb") as out:
+        for line in jsonl_lines(os.path.join(fold, "events.jsonl")):
             try:
                 event = json.loads(line)
                 if parse_time(event["event_time"]) < split:
@@ -276,8 +276,8 @@ def last_days(fold, split):
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
             out.write(as_line(line))
-    with open(os.path.join(fold, "labels.jsonl")) as f, open(os.path.join(out_dir, "labels.jsonl"), "w") as out:
-        for line in f:
+    with open(os.path.join(out_dir, "labels.jsonl"), "wb") as out:
+        for line in jsonl_lines(os.path.join(fold, "labels.jsonl")):
             try:
                 late = json.loads(line)["event_id"] in late_ids
             except (ValueError, KeyError, TypeError):
@@ -287,9 +287,18 @@ def last_days(fold, split):
     return cold_start_files(fold)
 
 
+def jsonl_lines(path):
+    """The lines of a JSON Lines file as the CLI reads them: bytes split at LF alone, without a
+    leading UTF-8 byte-order mark. Bytes that are not UTF-8 are kept as they are: the copies hold
+    DATA's own lines, and the CLI skips such an event or names such a profile or label line."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f):
+            yield line[len(BYTE_ORDER_MARK):] if number == 0 and line.startswith(BYTE_ORDER_MARK) else line
+
+
 def as_line(line):
     """A JSON Lines line as read, newline-terminated (the file's last line may lack one)."""
-    return line if line.endswith("\n") else line + "\n"
+    return line if line.endswith(b"\n") else line + b"\n"
 
 
 def fold_files(fold):
@@ -321,12 +330,11 @@ def split_by_subscriber(data, work):
         os.makedirs(fold)
     # The fold of each labelled event only: memory follows the labels, not the whole history.
     labelled = set()
-    with open(data["labels"]) as f:
-        for line in f:
-            try:
-                labelled.add(json.loads(line)["event_id"])
-            except (ValueError, KeyError, TypeError):
-                pass
+    for line in jsonl_lines(data["labels"]):
+        try:
+            labelled.add(json.loads(line)["event_id"])
+        except (ValueError, KeyError, TypeError):
+            pass
     event_fold = {}
 
     def key(name, obj):
@@ -338,20 +346,19 @@ def split_by_subscriber(data, work):
         return k
 
     for name in ("profiles", "events", "labels"):
-        outs = [open(os.path.join(fold, f"{name}.jsonl"), "w") for fold in folds]
+        outs = [open(os.path.join(fold, f"{name}.jsonl"), "wb") for fold in folds]
         try:
-            with open(data[name]) as f:
-                for line in f:
-                    try:
-                        k = key(name, json.loads(line))
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        k = 0
-                    outs[k].write(as_line(line))
-                    if name != "events":
-                        # A blank line (skipped) in the other fold: a profile or label the CLI
-                        # refuses is named by its line number in DATA's file.
-                        for other in outs[:k] + outs[k + 1:]:
-                            other.write("\n")
+            for line in jsonl_lines(data[name]):
+                try:
+                    k = key(name, json.loads(line))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    k = 0
+                outs[k].write(as_line(line))
+                if name != "events":
+                    # A blank line (skipped) in the other fold: a profile or label the CLI
+                    # refuses is named by its line number in DATA's file.
+                    for other in outs[:k] + outs[k + 1:]:
+                        other.write(b"\n")
         finally:
             for out in outs:
                 out.close()
@@ -364,7 +371,7 @@ def cross_fitted(paths, cold_paths, model_version, targets, margin):
     (`cold_paths`, a cold start): each threshold the highest of them all (the escalation of the
     calibration whose BLOCK it is)."""
     def read(path):
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
 
     folds, cold = [read(p) for p in paths], [read(p) for p in cold_paths]
@@ -397,12 +404,12 @@ def cross_fitted(paths, cold_paths, model_version, targets, margin):
 def report_out_of_fold(a, folds, thresholds, since, last):
     """The operating point on the last days, out of fold: each fold's model (which never saw
     that fold's last days) with the thresholds written, on that fold's subscribers."""
-    with open(thresholds) as f:
+    with open(thresholds, encoding="utf-8") as f:
         t = json.load(f)
     report = os.path.join(a.model_out, "report.md")
-    with open(report) as f:
+    with open(report, encoding="utf-8") as f:
         title, rest = f.read().split("\n", 1)
-    with open(report, "w") as f:
+    with open(report, "w", encoding="utf-8") as f:
         # The time-split figures that follow the title are the validation model's, at its own thresholds.
         f.write(f"{title}\n\n**Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}**, "
                 f"cross-fitted on the last days (the out-of-fold section at the end). The thresholds in the "
