@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{bin, run, temp_dir};
+use common::{bin, run, score, temp_dir};
 use roamguard_testkit::fixtures::{CHALLENGER_VERSION, challenger_score_for, write_challenger_dir};
 use serde_json::Value;
 
@@ -20,23 +20,17 @@ fn when_scoring_with_a_challenger_should_record_its_opinion_and_compare_should_r
     run(bin().args(["generate", "--subscribers", "80", "--days", "1", "--seed", "9", "--out"]).arg(&dir));
     let challenger = dir.join("challenger");
     write_challenger_dir(&challenger).unwrap();
-    let score = |name: &str, with_challenger: bool| {
-        let mut cmd = bin();
-        cmd.arg("score")
-            .arg("--profiles")
-            .arg(dir.join("profiles.jsonl"))
-            .arg("--events")
-            .arg(dir.join("events.jsonl"));
+    let score_as = |name: &str, with_challenger: bool| {
+        let mut cmd = score(&dir, &dir.join(format!("{name}-dead.jsonl")));
         cmd.arg("--db").arg(dir.join(format!("{name}.db"))).arg("--out").arg(dir.join(format!("{name}.jsonl")));
-        cmd.arg("--dead-letter").arg(dir.join(format!("{name}-dead.jsonl")));
         if with_challenger {
             cmd.arg("--challenger-model-dir").arg(&challenger);
         }
         let out = run(&mut cmd);
         (verdicts(&dir.join(format!("{name}.jsonl"))), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (alone, _) = score("alone", false);
-    let (challenged, log) = score("challenged", true);
+    let (alone, _) = score_as("alone", false);
+    let (challenged, log) = score_as("challenged", true);
     assert!(log.contains(CHALLENGER_VERSION), "the challenger is named: {log}");
     assert_eq!(alone.len(), challenged.len());
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{bin, run, temp_dir};
+use common::{bin, run, score, temp_dir};
 
 mod common;
 
@@ -28,23 +28,12 @@ fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_ide
     writeln!(f, r#"{{"event_id":"bad-1","event_time":"2026-06-01T00:00:00Z","imsi":"12","event_type":"data","visited_country":"FR","data_bytes":1}}"#).unwrap();
     drop(f);
 
-    let score = |out: &str| {
-        let mut cmd = bin();
-        cmd.arg("score")
-            .arg("--profiles")
-            .arg(dir.join("profiles.jsonl"))
-            .arg("--events")
-            .arg(&events)
-            .arg("--db")
-            .arg(dir.join("verdicts.db"))
-            .arg("--out")
-            .arg(dir.join(out))
-            .arg("--dead-letter")
-            .arg(dir.join("dlq.jsonl"))
-            .args(["--batch-size", "97"]);
+    let score_into = |out: &str| {
+        let mut cmd = score(&dir, &dir.join("dlq.jsonl"));
+        cmd.arg("--db").arg(dir.join("verdicts.db")).arg("--out").arg(dir.join(out)).args(["--batch-size", "97"]);
         run(&mut cmd)
     };
-    let first = score("verdicts.jsonl");
+    let first = score_into("verdicts.jsonl");
     let summary = String::from_utf8_lossy(&first.stderr);
     assert!(summary.contains("events/s") && summary.contains("p99"), "{summary}");
 
@@ -62,7 +51,7 @@ fn when_scoring_a_file_with_bad_records_should_account_for_every_line_and_be_ide
     assert_eq!(all.lines().count(), good);
 
     // Scoring the same events again keeps one row per event and returns the stored verdicts.
-    let second = score("verdicts-again.jsonl");
+    let second = score_into("verdicts-again.jsonl");
     assert!(String::from_utf8_lossy(&second.stderr).contains("already scored"));
     assert_eq!(table(&["--format", "json", "--limit", "1000000"]), all);
     let mut again = lines(&dir.join("verdicts-again.jsonl"));
@@ -94,21 +83,16 @@ fn verdicts_by_id(path: &Path) -> std::collections::BTreeMap<String, serde_json:
 fn when_scoring_on_several_workers_should_give_every_verdict_the_single_thread_gives() {
     let dir = temp_dir("threads");
     generate(&dir);
-    let score = |threads: &str, out: &str| {
-        run(bin()
-            .arg("score")
-            .arg("--profiles")
-            .arg(dir.join("profiles.jsonl"))
-            .arg("--events")
-            .arg(dir.join("events.jsonl"))
-            .arg("--out")
-            .arg(dir.join(out))
-            .arg("--dead-letter")
-            .arg(dir.join("dlq.jsonl"))
-            .args(["--batch-size", "50", "--threads", threads]))
+    let score_on = |threads: &str, out: &str| {
+        run(score(&dir, &dir.join("dlq.jsonl")).arg("--out").arg(dir.join(out)).args([
+            "--batch-size",
+            "50",
+            "--threads",
+            threads,
+        ]))
     };
-    score("1", "one.jsonl");
-    score("3", "three.jsonl");
+    score_on("1", "one.jsonl");
+    score_on("3", "three.jsonl");
     let (one, three) = (verdicts_by_id(&dir.join("one.jsonl")), verdicts_by_id(&dir.join("three.jsonl")));
     assert_eq!(one.len(), lines(&dir.join("events.jsonl")).len());
     assert_eq!(one, three, "each subscriber's events are scored in order, whatever the workers");
@@ -132,16 +116,9 @@ fn when_events_file_has_blank_lines_should_report_them_and_score_every_other_lin
     text.push('\n');
     std::fs::write(&events, text).unwrap();
 
-    let out = run(bin()
-        .arg("score")
-        .arg("--profiles")
-        .arg(dir.join("profiles.jsonl"))
-        .arg("--events")
-        .arg(&events)
+    let out = run(score(&dir, &dir.join("dlq.jsonl"))
         .arg("--out")
         .arg(dir.join("verdicts.jsonl"))
-        .arg("--dead-letter")
-        .arg(dir.join("dlq.jsonl"))
         .args(["--batch-size", "50"]));
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("5 blank lines skipped"), "{summary}");
@@ -177,14 +154,7 @@ fn when_files_have_a_byte_order_mark_cr_lf_and_a_line_not_utf8_should_read_them_
     let good = lines(&clean.join("events.jsonl")).len();
     exported_by_another_tool(&clean, &foreign, 10);
 
-    let out = run(bin()
-        .arg("score")
-        .arg("--profiles")
-        .arg(foreign.join("profiles.jsonl"))
-        .arg("--events")
-        .arg(foreign.join("events.jsonl"))
-        .arg("--dead-letter")
-        .arg(dir.join("dlq.jsonl")));
+    let out = run(&mut score(&foreign, &dir.join("dlq.jsonl")));
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains(&format!("scored {} records", good + 1)), "{summary}");
     let dead = lines(&dir.join("dlq.jsonl"));

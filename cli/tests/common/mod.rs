@@ -8,6 +8,20 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_roamguard"))
 }
 
+/// `roamguard score` of `data`'s profiles.jsonl and events.jsonl, its dead letters to `dead_letters`.
+#[allow(dead_code, reason = "not every test file scores")]
+pub fn score(data: &Path, dead_letters: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.arg("score")
+        .arg("--profiles")
+        .arg(data.join("profiles.jsonl"))
+        .arg("--events")
+        .arg(data.join("events.jsonl"))
+        .arg("--dead-letter")
+        .arg(dead_letters);
+    cmd
+}
+
 /// A new empty directory for one test (the process id keeps parallel test binaries apart),
 /// removed when the test ends, passed or failed.
 pub fn temp_dir(name: &str) -> TempDir {
