@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use roamguard::drift::{Band, Baselines, DriftMonitor, DriftReport, EPSILON};
-use roamguard::events::RoamingEvent;
 use roamguard::features::{FeatureVector, NUM_FEATURES, Replay};
 use roamguard::model::FraudModel;
 use serde::Serialize;
@@ -108,16 +107,8 @@ pub fn measure(
         }
         rows.clear();
     };
-    while let Some(line) = lines.next() {
-        let line = line?;
-        if jsonl::is_blank(&line) {
-            continue;
-        }
-        let Ok(event) = RoamingEvent::from_json(&line) else {
-            invalid += 1;
-            continue;
-        };
-        let row: FeatureVector = replay.next(&event);
+    while let Some(event) = lines.next_event(&mut invalid) {
+        let row: FeatureVector = replay.next(&event?);
         rows.extend_from_slice(&row);
         if rows.len() == BATCH_ROWS * NUM_FEATURES {
             flush(&mut rows, &mut monitor);

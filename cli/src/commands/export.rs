@@ -3,7 +3,6 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use roamguard::events::RoamingEvent;
 use roamguard::features::{self, Replay};
 
 use super::jsonl::{self, EventLines};
@@ -51,15 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let events_path = args.data.join("events.jsonl");
     let (mut rows, mut validation_rows, mut invalid, mut unlabelled) = (0usize, 0usize, 0usize, 0usize);
     let mut line_buf = String::new();
-    for line in EventLines::open(&events_path)? {
-        let line = line?;
-        if jsonl::is_blank(&line) {
-            continue;
-        }
-        let Ok(event) = RoamingEvent::from_json(&line) else {
-            invalid += 1;
-            continue;
-        };
+    let mut events = EventLines::open(&events_path)?;
+    while let Some(event) = events.next_event(&mut invalid) {
+        let event = event?;
         let label = labels.get(&event.event_id);
         unlabelled += usize::from(label.is_none());
         let row = replay.next(&event);

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use roamguard::events::RoamingEvent;
 use roamguard::labels::Label;
 use roamguard::profile::SubscriberProfile;
 
@@ -69,6 +70,25 @@ impl EventLines {
     /// The number (from 1) of the line last returned.
     pub fn line_number(&self) -> usize {
         self.line_number
+    }
+
+    /// The next valid event: blank lines skipped, and a line that is not a RoamingEvent v1
+    /// counted in `invalid` and skipped (the commands that replay a history report the count).
+    pub fn next_event(&mut self, invalid: &mut usize) -> Option<anyhow::Result<RoamingEvent>> {
+        for line in self.by_ref() {
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => return Some(Err(e)),
+            };
+            if is_blank(&line) {
+                continue;
+            }
+            match RoamingEvent::from_json(&line) {
+                Ok(event) => return Some(Ok(event)),
+                Err(_) => *invalid += 1,
+            }
+        }
+        None
     }
 
     /// How far through the file the reader is, in percent (for progress lines).
@@ -138,6 +158,19 @@ mod tests {
         let read: Vec<Vec<u8>> = EventLines::open(&path.0).unwrap().map(Result::unwrap).collect();
         assert_eq!(read.len(), 3);
         assert_eq!(read[1], b"{\"id\":\"caf\xE9\"}");
+    }
+
+    #[test]
+    fn when_replaying_events_should_skip_blank_lines_and_count_the_invalid_ones() {
+        let event = r#"{"event_id":"e-1","event_time":"2026-06-01T00:00:00Z","imsi":"208011234567890","event_type":"data","visited_country":"FR","data_bytes":1}"#;
+        let path =
+            file("events", format!("\n{event}\n{{not json\n  \n{}\n{event}\n", "{\"id\":\"caf\u{e9}\"}").as_bytes());
+        let (mut lines, mut invalid) = (EventLines::open(&path.0).unwrap(), 0);
+        let mut events = Vec::new();
+        while let Some(event) = lines.next_event(&mut invalid) {
+            events.push(event.unwrap().event_id);
+        }
+        assert_eq!((events, invalid), (vec!["e-1".to_string(), "e-1".to_string()], 2));
     }
 
     #[test]

@@ -14,7 +14,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
 use roamguard::drift::{Baselines, DriftReport};
-use roamguard::events::RoamingEvent;
 use roamguard::features::Replay;
 use roamguard::model::FraudModel;
 use roamguard::profile::SubscriberProfile;
@@ -24,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::jsonl::{self, EventLines, read_profiles};
+use super::jsonl::{EventLines, read_profiles};
 use super::score::{ChallengerArgs, ModelArgs};
 use super::{ports, rules};
 
@@ -148,15 +147,11 @@ fn replay_history(
         }
         Err(e) => {
             eprintln!("history {}: no drift figures ({e})", path.display());
-            for line in EventLines::open(path)? {
-                let line = line?;
-                if jsonl::is_blank(&line) {
-                    continue;
-                }
-                if let Ok(event) = RoamingEvent::from_json(&line) {
-                    replay.apply(&event);
-                }
+            let (mut events, mut invalid) = (EventLines::open(path)?, 0);
+            while let Some(event) = events.next_event(&mut invalid) {
+                replay.apply(&event?);
             }
+            eprintln!("history {}: {invalid} invalid events skipped", path.display());
             None
         }
     };
