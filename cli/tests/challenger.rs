@@ -57,23 +57,33 @@ fn when_scoring_with_a_challenger_should_record_its_opinion_and_compare_should_r
     assert!((agreement - expected).abs() < 1e-9, "{agreement} vs {expected}");
     let cells: u64 = report["by_decision"].as_array().unwrap().iter().map(|c| c["verdicts"].as_u64().unwrap()).sum();
     assert_eq!(cells, challenged.len() as u64);
-    let gaps: Vec<f64> = report["largest_differences"]
+    // Differ most: decision steps apart (ALLOW..BLOCK), then score gap.
+    let level = |d: &Value| ["ALLOW", "REVIEW", "BLOCK"].iter().position(|x| d == x).unwrap() as i32;
+    let distance = |decision: &Value, score: &Value, challenger_decision: &Value, challenger_score: &Value| {
+        let gap = (score.as_f64().unwrap() - challenger_score.as_f64().unwrap()).abs();
+        ((level(decision) - level(challenger_decision)).abs(), gap)
+    };
+    let listed: Vec<(i32, f64)> = report["largest_differences"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["score"].as_f64().unwrap() - d["challenger_score"].as_f64().unwrap()).abs())
+        .map(|d| distance(&d["decision"], &d["score"], &d["challenger_decision"], &d["challenger_score"]))
         .collect();
-    assert_eq!(gaps.len(), 5);
-    assert!(gaps.windows(2).all(|w| w[0] >= w[1]), "widest first: {gaps:?}");
-    let widest = challenged
+    assert_eq!(listed.len(), 5);
+    assert!(listed.windows(2).all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 >= w[1].1)), "{listed:?}");
+    let farthest = challenged
         .iter()
-        .map(|v| (v["score"].as_f64().unwrap() - v["challenger"]["score"].as_f64().unwrap()).abs())
-        .fold(0.0, f64::max);
-    assert!((gaps[0] - widest).abs() < 1e-6, "the widest of all: {} vs {widest}", gaps[0]);
+        .map(|v| {
+            let c = &v["challenger"];
+            distance(&v["decision"], &v["score"], &c["decision"], &c["score"])
+        })
+        .fold((0, 0.0), |a, b| if b.0 > a.0 || (b.0 == a.0 && b.1 > a.1) { b } else { a });
+    assert_eq!(listed[0].0, farthest.0, "the most decision steps apart of all");
+    assert!((listed[0].1 - farthest.1).abs() < 1e-6, "then the widest gap: {listed:?} vs {farthest:?}");
 
     let table = run(bin().args(["compare", "--db"]).arg(dir.join("challenged.db")));
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("agreement") && table.contains("widest score gaps"), "{table}");
+    assert!(table.contains("agreement") && table.contains("where they differ most"), "{table}");
 
     let refused = bin().args(["compare", "--db"]).arg(dir.join("alone.db")).output().unwrap();
     assert!(!refused.status.success());

@@ -12,8 +12,8 @@ use serde_json::json;
 /// what the challenger would have decided. This reports, over those verdicts: agreement overall
 /// and per decision, the decision-by-decision table (verdict's decision × challenger's), how
 /// each did on the events analysts labelled (frauds flagged, legitimate events blocked), and
-/// the events where the two scores differ most. Verdicts a rule decided count with the rule's
-/// decision (their number is shown).
+/// the events where the two differ most (decisions furthest apart, then scores). Verdicts a
+/// rule decided count with the rule's decision (their number is shown).
 ///
 /// Examples:
 ///   roamguard score --profiles p.jsonl --events e.jsonl --db verdicts.db --challenger-model-dir models/next
@@ -25,7 +25,8 @@ pub struct Args {
     /// Verdict table (SQLite file written by `score`, `demo` or `serve --db`).
     #[arg(long)]
     db: PathBuf,
-    /// How many of the events with the widest score gap to list.
+    /// How many of the events where the two differ most to list (decisions furthest apart, then
+    /// the widest score gap).
     #[arg(long, default_value_t = 10)]
     top: usize,
     /// `table` (for people) or `json` (for scripts).
@@ -126,7 +127,7 @@ fn print_table(c: &Comparison) {
     let largest = c.largest_differences();
     if !largest.is_empty() {
         println!();
-        println!("widest score gaps:");
+        println!("where they differ most (decisions furthest apart, then widest score gap):");
         println!("{:<36} {:<20} {:>7} {:<7} {:>7} {:<7}", "event_id", "event_time", "score", "", "ch.", "");
         for d in largest {
             println!(

@@ -53,17 +53,44 @@ pub struct Difference {
 }
 
 impl Difference {
-    fn gap(&self) -> f32 {
-        (self.score - self.challenger_score).abs()
+    fn distance(&self) -> Distance {
+        Distance::between(self.decision, self.challenger_decision, self.score, self.challenger_score)
     }
 }
 
-// A min-heap on the gap (ties by event_id, for a deterministic report): the heap's top is the
-// smallest of the kept differences, the one a larger one replaces.
+/// How far apart the two sides are on an event: first by decision (ALLOW against BLOCK is two
+/// steps, ALLOW against REVIEW one), then by score gap. Two models with the same trees and other
+/// thresholds differ by decision alone: those events must come first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Distance {
+    decision_steps: u8,
+    score_gap: f32,
+}
+
+impl Distance {
+    fn between(decision: Decision, challenger_decision: Decision, score: f32, challenger_score: f32) -> Distance {
+        let level = |d: Decision| match d {
+            Decision::Allow => 0u8,
+            Decision::Review => 1,
+            Decision::Block => 2,
+        };
+        Distance {
+            decision_steps: level(decision).abs_diff(level(challenger_decision)),
+            score_gap: (score - challenger_score).abs(),
+        }
+    }
+
+    fn cmp(&self, other: &Distance) -> Ordering {
+        self.decision_steps.cmp(&other.decision_steps).then_with(|| self.score_gap.total_cmp(&other.score_gap))
+    }
+}
+
+// A min-heap on the distance (ties by event_id, for a deterministic report): the heap's top is
+// the closest of the kept differences, the one a farther one replaces.
 impl Eq for Difference {}
 impl Ord for Difference {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.gap().total_cmp(&self.gap()).then_with(|| self.event_id.cmp(&other.event_id))
+        other.distance().cmp(&self.distance()).then_with(|| self.event_id.cmp(&other.event_id))
     }
 }
 impl PartialOrd for Difference {
@@ -73,7 +100,8 @@ impl PartialOrd for Difference {
 }
 
 impl Comparison {
-    /// A comparison keeping the `largest` events with the widest score gaps.
+    /// A comparison keeping the `largest` events where the two sides differ most (decision steps
+    /// apart, then score gap).
     pub fn new(largest: usize) -> Comparison {
         Comparison { keep: largest, ..Comparison::default() }
     }
@@ -111,8 +139,10 @@ impl Comparison {
         if self.keep == 0 {
             return;
         }
-        let gap = (v.score - challenger_score).abs();
-        if self.largest.len() == self.keep && self.largest.peek().is_some_and(|smallest| gap <= smallest.gap()) {
+        let distance = Distance::between(v.decision, challenger_decision, v.score, challenger_score);
+        if self.largest.len() == self.keep
+            && self.largest.peek().is_some_and(|closest| distance.cmp(&closest.distance()) != Ordering::Greater)
+        {
             return;
         }
         self.largest.push(Difference {
@@ -141,7 +171,7 @@ impl Comparison {
         row.fold((0, 0), |(all, same), ((_, c), n)| (all + n, same + if *c == decision { *n } else { 0 }))
     }
 
-    /// The kept differences, widest score gap first.
+    /// The kept differences, those that differ most first.
     pub fn largest_differences(&self) -> Vec<Difference> {
         self.largest.clone().into_sorted_vec()
     }
@@ -208,6 +238,18 @@ mod tests {
         );
         let ids: Vec<_> = c.largest_differences().into_iter().map(|d| d.event_id).collect();
         assert_eq!(ids, ["b", "c"], "the two widest gaps (0.59, 0.45), widest first");
+    }
+
+    #[test]
+    fn when_decisions_differ_should_those_events_come_before_wider_score_gaps() {
+        let mut c = Comparison::new(3);
+        // Same scores, other thresholds: gaps of 0, decisions apart.
+        c.add(&verdict("same-score-one-step", Decision::Allow, 0.30, Some((Decision::Review, 0.30))), None);
+        c.add(&verdict("same-score-two-steps", Decision::Allow, 0.30, Some((Decision::Block, 0.30))), None);
+        c.add(&verdict("agree-wide-gap", Decision::Allow, 0.01, Some((Decision::Allow, 0.20))), None);
+        c.add(&verdict("agree-narrow-gap", Decision::Allow, 0.01, Some((Decision::Allow, 0.02))), None);
+        let ids: Vec<_> = c.largest_differences().into_iter().map(|d| d.event_id).collect();
+        assert_eq!(ids, ["same-score-two-steps", "same-score-one-step", "agree-wide-gap"]);
     }
 
     #[test]
