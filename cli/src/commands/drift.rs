@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use roamguard::drift::{Band, Baselines, DriftMonitor, DriftReport, EPSILON};
+use roamguard::drift::{Band, DriftMonitor, DriftReport, EPSILON};
 use roamguard::features::{FeatureVector, NUM_FEATURES, Replay};
 use roamguard::model::FraudModel;
 use serde::Serialize;
@@ -68,9 +68,8 @@ const BATCH_ROWS: usize = 4096;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    let baselines = Baselines::from_metadata(model.metadata()).context("reading the model's drift baselines")?;
     let mut replay = Replay::new(jsonl::read_profiles(&args.profiles)?);
-    let (report, invalid) = measure(&model, &baselines, &mut replay, &args.events)?;
+    let (report, invalid) = measure(&model, &mut replay, &args.events)?;
     if invalid > 0 {
         eprintln!("{invalid} invalid events skipped");
     }
@@ -85,15 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Feature rows of the events of `path` (the pipeline's feature code, in file order, through
-/// `replay`'s live states) and their scores, counted against the baselines. Returns the report
+/// `replay`'s live states) and their scores, counted against the model's baselines. Returns the report
 /// and the number of invalid events; `replay` keeps the live states the events left.
-pub fn measure(
-    model: &FraudModel,
-    baselines: &Baselines,
-    replay: &mut Replay,
-    path: &Path,
-) -> anyhow::Result<(DriftReport, usize)> {
-    let mut monitor = DriftMonitor::new(baselines);
+pub fn measure(model: &FraudModel, replay: &mut Replay, path: &Path) -> anyhow::Result<(DriftReport, usize)> {
+    let mut monitor = DriftMonitor::new(model.baselines());
     let mut lines = EventLines::open(path)?;
     let progress = std::io::stderr().is_terminal();
     let (started, mut last_progress) = (Instant::now(), Instant::now());

@@ -13,7 +13,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use roamguard::api::{Api, ApiRequest, ApiResponse, MAX_BODY_BYTES, ProblemKind, Route, problem};
-use roamguard::drift::{Baselines, DriftReport};
+use roamguard::drift::DriftReport;
 use roamguard::features::Replay;
 use roamguard::model::FraudModel;
 use roamguard::profile::SubscriberProfile;
@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::jsonl::{EventLines, read_profiles};
+use super::jsonl::read_profiles;
 use super::score::{ChallengerArgs, ModelArgs};
 use super::{ports, rules};
 
@@ -108,7 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     eprintln!("model {} ({} profiles loaded)", model.version(), profiles.len());
     let (states, drift) = match &args.history {
-        Some(path) => replay_history(&model, path, &profiles)?,
+        Some(path) => {
+            let (states, report) = replay_history(&model, path, &profiles)?;
+            (states, Some(report))
+        }
         None => (HashMap::new(), None),
     };
     let ports = ports::api_ports(model.clone(), profiles, states, args.db.as_deref(), args.out.as_deref())?;
@@ -132,32 +135,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The live states `path`'s events leave, in file order, and their drift against the model's
-/// training baselines (None when its metadata has none).
+/// training baselines.
 fn replay_history(
     model: &FraudModel,
     path: &Path,
     profiles: &[SubscriberProfile],
-) -> anyhow::Result<(HashMap<String, LiveState>, Option<DriftReport>)> {
+) -> anyhow::Result<(HashMap<String, LiveState>, DriftReport)> {
     let mut replay = Replay::new(profiles.iter().cloned());
-    let drift = match Baselines::from_metadata(model.metadata()) {
-        Ok(baselines) => {
-            let (report, invalid) = super::drift::measure(model, &baselines, &mut replay, path)?;
-            eprintln!("history {}: {} events ({invalid} invalid skipped)", path.display(), report.events);
-            Some(report)
-        }
-        Err(e) => {
-            eprintln!("history {}: no drift figures ({e})", path.display());
-            let (mut events, mut invalid) = (EventLines::open(path)?, 0);
-            while let Some(event) = events.next_event(&mut invalid) {
-                replay.apply(&event?);
-            }
-            eprintln!("history {}: {invalid} invalid events skipped", path.display());
-            None
-        }
-    };
+    let (report, invalid) = super::drift::measure(model, &mut replay, path)?;
+    eprintln!("history {}: {} events ({invalid} invalid skipped)", path.display(), report.events);
     let states = replay.into_states();
     eprintln!("history: live state of {} subscribers", states.len());
-    Ok((states, drift))
+    Ok((states, report))
 }
 
 async fn serve(api: Arc<Api>, port: u16) -> anyhow::Result<()> {

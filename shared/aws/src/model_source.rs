@@ -50,15 +50,16 @@ impl fmt::Display for ModelLocation {
     }
 }
 
-/// Why a model in S3 could not be used.
+/// Why a model in S3 could not be used (the cause is in the message, not a `source`, as in
+/// [`LoadError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ModelSourceError {
-    #[error("model at {location}: {source} (the built-in model is not used in its place)")]
-    Read { location: String, source: ConfigObjectError },
+    #[error("model at {location}: {error} (the built-in model is not used in its place)")]
+    Read { location: String, error: ConfigObjectError },
     #[error(
-        "model at {location} refused: {source}; upload a complete model directory (model.json + metadata.json from `make train`) built for this version's features (the built-in model is not used in its place)"
+        "model at {location} refused: {error}; upload a complete model directory (model.json + metadata.json from `make train`) built for this version's features (the built-in model is not used in its place)"
     )]
-    Invalid { location: String, source: LoadError },
+    Invalid { location: String, error: LoadError },
 }
 
 /// A model read from S3, with the S3 version ids it was read at (for the start log).
@@ -75,11 +76,11 @@ pub const MODEL_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Reads `model.json` and `metadata.json` under `location` and checks them as a model directory.
 pub async fn load_model(sdk: &SdkConfig, location: &ModelLocation) -> Result<LoadedModel, ModelSourceError> {
     let objects = ConfigObjects::new(sdk).with_max_bytes(MODEL_MAX_BYTES);
-    let read_error = |source| ModelSourceError::Read { location: location.to_string(), source };
+    let read_error = |error| ModelSourceError::Read { location: location.to_string(), error };
     let model = objects.fetch(&location.object(ModelLocation::MODEL)).await.map_err(read_error)?;
     let metadata = objects.fetch(&location.object(ModelLocation::METADATA)).await.map_err(read_error)?;
     let loaded = FraudModel::from_slices(&model.bytes, &metadata.bytes)
-        .map_err(|source| ModelSourceError::Invalid { location: location.to_string(), source })?;
+        .map_err(|error| ModelSourceError::Invalid { location: location.to_string(), error })?;
     Ok(LoadedModel {
         model: loaded,
         model_object_version: model.version_id,

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use roamguard::drift::{Baselines, DriftWindow};
+use roamguard::drift::DriftWindow;
 use roamguard::pipeline::{BatchReport, Pipeline};
 
 use crate::rules::RulesReloader;
@@ -40,14 +40,8 @@ impl StreamFunction {
             pipeline = pipeline.with_challenger(challenger);
         }
         if config.drift_window > 0 {
-            // Metadata from before drift baselines existed: no drift figures, scoring as before.
-            match Baselines::from_metadata(decisions.model.metadata()) {
-                Ok(baselines) => {
-                    let window = DriftWindow::new(&baselines, config.drift_window);
-                    pipeline = pipeline.with_drift(Arc::new(Mutex::new(window)));
-                }
-                Err(e) => tracing::warn!(error = %e, "no drift monitoring: the model has no usable baselines"),
-            }
+            let window = DriftWindow::new(decisions.model.baselines(), config.drift_window);
+            pipeline = pipeline.with_drift(Arc::new(Mutex::new(window)));
         }
         let top_features = decisions.model.top_features(TOP_FEATURES).into_iter().map(str::to_string).collect();
         tracing::info!(

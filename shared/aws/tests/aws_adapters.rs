@@ -1201,7 +1201,7 @@ async fn when_a_model_is_under_an_s3_prefix_should_load_it_and_refuse_a_corrupt_
     // Nothing uploaded under the prefix.
     let empty = ModelLocation::parse(&format!("s3://{CONFIG_BUCKET}/models/none/")).unwrap();
     let err = load_model(&config, &empty).await.err().expect("a missing model is an error");
-    assert!(matches!(err, ModelSourceError::Read { source: ConfigObjectError::NotFound { .. }, .. }), "{err}");
+    assert!(matches!(err, ModelSourceError::Read { error: ConfigObjectError::NotFound { .. }, .. }), "{err}");
 }
 
 /// Analysts' labels on the verdict items: one conditional UpdateItem each.

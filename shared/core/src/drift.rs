@@ -25,6 +25,9 @@ pub const STABLE_BELOW: f64 = 0.1;
 /// PSI above this: major shift (0.1 to 0.25 inclusive is moderate).
 pub const MAJOR_ABOVE: f64 = 0.25;
 
+/// How far a baseline's shares may add up from 1 (rounding in the metadata).
+const SHARE_TOLERANCE: f64 = 1e-3;
+
 /// One baseline histogram, as `training/train.py` `histograms()` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineHistogram {
@@ -53,7 +56,7 @@ pub enum DriftError {
 
 impl BaselineHistogram {
     /// Checks the shape: edges ascending and finite, one share a bin, shares and missing share
-    /// within 0–1.
+    /// within 0–1, shares adding up to 1 (or, without bins, every value missing).
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.missing_share) {
             return Err(format!("missing_share {} is not within 0–1", self.missing_share));
@@ -71,6 +74,14 @@ impl BaselineHistogram {
         }
         if self.shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
             return Err("a share is not within 0–1".to_string());
+        }
+        // train.py rounds each share to 6 decimals: their sum is 1 within 1e-5 for ten bins.
+        let sum: f64 = self.shares.iter().sum();
+        if self.shares.is_empty() && self.missing_share < 1.0 - SHARE_TOLERANCE {
+            return Err(format!("no bins, yet missing_share {} says some values were present", self.missing_share));
+        }
+        if !self.shares.is_empty() && (sum - 1.0).abs() > SHARE_TOLERANCE {
+            return Err(format!("the shares add up to {sum:.6}, not 1"));
         }
         Ok(())
     }
@@ -487,6 +498,21 @@ mod tests {
         assert_eq!(Baselines::from_metadata(&older).unwrap_err(), DriftError::MissingFeature("data_mb".into()));
         older.baseline_histograms = serde_json::Value::Null;
         assert_eq!(Baselines::from_metadata(&older).unwrap_err(), DriftError::NoBaselines);
+    }
+
+    #[test]
+    fn when_a_baseline_is_checked_should_its_shares_add_up() {
+        assert_eq!(uniform_baseline().validate(), Ok(()));
+        // Rounded as train.py writes them.
+        let thirds =
+            BaselineHistogram { missing_share: 0.0, edges: vec![0.0, 1.0, 2.0, 3.0], shares: vec![0.333333; 3] };
+        assert_eq!(thirds.validate(), Ok(()));
+        let all_missing = BaselineHistogram { missing_share: 1.0, edges: vec![], shares: vec![] };
+        assert_eq!(all_missing.validate(), Ok(()));
+        let half = BaselineHistogram { shares: vec![0.05; 10], ..uniform_baseline() };
+        assert!(half.validate().unwrap_err().contains("add up to 0.5"), "{:?}", half.validate());
+        let no_bins = BaselineHistogram { missing_share: 0.0, edges: vec![], shares: vec![] };
+        assert!(no_bins.validate().unwrap_err().contains("no bins"), "{:?}", no_bins.validate());
     }
 
     #[test]

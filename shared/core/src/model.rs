@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{self, DecisionPolicy, Escalation, Thresholds};
+use crate::drift::Baselines;
 use crate::features::{self, FeatureVector, NUM_FEATURES};
 use crate::ports::{PortError, Scorer};
 use crate::verdict::Reason;
@@ -41,19 +42,41 @@ pub struct ModelMetadata {
     pub baseline_score_histogram: serde_json::Value,
 }
 
+/// Why a model directory was refused. As [`ModelError`], the message carries its cause and no
+/// variant has a `source` (a chain would print the cause twice).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("model: {0}")]
-    Model(#[from] ModelError),
+    Model(ModelError),
     #[error("metadata: {0}")]
     Metadata(String),
+}
+
+impl From<ModelError> for LoadError {
+    fn from(e: ModelError) -> Self {
+        LoadError::Model(e)
+    }
+}
+
+/// Where `names` first differs from `expected`, said for the error message; `None` if equal.
+fn first_difference(names: &[String], expected: &[&str]) -> Option<String> {
+    let at = names.iter().zip(expected).position(|(name, want)| name != want);
+    match at {
+        Some(i) => Some(format!("column {i} is `{}`, this build's is `{}`", names[i], expected[i])),
+        None if names.len() != expected.len() => {
+            Some(format!("{} names, this build computes {}", names.len(), expected.len()))
+        }
+        None => None,
+    }
 }
 
 pub struct FraudModel {
     booster: XgbModel,
     metadata: ModelMetadata,
+    /// The metadata's drift baselines, checked at load.
+    baselines: Baselines,
     /// The metadata's policy unless overridden.
     policy: DecisionPolicy,
 }
@@ -72,7 +95,7 @@ impl FraudModel {
     pub fn from_dir(dir: &Path) -> Result<FraudModel, LoadError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })
+            std::fs::read(&path).map_err(|error| LoadError::Io { path: path.display().to_string(), error })
         };
         FraudModel::from_slices(&read("model.json")?, &read("metadata.json")?)
     }
@@ -87,22 +110,29 @@ impl FraudModel {
             return Err(LoadError::Metadata("model_version is empty: every verdict names its model".into()));
         }
         let expected: Vec<&str> = features::names().collect();
-        if metadata.feature_names != expected {
+        if let Some(difference) = first_difference(&metadata.feature_names, &expected) {
             return Err(LoadError::Metadata(format!(
-                "feature order differs from this build's features ({} vs {} names); retrain with `make train`",
-                metadata.feature_names.len(),
-                expected.len()
+                "feature order differs from this build's features ({difference}); retrain with `make train`"
             )));
         }
         if booster.num_features() != NUM_FEATURES {
-            return Err(LoadError::Metadata(format!(
-                "booster expects {} features, this build computes {NUM_FEATURES}",
+            return Err(LoadError::Model(ModelError::Invalid(format!(
+                "the booster expects {} features, this build computes {NUM_FEATURES}",
                 booster.num_features()
-            )));
+            ))));
         }
+        // The booster's own names (xgboost keeps the training columns' names): a model.json
+        // copied beside another model's metadata is caught here, not scored on shifted columns.
+        if let Some(difference) = booster.feature_names().and_then(|names| first_difference(names, &expected)) {
+            return Err(LoadError::Model(ModelError::Invalid(format!(
+                "the booster's own feature names differ from this build's features ({difference}); retrain with `make train`"
+            ))));
+        }
+        let baselines = Baselines::from_metadata(&metadata)
+            .map_err(|e| LoadError::Metadata(format!("{e}: drift monitoring needs them; retrain with `make train`")))?;
         let policy = DecisionPolicy::new(metadata.thresholds, metadata.escalation)
             .map_err(|e| LoadError::Metadata(e.to_string()))?;
-        Ok(FraudModel { booster, metadata, policy })
+        Ok(FraudModel { booster, metadata, baselines, policy })
     }
 
     /// Replaces the metadata's policy (a thresholds file).
@@ -134,6 +164,9 @@ impl FraudModel {
     }
     pub fn metadata(&self) -> &ModelMetadata {
         &self.metadata
+    }
+    pub fn baselines(&self) -> &Baselines {
+        &self.baselines
     }
     pub fn booster(&self) -> &XgbModel {
         &self.booster
@@ -220,5 +253,63 @@ mod tests {
 
         let err = FraudModel::from_slices(b"{\"learner\": 1", &metadata().to_string().into_bytes()).err();
         assert!(matches!(err, Some(LoadError::Model(_))), "corrupt model.json refused");
+    }
+
+    #[test]
+    fn when_the_feature_order_differs_should_name_the_first_column_that_does() {
+        let mut swapped = metadata();
+        swapped["feature_names"].as_array_mut().expect("a list").swap(0, 5);
+        let err = load(&swapped).err().expect("refused").to_string();
+        assert!(err.contains("column 0 is `data_mb`, this build's is `is_voice_mo`"), "{err}");
+        let mut extra = metadata();
+        extra["feature_names"].as_array_mut().expect("a list").push("extra".into());
+        let err = load(&extra).err().expect("refused").to_string();
+        assert!(err.contains("45 names, this build computes 44"), "{err}");
+    }
+
+    #[test]
+    fn when_the_boosters_own_feature_names_differ_should_refuse_the_model() {
+        let mut model: serde_json::Value = serde_json::from_slice(EMBEDDED_MODEL).expect("committed model is JSON");
+        model["learner"]["feature_names"].as_array_mut().expect("names in the committed model").swap(0, 5);
+        let err = FraudModel::from_slices(model.to_string().as_bytes(), metadata().to_string().as_bytes()).err();
+        let err = err.expect("a model.json beside another model's metadata is refused");
+        assert!(matches!(err, LoadError::Model(ModelError::Invalid(_))), "{err}");
+        assert!(
+            err.to_string().contains("booster's own feature names") && err.to_string().contains("column 0"),
+            "{err}"
+        );
+        // A booster saved without names is checked by its column count alone.
+        model["learner"]["feature_names"] = serde_json::json!([]);
+        model["learner"].as_object_mut().expect("an object").remove("feature_types");
+        assert!(FraudModel::from_slices(model.to_string().as_bytes(), metadata().to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn when_the_drift_baselines_are_missing_or_malformed_should_refuse_the_metadata() {
+        let mut none = metadata();
+        none.as_object_mut().expect("an object").remove("baseline_histograms");
+        let err = load(&none).err().expect("metadata without baselines refused").to_string();
+        assert!(err.contains("baseline_histograms") && err.contains("drift"), "{err}");
+        let mut empty = metadata();
+        empty["baseline_histograms"]["data_mb"] = serde_json::json!({"missing_share": 0, "edges": [], "shares": []});
+        let err = load(&empty).err().expect("an empty histogram with values present refused").to_string();
+        assert!(err.contains("data_mb"), "{err}");
+        let mut short = metadata();
+        short["baseline_histograms"]["data_mb"]["shares"][0] = serde_json::json!(0.5);
+        let err = load(&short).err().expect("shares not adding up to 1 refused").to_string();
+        assert!(err.contains("data_mb") && err.contains("not 1"), "{err}");
+    }
+
+    #[test]
+    fn when_a_model_is_refused_should_the_error_chain_say_the_cause_once() {
+        let err = FraudModel::from_slices(b"{\"learner\": ", metadata().to_string().as_bytes()).err().expect("refused");
+        let chain: Vec<String> = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(chain.len(), 1, "the cause is in the message, not repeated as a source: {chain:?}");
+        assert!(chain[0].contains("EOF while parsing"), "{chain:?}");
+        let missing = FraudModel::from_dir(Path::new("/nonexistent/model-dir")).err().expect("refused");
+        assert!(std::error::Error::source(&missing).is_none(), "{missing}");
+        assert!(missing.to_string().contains("/nonexistent/model-dir/model.json"), "{missing}");
     }
 }

@@ -40,12 +40,14 @@ pub(crate) const LEAF_FEATURE: u32 = u32::MAX;
 /// keep the node indices in registers).
 pub const LOCKSTEP: usize = 8;
 
-/// Errors from loading a model. Evaluation itself cannot fail once a model is loaded.
+/// Errors from loading a model. Evaluation itself cannot fail once a model is loaded. The
+/// message carries its cause (the Lambdas log the message alone), so no variant has a `source`:
+/// an error chain would print the cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// The bytes are not valid JSON, or a field has the wrong JSON type.
     #[error("model JSON is malformed: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// The bytes are not valid UBJSON (the subset xgboost writes).
     #[error("model UBJSON is malformed at byte {offset}: {message}")]
     Ubj { offset: usize, message: String },
@@ -57,7 +59,19 @@ pub enum ModelError {
     Invalid(String),
     /// A model too large for the TreeSHAP tables.
     #[error("unsupported model: {0}")]
-    TooLarge(#[from] super::treeshap::TooLarge),
+    TooLarge(super::treeshap::TooLarge),
+}
+
+impl From<serde_json::Error> for ModelError {
+    fn from(e: serde_json::Error) -> Self {
+        ModelError::Json(e)
+    }
+}
+
+impl From<super::treeshap::TooLarge> for ModelError {
+    fn from(e: super::treeshap::TooLarge) -> Self {
+        ModelError::TooLarge(e)
+    }
 }
 
 /// One flattened tree node. 12 bytes, so a depth-6 tree (127 nodes) is ~1.5 KiB.
