@@ -176,6 +176,12 @@ pub fn problem(kind: ProblemKind, detail: impl Into<String>, extensions: &[(&str
     r
 }
 
+/// An event_id with no stored verdict (one whose percent-encoding is malformed included: it
+/// names no event).
+fn not_found_verdict() -> ApiResponse {
+    problem(ProblemKind::NotFound, "no verdict is stored for this event_id", &[])
+}
+
 fn invalid_parameter(parameter: &str, detail: impl Into<String>) -> ApiResponse {
     problem(ProblemKind::InvalidParameter, detail, &[("parameter", Value::from(parameter))])
 }
@@ -371,11 +377,11 @@ impl Api {
             Route::Health => self.health().await,
             Route::Verdict => match param {
                 Some(id) => self.verdict(&id).await,
-                None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
+                None => not_found_verdict(),
             },
             Route::Label => match param {
                 Some(id) => self.label(&id, &req).await,
-                None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
+                None => not_found_verdict(),
             },
             Route::SubscriberVerdicts => match param {
                 Some(imsi) => self.subscriber_verdicts(&imsi, &req.query).await,
@@ -388,7 +394,7 @@ impl Api {
             Route::Cases => self.cases(&req.query).await,
             Route::Case => match param {
                 Some(id) => self.case_by_id(&id).await,
-                None => problem(ProblemKind::NotFound, "no verdict for this event_id", &[]),
+                None => not_found_verdict(),
             },
             Route::Overview => self.overview(&req.query).await,
             Route::Unknown => problem(ProblemKind::NotFound, "not found", &[]),
@@ -438,7 +444,7 @@ impl Api {
                 Some(crate::ports::Labelled { verdict, label: Some(label) }) => {
                     ApiResponse::json(200, &Listed { verdict: &verdict, label: Some(&label) })
                 }
-                None => problem(ProblemKind::NotFound, "no verdict is stored for this event_id", &[]),
+                None => not_found_verdict(),
             },
             Err(e) => unavailable(e.to_string()),
         }
@@ -454,7 +460,7 @@ impl Api {
         };
         match self.verdicts.put_label(event_id, &label).await {
             Ok(true) => ApiResponse::json(200, &LabelAnswer { event_id, label: &label }),
-            Ok(false) => problem(ProblemKind::NotFound, "no verdict is stored for this event_id", &[]),
+            Ok(false) => not_found_verdict(),
             Err(e) => unavailable(e.to_string()),
         }
     }
@@ -540,7 +546,7 @@ fn label_violation(field: &str, detail: impl Into<String>) -> ApiResponse {
 }
 
 /// A label request body: `{"fraud": bool, "fraud_type"?, "note"?, "analyst"?: string}` (a
-/// `null` optional is as if absent). Any other member, a wrong type or a string too long is a
+/// `null` or blank optional is as if absent). Any other member, a wrong type or a string too long is a
 /// 422 naming the field.
 fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiResponse> {
     let value: Value = serde_json::from_slice(body)
@@ -570,7 +576,9 @@ fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiRespon
             }
         };
         match v {
+            // Blank is as absent: an empty form field is no fraud type, no analyst.
             Value::Null => {}
+            Value::String(text) if text.trim().is_empty() => {}
             Value::String(text) if text.chars().count() <= max => *slot = Some(text.clone()),
             Value::String(_) => {
                 return Err(label_violation(name, format!("field `{name}`: must be at most {max} characters")));

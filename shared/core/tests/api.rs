@@ -313,8 +313,8 @@ async fn when_a_label_is_posted_on_a_verdict_should_store_it_and_show_it_on_the_
                "labelled_at": "2026-06-01T13:00:00Z"})
     );
 
-    // The last label wins, whole.
-    let r = h.api.handle(post_label("a%2Fb", &json!({"fraud": false, "note": null}))).await;
+    // The last label wins, whole; a blank optional is as absent.
+    let r = h.api.handle(post_label("a%2Fb", &json!({"fraud": false, "note": null, "fraud_type": " "}))).await;
     assert_eq!(body(&r), json!({"event_id": "a/b", "fraud": false, "labelled_at": "2026-06-01T13:00:00Z"}));
     let v = body(&h.api.handle(get("/v1/verdicts/a%2Fb", "")).await);
     assert_eq!(v["event_id"], "a/b");
@@ -338,6 +338,13 @@ async fn when_a_label_is_posted_without_a_verdict_should_answer_404() {
     let h = harness();
     let b = assert_problem(&h.api.handle(post_label("never-scored", &json!({"fraud": true}))).await, 404, "not-found");
     assert!(b["detail"].as_str().unwrap().contains("verdict"));
+    // An id whose percent-encoding is malformed names no event: the same answer.
+    for id in ["%ZZ", "%C3"] {
+        let malformed = assert_problem(&h.api.handle(post_label(id, &json!({"fraud": true}))).await, 404, "not-found");
+        assert_eq!(malformed["detail"], b["detail"], "{id}");
+        let read = assert_problem(&h.api.handle(get(&format!("/v1/verdicts/{id}"), "")).await, 404, "not-found");
+        assert_eq!(read["detail"], b["detail"], "{id}");
+    }
 }
 
 #[tokio::test]

@@ -149,7 +149,7 @@ impl Api {
         match self.verdicts.get_labelled(&[event_id]).await {
             Ok(map) => match map.get(event_id) {
                 Some(l) => ApiResponse::json(200, &self.case(l, &self.rule_descriptions())),
-                None => super::problem(super::ProblemKind::NotFound, "no verdict is stored for this event_id", &[]),
+                None => super::not_found_verdict(),
             },
             Err(e) => unavailable(e.to_string()),
         }
