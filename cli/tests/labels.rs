@@ -1,5 +1,5 @@
 //! `roamguard labels`: analysts' labels posted through `serve --db` exported as Label v1 lines,
-//! the last label winning, and read back by `calibrate --labels`.
+//! the last label winning, shown by `roamguard verdicts`, and read back by `calibrate --labels`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test panics on what it cannot set up")]
 
 mod common;
@@ -76,6 +76,25 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     let mut sorted = lines.clone();
     sorted.sort_by(|a, b| a["event_id"].as_str().cmp(&b["event_id"].as_str()));
     assert_eq!(lines, sorted, "ordered by event_id");
+
+    // `roamguard verdicts` shows the labels too, as the API does.
+    let listed = run(bin().args(["verdicts", "--format", "json", "--limit", "100000", "--db"]).arg(&db));
+    let listed: Vec<Value> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let label_of = |id: &str| {
+        listed.iter().find(|v| v["event_id"] == id).unwrap_or_else(|| panic!("{id} listed"))["label"].clone()
+    };
+    assert_eq!(label_of(&ids[0])["fraud_type"], "irsf");
+    assert_eq!(label_of(&ids[2])["fraud"], false);
+    assert_eq!(label_of(&ids[3]), Value::Null, "no label on an unlabelled verdict");
+    assert_eq!(listed.iter().filter(|v| v.get("label").is_some()).count(), 3);
+    let table = run(bin().args(["verdicts", "--limit", "100000", "--db"]).arg(&db));
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row =
+        |id: &str| table.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in the table")).to_string();
+    assert!(row(&ids[0]).ends_with("[label: fraud irsf]"), "{}", row(&ids[0]));
+    assert!(row(&ids[2]).ends_with("[label: legitimate]"), "{}", row(&ids[2]));
+    assert!(!row(&ids[3]).contains("[label"), "{}", row(&ids[3]));
 
     run(bin()
         .arg("calibrate")

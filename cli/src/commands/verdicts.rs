@@ -3,7 +3,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use roamguard::ports::{VerdictQuery, VerdictStore};
+use roamguard::labels::StoredLabel;
+use roamguard::ports::{Labelled, VerdictQuery, VerdictStore};
 use roamguard::verdict::{Decision, Verdict};
 use roamguard_local::sqlite::SqliteVerdictStore;
 
@@ -11,7 +12,8 @@ use roamguard_local::sqlite::SqliteVerdictStore;
 ///
 /// Lists verdicts newest first (by event time), filtered by subscriber, decision and time.
 /// Times are RFC 3339 (2026-06-01T12:00:00Z) or a date (2026-06-01 = its midnight UTC);
-/// --since is inclusive, --until exclusive.
+/// --since is inclusive, --until exclusive. An analyst's label (posted on the API) follows the
+/// reasons, and is `label` in JSON, as the API shows it.
 ///
 /// Examples:
 ///   roamguard verdicts --db verdicts.db --decision BLOCK --limit 20
@@ -78,19 +80,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let verdicts = runtime.block_on(store.query(&query))?;
+    let listed = runtime.block_on(store.query_labelled(&query))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Json => {
-            for v in &verdicts {
-                serde_json::to_writer(&mut out, v)?;
+            for labelled in &listed {
+                serde_json::to_writer(&mut out, labelled)?;
                 writeln!(out)?;
             }
         }
         Format::Csv => {
             writeln!(out, "event_time,event_id,imsi,decision,score,reasons,model_version,degraded,scored_at")?;
-            for v in &verdicts {
+            for v in listed.iter().map(|l| &l.verdict) {
                 writeln!(
                     out,
                     "{},{},{},{},{:.6},{},{},{},{}",
@@ -108,16 +110,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Format::Table => {
             // Column as wide as the longest id shown, so rows line up whatever the producer's ids.
-            let id_width = verdicts.iter().map(|v| v.event_id.chars().count()).max().unwrap_or(0).max(8);
+            let id_width = listed.iter().map(|l| l.verdict.event_id.chars().count()).max().unwrap_or(0).max(8);
             writeln!(
                 out,
                 "{:<20}  {:<id_width$}  {:<15}  {:<8}  {:>6}  reasons",
                 "event_time", "event_id", "imsi", "decision", "score"
             )?;
-            for v in &verdicts {
+            for Labelled { verdict: v, label } in &listed {
                 writeln!(
                     out,
-                    "{:<20}  {:<id_width$}  {:<15}  {:<8}  {:>6.3}  {}{}",
+                    "{:<20}  {:<id_width$}  {:<15}  {:<8}  {:>6.3}  {}{}{}",
                     roamguard::events::rfc3339::format(&v.event_time),
                     v.event_id,
                     v.imsi,
@@ -125,15 +127,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     v.score,
                     reasons_text(v),
                     if v.degraded { "  [degraded]" } else { "" },
+                    label.as_ref().map(label_text).unwrap_or_default(),
                 )?;
             }
-            if verdicts.is_empty() {
+            if listed.is_empty() {
                 writeln!(out, "(no verdicts match)")?;
             }
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// An analyst's label, after the reasons: `  [label: fraud irsf]` or `  [label: legitimate]`.
+fn label_text(label: &StoredLabel) -> String {
+    match (label.fraud, &label.fraud_type) {
+        (true, Some(kind)) => format!("  [label: fraud {kind}]"),
+        (true, None) => "  [label: fraud]".to_string(),
+        (false, _) => "  [label: legitimate]".to_string(),
+    }
 }
 
 fn reasons_text(v: &Verdict) -> String {

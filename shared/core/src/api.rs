@@ -33,8 +33,7 @@ use crate::events::RoamingEvent;
 use crate::labels::StoredLabel;
 use crate::model::FraudModel;
 use crate::pipeline::{Outcome, Pipeline, Ports, Record};
-use crate::ports::{Discard, Scorer, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore};
-use crate::verdict::Verdict;
+use crate::ports::{Discard, Labelled, Scorer, SubscriberStore, VerdictQuery, VerdictSink, VerdictStore};
 
 pub use analysts::{Counted, MAX_PAGES_SCANNED, OVERVIEW_MAX_VERDICTS, Overview};
 pub use query::{ListParams, decode_cursor, encode_cursor};
@@ -276,18 +275,9 @@ struct LabelAnswer<'a> {
     label: &'a StoredLabel,
 }
 
-/// A verdict read back (by id or in a listing): its fields, and `label` when it has one.
-#[derive(Serialize)]
-struct Listed<'a> {
-    #[serde(flatten)]
-    verdict: &'a Verdict,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a StoredLabel>,
-}
-
 #[derive(Serialize)]
 struct VerdictPage<'a> {
-    verdicts: Vec<Listed<'a>>,
+    verdicts: &'a [Labelled],
     next: Option<String>,
 }
 
@@ -440,10 +430,7 @@ impl Api {
     async fn verdict(&self, event_id: &str) -> ApiResponse {
         match self.verdicts.get_labelled(&[event_id]).await {
             Ok(mut map) => match map.remove(event_id) {
-                Some(crate::ports::Labelled { verdict, label: None }) => ApiResponse::json(200, &verdict),
-                Some(crate::ports::Labelled { verdict, label: Some(label) }) => {
-                    ApiResponse::json(200, &Listed { verdict: &verdict, label: Some(&label) })
-                }
+                Some(labelled) => ApiResponse::json(200, &labelled),
                 None => not_found_verdict(),
             },
             Err(e) => unavailable(e.to_string()),
@@ -489,8 +476,7 @@ impl Api {
                 } else {
                     None
                 };
-                let verdicts = page.iter().map(|l| Listed { verdict: &l.verdict, label: l.label.as_ref() }).collect();
-                ApiResponse::json(200, &VerdictPage { verdicts, next })
+                ApiResponse::json(200, &VerdictPage { verdicts: &page, next })
             }
             Err(e) => unavailable(e.to_string()),
         }

@@ -95,10 +95,13 @@ pub struct VerdictQuery {
     pub limit: usize,
 }
 
-/// A stored verdict with the analyst's label on it, if any.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored verdict with the analyst's label on it, if any. Serialized as the API and `roamguard
+/// verdicts` show it: the verdict's fields, and `label` when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Labelled {
+    #[serde(flatten)]
     pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<StoredLabel>,
 }
 
