@@ -3,7 +3,8 @@ figures the verdicts hold. `roamguard score` (rules and a challenger on) writes 
 pyarrow stands in for Firehose's Parquet conversion, typed by the Glue table's columns and
 partitioned as its dynamic partitioning does; DuckDB stands in for Athena, running each named
 query as sqlglot translates it from Trino SQL. Neither is Athena: this checks the queries'
-logic, the Glue types against real verdicts and the partition keys' types, not Athena's
+logic, that real verdicts convert to the Glue table's columns and read back unchanged (a
+misnamed struct field would read back null), and the partition keys' types, not Athena's
 dialect (tests/test_infra.py parses the queries as Trino SQL)."""
 
 import collections
@@ -96,8 +97,9 @@ class LakeQueriesTest(unittest.TestCase):
 
     @classmethod
     def add_late_events(cls, d):
-        """One subscriber's data sessions after the world's last day: two in the same second, the
-        later with milliseconds, and one given in UTC+02:00 whose local date is the next day."""
+        """Three more data sessions of one subscriber, late on the world's last day: two in the
+        same second, the later with milliseconds, and one given in UTC+02:00 whose local date is
+        the next day."""
         events = jsonl(f"{d}/events.jsonl")
         data = next(e for e in events if e["event_type"] == "data")
         cls.late_imsi = data["imsi"]
@@ -109,14 +111,18 @@ class LakeQueriesTest(unittest.TestCase):
 
     @staticmethod
     def write_challenger(out):
-        """The shipped model with lower thresholds: a challenger that decides differently."""
+        """The shipped trees from a higher base score (every margin shifted up) and with lower
+        thresholds: a challenger whose scores and decisions differ from the model's."""
         os.makedirs(out)
-        with open(os.path.join(ROOT, "models", "model.json"), "rb") as src, open(f"{out}/model.json", "wb") as dst:
-            dst.write(src.read())
+        with open(os.path.join(ROOT, "models", "model.json")) as f:
+            model = json.load(f)
+        model["learner"]["learner_model_param"]["base_score"] = "[1E-1]"
+        with open(f"{out}/model.json", "w") as f:
+            json.dump(model, f)
         with open(os.path.join(ROOT, "models", "metadata.json")) as f:
             metadata = json.load(f)
-        metadata["model_version"] += "-low"
-        metadata["thresholds"] = {"review": metadata["thresholds"]["review"] / 4, "block": metadata["thresholds"]["block"] / 2}
+        metadata["model_version"] += "-challenger"
+        metadata["thresholds"] = {"review": metadata["thresholds"]["review"] / 2, "block": metadata["thresholds"]["block"]}
         with open(f"{out}/metadata.json", "w") as f:
             json.dump(metadata, f)
 
@@ -124,7 +130,8 @@ class LakeQueriesTest(unittest.TestCase):
     def deliver_to_lake(cls, resources, lake):
         """Verdicts as Firehose delivers them: Parquet typed by the Glue table, under the
         partitions its MetadataExtractionQuery ({day: .event_time[0:10], decision: .decision})
-        names; the labels as `roamguard labels` exports them, read with the labels table's types."""
+        names; the labels (Label v1 lines, here the generator's) read with the labels table's
+        types."""
         verdicts = resources["VerdictsLakeTable"]["Properties"]["TableInput"]
         schema = pa.schema([(c["Name"], arrow_type(c["Type"])) for c in verdicts["StorageDescriptor"]["Columns"]])
         partitions = collections.defaultdict(list)
@@ -154,10 +161,18 @@ class LakeQueriesTest(unittest.TestCase):
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
-    def test_when_verdicts_are_delivered_should_every_one_be_in_the_lake_under_its_utc_day(self):
-        self.assertEqual(self.db.execute("SELECT count(*) FROM verdicts").fetchone()[0], len(self.verdicts))
-        (day,) = self.db.execute("SELECT day FROM verdicts WHERE event_id = 'late-offset'").fetchone()
-        self.assertEqual(day, "2026-06-02", "01:20 at UTC+02:00 is the UTC day before")
+    def test_when_verdicts_are_delivered_should_read_back_unchanged_under_their_utc_day(self):
+        cursor = self.db.execute("SELECT * EXCLUDE (day, verdict_decision), day, verdict_decision FROM verdicts")
+        columns = [c[0] for c in cursor.description]
+        stored = {row["event_id"]: row for row in (dict(zip(columns, r)) for r in cursor.fetchall())}
+        self.assertEqual(len(stored), len(self.verdicts))
+        for v in self.verdicts:
+            row = stored[v["event_id"]]
+            self.assertEqual({k: row[k] for k in v}, v, "every field of the verdict reads back as written")
+            self.assertEqual([k for k in columns if k not in v and row[k] is not None], ["day", "verdict_decision"], v)
+            self.assertEqual((row["day"], row["verdict_decision"]), (v["event_time"][0:10], v["decision"]))
+        self.assertEqual(stored["late-offset"]["day"], "2026-06-02", "01:20 at UTC+02:00 is the UTC day before")
+        self.assertTrue(any(v.get("rules_matched") for v in self.verdicts) and all(v.get("challenger") for v in self.verdicts))
 
     def test_when_flagged_by_day_runs_should_count_each_days_flags_per_model_and_those_rules_decided(self):
         expected = collections.Counter()
@@ -178,8 +193,9 @@ class LakeQueriesTest(unittest.TestCase):
         rows = self.run_query("subscriber-history", imsi=self.late_imsi)
         own = sorted((v for v in self.verdicts if v["imsi"] == self.late_imsi), key=lambda v: utc(v["event_time"]), reverse=True)
         self.assertEqual([(r["event_time"], r["decision"]) for r in rows], [(v["event_time"], v["decision"]) for v in own])
-        by_id = {v["event_time"]: v["event_id"] for v in own}
-        self.assertEqual([by_id[r["event_time"]] for r in rows[:3]], ["late-offset", "late-millis", "late-whole"])
+        by_time = {v["event_time"]: v["event_id"] for v in own}
+        late = [by_time[r["event_time"]] for r in rows if by_time[r["event_time"]].startswith("late-")]
+        self.assertEqual(late, ["late-offset", "late-millis", "late-whole"], "newest first, to the millisecond")
 
     def test_when_rule_hits_runs_should_count_per_rule_its_matches_decisions_and_subscribers(self):
         matched, decided, subscribers = collections.Counter(), collections.Counter(), collections.defaultdict(set)
@@ -207,6 +223,7 @@ class LakeQueriesTest(unittest.TestCase):
             self.assertEqual(got[key][0], len(gaps), key)
             self.assertAlmostEqual(got[key][1], sum(gaps) / len(gaps), places=9, msg=key)
         self.assertTrue(any(r["decision"] != r["challenger_decision"] for r in rows), "the challenger disagrees somewhere")
+        self.assertTrue(all(r["mean_score_gap"] > 0 for r in rows), "its scores are higher on every event")
 
     def test_when_agreement_with_labels_runs_should_cross_decisions_with_the_analysts_labels(self):
         fraud = {label["event_id"]: label["fraud"] for label in self.labels}

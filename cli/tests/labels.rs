@@ -37,14 +37,16 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
         .arg(&db)
         .arg("--dead-letter")
         .arg(dir.join("dlq.jsonl")));
-    let ids = event_ids(&events, 4);
-    assert_eq!(ids.len(), 4);
+    let ids = event_ids(&events, 5);
+    assert_eq!(ids.len(), 5);
 
     let server = Server::start(&["--db", db.to_str().unwrap()]);
     let label = |event_id: &str, label: &Value| server.post(&format!("/v1/verdicts/{event_id}/label"), label).status;
     let irsf = json!({"fraud": true, "fraud_type": "irsf", "note": "premium range", "analyst": "ana"});
     assert_eq!(label(&ids[0], &irsf), 200);
     assert_eq!(label(&ids[1], &json!({"fraud": true})), 200);
+    // Free text with a line break: exported as it is, shown escaped in the table.
+    assert_eq!(label(&ids[4], &json!({"fraud": true, "fraud_type": "sim\nbox"})), 200);
     // Relabelled: the last label wins, fraud_type and all.
     assert_eq!(label(&ids[2], &irsf), 200);
     assert_eq!(label(&ids[2], &json!({"fraud": false, "analyst": "bo"})), 200);
@@ -54,12 +56,12 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     let out = dir.join("labels.jsonl");
     let done = run(bin().arg("labels").arg("--db").arg(&db).arg("--out").arg(&out));
     let summary = String::from_utf8_lossy(&done.stderr);
-    assert!(summary.contains("wrote 3 labels"), "{summary}");
-    assert!(summary.contains("2 fraud, 1 legitimate"), "{summary}");
+    assert!(summary.contains("wrote 4 labels"), "{summary}");
+    assert!(summary.contains("3 fraud, 1 legitimate"), "{summary}");
 
     let lines: Vec<Value> =
         std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     let allowed: HashSet<&str> = ["event_id", "fraud", "fraud_type"].into();
     for line in &lines {
         let obj = line.as_object().expect("a JSON object per line");
@@ -72,6 +74,7 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     assert_eq!(by_id(&ids[0]), &json!({"event_id": ids[0], "fraud": true, "fraud_type": "irsf"}));
     assert_eq!(by_id(&ids[1]), &json!({"event_id": ids[1], "fraud": true}));
     assert_eq!(by_id(&ids[2]), &json!({"event_id": ids[2], "fraud": false}));
+    assert_eq!(by_id(&ids[4]), &json!({"event_id": ids[4], "fraud": true, "fraud_type": "sim\nbox"}));
     assert!(lines.iter().all(|l| l["event_id"] != ids[3].as_str()), "unlabelled verdicts are not exported");
     let mut sorted = lines.clone();
     sorted.sort_by(|a, b| a["event_id"].as_str().cmp(&b["event_id"].as_str()));
@@ -87,7 +90,7 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     assert_eq!(label_of(&ids[0])["fraud_type"], "irsf");
     assert_eq!(label_of(&ids[2])["fraud"], false);
     assert_eq!(label_of(&ids[3]), Value::Null, "no label on an unlabelled verdict");
-    assert_eq!(listed.iter().filter(|v| v.get("label").is_some()).count(), 3);
+    assert_eq!(listed.iter().filter(|v| v.get("label").is_some()).count(), 4);
     let table = run(bin().args(["verdicts", "--limit", "100000", "--db"]).arg(&db));
     let table = String::from_utf8_lossy(&table.stdout);
     let row =
@@ -95,6 +98,7 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     assert!(row(&ids[0]).ends_with("[label: fraud irsf]"), "{}", row(&ids[0]));
     assert!(row(&ids[2]).ends_with("[label: legitimate]"), "{}", row(&ids[2]));
     assert!(!row(&ids[3]).contains("[label"), "{}", row(&ids[3]));
+    assert!(row(&ids[4]).ends_with("[label: fraud sim\\nbox]"), "one line: {}", row(&ids[4]));
 
     run(bin()
         .arg("calibrate")

@@ -140,12 +140,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// An analyst's label, after the reasons: `  [label: fraud irsf]` or `  [label: legitimate]`.
+/// The fraud type is free text: control characters are escaped so a row stays one line.
 fn label_text(label: &StoredLabel) -> String {
     match (label.fraud, &label.fraud_type) {
-        (true, Some(kind)) => format!("  [label: fraud {kind}]"),
+        (true, Some(kind)) => format!("  [label: fraud {}]", without_control_characters(kind)),
         (true, None) => "  [label: fraud]".to_string(),
         (false, _) => "  [label: legitimate]".to_string(),
     }
+}
+
+fn without_control_characters(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn reasons_text(v: &Verdict) -> String {

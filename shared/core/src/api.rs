@@ -532,7 +532,7 @@ fn label_violation(field: &str, detail: impl Into<String>) -> ApiResponse {
 }
 
 /// A label request body: `{"fraud": bool, "fraud_type"?, "note"?, "analyst"?: string}` (a
-/// `null` or blank optional is as if absent). Any other member, a wrong type or a string too long is a
+/// `null` or blank optional is as if absent; the others are stored trimmed). Any other member, a wrong type or a string too long is a
 /// 422 naming the field.
 fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiResponse> {
     let value: Value = serde_json::from_slice(body)
@@ -562,13 +562,13 @@ fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiRespon
             }
         };
         match v {
-            // Blank is as absent: an empty form field is no fraud type, no analyst.
             Value::Null => {}
-            Value::String(text) if text.trim().is_empty() => {}
-            Value::String(text) if text.chars().count() <= max => *slot = Some(text.clone()),
-            Value::String(_) => {
+            Value::String(text) if text.chars().count() > max => {
                 return Err(label_violation(name, format!("field `{name}`: must be at most {max} characters")));
             }
+            // Trimmed ("irsf " is "irsf" in the exports' counts); blank is as absent, as an
+            // empty form field is no fraud type.
+            Value::String(text) => *slot = Some(text.trim()).filter(|t| !t.is_empty()).map(str::to_string),
             _ => return Err(label_violation(name, format!("field `{name}`: must be a string"))),
         }
     }

@@ -44,7 +44,7 @@ pub struct BaselineHistogram {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DriftError {
-    #[error("the model metadata has no baseline_histograms")]
+    #[error("the model metadata has no baseline_histograms object")]
     NoBaselines,
     #[error("baseline_histograms has no entry for feature {0}")]
     MissingFeature(String),

@@ -20,8 +20,8 @@ use crate::ports::{PortError, Scorer};
 use crate::verdict::Reason;
 pub use xgboost::{ModelError, XgbModel};
 
-/// Contents of `metadata.json`. Fields the scorer does not need (training metrics, drift
-/// baselines) are kept as raw JSON.
+/// Contents of `metadata.json`. The training metrics and the drift baselines are kept as raw
+/// JSON; the baselines are parsed and checked at load ([`FraudModel::baselines`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelMetadata {
     pub model_version: String,
@@ -121,8 +121,8 @@ impl FraudModel {
                 booster.num_features()
             ))));
         }
-        // The booster's own names (xgboost keeps the training columns' names): a model.json
-        // copied beside another model's metadata is caught here, not scored on shifted columns.
+        // The booster's own names (xgboost keeps the training columns' names): a model.json of
+        // another feature set beside this metadata is refused, not scored on shifted columns.
         if let Some(difference) = booster.feature_names().and_then(|names| first_difference(names, &expected)) {
             return Err(LoadError::Model(ModelError::Invalid(format!(
                 "the booster's own feature names differ from this build's features ({difference}); retrain with `make train`"

@@ -313,6 +313,9 @@ async fn when_a_label_is_posted_on_a_verdict_should_store_it_and_show_it_on_the_
                "labelled_at": "2026-06-01T13:00:00Z"})
     );
 
+    // Stored trimmed.
+    let r = h.api.handle(post_label("a%2Fb", &json!({"fraud": true, "fraud_type": " irsf\n", "analyst": "ana"}))).await;
+    assert_eq!(body(&r)["fraud_type"], "irsf");
     // The last label wins, whole; a blank optional is as absent.
     let r = h.api.handle(post_label("a%2Fb", &json!({"fraud": false, "note": null, "fraud_type": " "}))).await;
     assert_eq!(body(&r), json!({"event_id": "a/b", "fraud": false, "labelled_at": "2026-06-01T13:00:00Z"}));
