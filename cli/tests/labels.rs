@@ -99,6 +99,15 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     assert!(row(&ids[2]).ends_with("[label: legitimate]"), "{}", row(&ids[2]));
     assert!(!row(&ids[3]).contains("[label"), "{}", row(&ids[3]));
     assert!(row(&ids[4]).ends_with("[label: fraud sim\\nbox]"), "one line: {}", row(&ids[4]));
+    let csv = run(bin().args(["verdicts", "--format", "csv", "--limit", "100000", "--db"]).arg(&db));
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.lines().next().unwrap().ends_with(",label_fraud,label_fraud_type"), "{csv:.200}");
+    let csv_row =
+        |id: &str| csv.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in the CSV")).to_string();
+    assert!(csv_row(&ids[0]).ends_with(",true,irsf"), "{}", csv_row(&ids[0]));
+    assert!(csv_row(&ids[2]).ends_with(",false,"), "{}", csv_row(&ids[2]));
+    assert!(csv_row(&ids[3]).ends_with(",,"), "{}", csv_row(&ids[3]));
+    assert!(csv.contains(",true,\"sim\nbox\"\n"), "a line break is quoted: {csv:.200}");
 
     run(bin()
         .arg("calibrate")

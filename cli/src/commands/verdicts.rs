@@ -13,7 +13,7 @@ use roamguard_local::sqlite::SqliteVerdictStore;
 /// Lists verdicts newest first (by event time), filtered by subscriber, decision and time.
 /// Times are RFC 3339 (2026-06-01T12:00:00Z) or a date (2026-06-01 = its midnight UTC);
 /// --since is inclusive, --until exclusive. An analyst's label (posted on the API) follows the
-/// reasons, and is `label` in JSON, as the API shows it.
+/// reasons, is `label` in JSON, as the API shows it, and label_fraud, label_fraud_type in CSV.
 ///
 /// Examples:
 ///   roamguard verdicts --db verdicts.db --decision BLOCK --limit 20
@@ -91,11 +91,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Format::Csv => {
-            writeln!(out, "event_time,event_id,imsi,decision,score,reasons,model_version,degraded,scored_at")?;
-            for v in listed.iter().map(|l| &l.verdict) {
+            writeln!(
+                out,
+                "event_time,event_id,imsi,decision,score,reasons,model_version,degraded,scored_at,label_fraud,label_fraud_type"
+            )?;
+            for Labelled { verdict: v, label } in &listed {
                 writeln!(
                     out,
-                    "{},{},{},{},{:.6},{},{},{},{}",
+                    "{},{},{},{},{:.6},{},{},{},{},{},{}",
                     roamguard::events::rfc3339::format(&v.event_time),
                     csv_field(&v.event_id),
                     v.imsi,
@@ -105,6 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     csv_field(&v.model_version),
                     v.degraded,
                     roamguard::events::rfc3339::format(&v.scored_at),
+                    label.as_ref().map(|l| l.fraud.to_string()).unwrap_or_default(),
+                    csv_field(label.as_ref().and_then(|l| l.fraud_type.as_deref()).unwrap_or_default()),
                 )?;
             }
         }
@@ -169,5 +174,5 @@ fn trim_float(x: f32) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
