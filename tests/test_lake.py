@@ -54,6 +54,16 @@ def top_level_fields(body):
     return fields + [body[start:]]
 
 
+def duckdb_type(hive):
+    """The DuckDB type of a scalar Glue column type."""
+    return hive.upper().replace("STRING", "VARCHAR")
+
+
+def as_dicts(cursor):
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
 def jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -141,11 +151,11 @@ class LakeQueriesTest(unittest.TestCase):
             folder = f"{lake}/verdicts/day={day}/verdict_decision={decision}"
             os.makedirs(folder)
             pq.write_table(pa.Table.from_pylist(rows, schema=schema), f"{folder}/part-0.parquet", compression="snappy")
-        keys = {k["Name"]: k["Type"].upper().replace("STRING", "VARCHAR") for k in verdicts["PartitionKeys"]}
+        keys = {k["Name"]: duckdb_type(k["Type"]) for k in verdicts["PartitionKeys"]}
         cls.db.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet('{lake}/verdicts/*/*/*.parquet', "
                        f"hive_partitioning = true, hive_types = {keys})")
         labels = resources["LabelsLakeTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
-        types = {c["Name"]: c["Type"].upper().replace("STRING", "VARCHAR") for c in labels}
+        types = {c["Name"]: duckdb_type(c["Type"]) for c in labels}
         cls.db.execute(f"CREATE VIEW labels AS SELECT * FROM read_json('{cls.tmp.name}/labels.jsonl', columns = {types})")
 
     def run_query(self, name, today="2026-06-03", imsi=None):
@@ -157,19 +167,16 @@ class LakeQueriesTest(unittest.TestCase):
                 return exp.Literal.string(imsi)
             return node
         tree = sqlglot.parse_one(self.queries[name], read="trino").transform(bind)
-        cursor = self.db.execute(tree.sql(dialect="duckdb"))
-        columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return as_dicts(self.db.execute(tree.sql(dialect="duckdb")))
 
     def test_when_verdicts_are_delivered_should_read_back_unchanged_under_their_utc_day(self):
-        cursor = self.db.execute("SELECT * EXCLUDE (day, verdict_decision), day, verdict_decision FROM verdicts")
-        columns = [c[0] for c in cursor.description]
-        stored = {row["event_id"]: row for row in (dict(zip(columns, r)) for r in cursor.fetchall())}
-        self.assertEqual(len(stored), len(self.verdicts))
+        rows = as_dicts(self.db.execute("SELECT * EXCLUDE (day, verdict_decision), day, verdict_decision FROM verdicts"))
+        stored = {row["event_id"]: row for row in rows}
+        self.assertEqual((len(rows), len(stored)), (len(self.verdicts), len(self.verdicts)), "each verdict once")
         for v in self.verdicts:
             row = stored[v["event_id"]]
             self.assertEqual({k: row[k] for k in v}, v, "every field of the verdict reads back as written")
-            self.assertEqual([k for k in columns if k not in v and row[k] is not None], ["day", "verdict_decision"], v)
+            self.assertEqual([k for k in row if k not in v and row[k] is not None], ["day", "verdict_decision"], v)
             self.assertEqual((row["day"], row["verdict_decision"]), (v["event_time"][0:10], v["decision"]))
         self.assertEqual(stored["late-offset"]["day"], "2026-06-02", "01:20 at UTC+02:00 is the UTC day before")
         self.assertTrue(any(v.get("rules_matched") for v in self.verdicts) and all(v.get("challenger") for v in self.verdicts))

@@ -70,14 +70,15 @@ fn when_scoring_with_a_challenger_should_record_its_opinion_and_compare_should_r
         .map(|d| distance(&d["decision"], &d["score"], &d["challenger_decision"], &d["challenger_score"]))
         .collect();
     assert_eq!(listed.len(), 5);
-    assert!(listed.windows(2).all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 >= w[1].1)), "{listed:?}");
+    // Tuples compare in that order: steps first, then the gap.
+    assert!(listed.windows(2).all(|w| w[0] >= w[1]), "{listed:?}");
     let farthest = challenged
         .iter()
         .map(|v| {
             let c = &v["challenger"];
             distance(&v["decision"], &v["score"], &c["decision"], &c["score"])
         })
-        .fold((0, 0.0), |a, b| if b.0 > a.0 || (b.0 == a.0 && b.1 > a.1) { b } else { a });
+        .fold((0, 0.0), |a, b| if b > a { b } else { a });
     assert_eq!(listed[0].0, farthest.0, "the most decision steps apart of all");
     assert!((listed[0].1 - farthest.1).abs() < 1e-6, "then the widest gap: {listed:?} vs {farthest:?}");
 

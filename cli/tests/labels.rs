@@ -13,6 +13,11 @@ use common::{bin, run, temp_dir};
 use serde_json::{Value, json};
 use server::Server;
 
+/// The line of `text` that names `id`.
+fn line_with(text: &str, id: &str) -> String {
+    text.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in {text:.300}")).to_string()
+}
+
 fn event_ids(events: &Path, n: usize) -> Vec<String> {
     std::fs::read_to_string(events)
         .unwrap()
@@ -93,8 +98,7 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     assert_eq!(listed.iter().filter(|v| v.get("label").is_some()).count(), 4);
     let table = run(bin().args(["verdicts", "--limit", "100000", "--db"]).arg(&db));
     let table = String::from_utf8_lossy(&table.stdout);
-    let row =
-        |id: &str| table.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in the table")).to_string();
+    let row = |id: &str| line_with(&table, id);
     assert!(row(&ids[0]).ends_with("[label: fraud irsf]"), "{}", row(&ids[0]));
     assert!(row(&ids[2]).ends_with("[label: legitimate]"), "{}", row(&ids[2]));
     assert!(!row(&ids[3]).contains("[label"), "{}", row(&ids[3]));
@@ -102,8 +106,7 @@ fn when_analysts_label_verdicts_should_export_label_v1_lines_with_the_last_label
     let csv = run(bin().args(["verdicts", "--format", "csv", "--limit", "100000", "--db"]).arg(&db));
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(csv.lines().next().unwrap().ends_with(",label_fraud,label_fraud_type"), "{csv:.200}");
-    let csv_row =
-        |id: &str| csv.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in the CSV")).to_string();
+    let csv_row = |id: &str| line_with(&csv, id);
     assert!(csv_row(&ids[0]).ends_with(",true,irsf"), "{}", csv_row(&ids[0]));
     assert!(csv_row(&ids[2]).ends_with(",false,"), "{}", csv_row(&ids[2]));
     assert!(csv_row(&ids[3]).ends_with(",,"), "{}", csv_row(&ids[3]));

@@ -84,8 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Feature rows of the events of `path` (the pipeline's feature code, in file order, through
-/// `replay`'s live states) and their scores, counted against the model's baselines. Returns the report
-/// and the number of invalid events; `replay` keeps the live states the events left.
+/// `replay`'s live states) and their scores, counted against the model's baselines. Returns the
+/// report and the number of invalid events; `replay` keeps the live states the events left.
 pub fn measure(model: &FraudModel, replay: &mut Replay, path: &Path) -> anyhow::Result<(DriftReport, usize)> {
     let mut monitor = DriftMonitor::new(model.baselines());
     let mut lines = EventLines::open(path)?;

@@ -13,7 +13,7 @@ use roamguard_local::sqlite::SqliteVerdictStore;
 /// Lists verdicts newest first (by event time), filtered by subscriber, decision and time.
 /// Times are RFC 3339 (2026-06-01T12:00:00Z) or a date (2026-06-01 = its midnight UTC);
 /// --since is inclusive, --until exclusive. An analyst's label (posted on the API) follows the
-/// reasons, is `label` in JSON, as the API shows it, and label_fraud, label_fraud_type in CSV.
+/// reasons; it is `label` in JSON, as the API shows it, and label_fraud, label_fraud_type in CSV.
 ///
 /// Examples:
 ///   roamguard verdicts --db verdicts.db --decision BLOCK --limit 20

@@ -532,8 +532,8 @@ fn label_violation(field: &str, detail: impl Into<String>) -> ApiResponse {
 }
 
 /// A label request body: `{"fraud": bool, "fraud_type"?, "note"?, "analyst"?: string}` (a
-/// `null` or blank optional is as if absent; the others are stored trimmed). Any other member, a wrong type or a string too long is a
-/// 422 naming the field.
+/// `null` or blank optional is as if absent; the others are stored trimmed). Any other member,
+/// a wrong type or a string too long is a 422 naming the field.
 fn parse_label(body: &[u8], now: DateTime<Utc>) -> Result<StoredLabel, ApiResponse> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| problem(ProblemKind::InvalidJson, format!("the body is not valid JSON: {e}"), &[]))?;
