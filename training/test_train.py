@@ -221,26 +221,42 @@ class TrainOnDataTest(unittest.TestCase):
         self.assertIn(f"Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}",
                       report.split("\n")[2])
 
+    def rows(self, part, fold):
+        with open(os.path.join(self.tmp.name, "work", part, f"{fold}.csv")) as f:
+            return list(csv.DictReader(f))
+
     def test_when_split_in_time_should_train_before_and_validate_from_the_last_day(self):
-        work = os.path.join(self.tmp.name, "work")
-        rows = {}
-        for part in ("train", "validation"):
-            rows[part] = []
-            for fold in ("fold-0.csv", "fold-1.csv"):
-                with open(os.path.join(work, part, fold)) as f:
-                    rows[part] += list(csv.DictReader(f))
+        rows = {part: self.rows(part, "fold-0") + self.rows(part, "fold-1") for part in ("train", "validation")}
         with open(f"{self.data}/events.jsonl") as f:
             times = [json.loads(line)["event_time"] for line in f]
-        self.assertEqual(len(rows["validation"]), sum(t >= "2026-06-03" for t in times))
+        late = sum(t >= "2026-06-03" for t in times)
+        self.assertEqual(len(rows["validation"]), late)
         self.assertEqual(len(rows["train"]) + len(rows["validation"]), len(times))
         with open(os.path.join(self.model_dir, "metadata.json")) as f:
             training = json.load(f)["training"]
-        # Validated on the last day, then trained again on all of it.
-        self.assertEqual(training["validation_rows"], len(rows["validation"]))
-        self.assertEqual(training["refit_rows"], len(times))
+        # Validated on the last day, replayed after the days before it and from a cold start, then
+        # trained again on all these rows.
+        self.assertEqual(training["validation_rows"], 2 * late)
+        self.assertEqual(training["refit_rows"], len(times) + late)
         types = {r["fraud_type"] for r in rows["train"]} - {""}
         self.assertIn("simbox, confirmed", types)  # free text, quoted in the CSV
         self.assertTrue(all(r["fraud_type"] == "" for r in rows["train"] if r["label"] == "0"))
+
+    def test_when_the_last_day_is_replayed_from_a_cold_start_should_train_the_folds_on_it_too(self):
+        for k in (0, 1):
+            warm, cold = self.rows("validation", f"fold-{k}"), self.rows("validation", f"fold-{k}-cold-start")
+            # The same events, in the same order...
+            self.assertEqual([(r["label"], r["fraud_type"]) for r in cold], [(r["label"], r["fraud_type"]) for r in warm])
+            # ...without the days before them: no subscriber has completed a day in its live state.
+            self.assertEqual({r["history_days"] for r in cold}, {"0"})
+            self.assertTrue(any(float(r["history_days"]) > 0 for r in warm))
+            # Fold k's model learnt from every row but fold k's last day, in either replay.
+            with open(os.path.join(self.tmp.name, "work", f"fold-{k}", "model", "metadata.json")) as f:
+                training = json.load(f)["training"]
+            other = f"fold-{1 - k}"
+            self.assertEqual(training["train_rows"], len(self.rows("train", "fold-0")) + len(self.rows("train", "fold-1"))
+                             + len(self.rows("validation", other)) + len(self.rows("validation", f"{other}-cold-start")))
+            self.assertEqual(training["validation_rows"], len(warm))
 
     def test_when_split_by_subscriber_should_keep_every_line_and_each_subscriber_in_one_fold(self):
         work = os.path.join(self.tmp.name, "work")

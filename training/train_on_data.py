@@ -11,14 +11,18 @@ the model written has learnt from too:
 
   1. DATA split by subscriber -> WORK/fold-{0,1}/{profiles,events,labels}.jsonl
   2. `roamguard export-features --split-at SPLIT` per fold (the Rust feature code; the live state
-     is built over the fold's events in order) -> WORK/train/fold-K.csv, WORK/validation/fold-K.csv
-  3. per fold K, training/train.py on everything but fold K's last days -> WORK/fold-K/model, and
-     `roamguard calibrate --since SPLIT` of that model on fold K (its whole history replayed, its
-     last days choosing, at --margin 0.7 of the targets) -> WORK/fold-K/thresholds.json; and
-     `roamguard calibrate` on fold K's last days alone (a cold start: no subscriber has a history
-     yet) -> WORK/fold-K/cold-start/thresholds.json
-  4. training/train.py --refit: validated on the last days (trained before the split; the metrics
-     in metadata.json and report.md), then trained on all days -> MODEL_OUT/{model.json,
+     is built over the fold's events in order) -> WORK/train/fold-K.csv, WORK/validation/fold-K.csv;
+     and the fold's last days alone (a cold start: every live state empty at SPLIT, as on a new
+     deployment's first day) -> WORK/fold-K/cold-start/, WORK/validation/fold-K-cold-start.csv:
+     the last days' events in both regimes, so that the models learn the features of a cold start
+     too
+  3. per fold K, training/train.py on everything but fold K's last days (either replay) ->
+     WORK/fold-K/model, and `roamguard calibrate --since SPLIT` of that model on fold K (its whole
+     history replayed, its last days choosing, at --margin 0.7 of the targets) ->
+     WORK/fold-K/thresholds.json; and `roamguard calibrate` on fold K's last days alone (the cold
+     start) -> WORK/fold-K/cold-start/thresholds.json
+  4. training/train.py --refit: validated on the last days in both replays (trained before the
+     split; the metrics in metadata.json and report.md), then trained on all these rows -> MODEL_OUT/{model.json,
      metadata.json, parity.csv, report.md}
   5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written
      into metadata.json by training/set_thresholds.py
@@ -212,6 +216,7 @@ def train(a, data, split, last, work, train_args):
     folds = split_by_subscriber(data, work)
     train_csv = [os.path.join(train_dir, f"fold-{k}.csv") for k in range(FOLDS)]
     valid_csv = [os.path.join(valid_dir, f"fold-{k}.csv") for k in range(FOLDS)]
+    cold_csv = [os.path.join(valid_dir, f"fold-{k}-cold-start.csv") for k in range(FOLDS)]
     for k, fold in enumerate(folds):
         run(a.cli, "export-features", "--data", fold, "--out", train_csv[k], "--split-at", since,
             "--validation-out", valid_csv[k])
@@ -220,6 +225,10 @@ def train(a, data, split, last, work, train_args):
                 if sum(1 for _ in f) < 2:  # the header alone
                     sys.exit(f"{path}: no feature rows: each of the {FOLDS} folds of subscribers needs events "
                              f"before and after {since} (a larger history, or another SPLIT)")
+        # The same last days from empty live states: a new deployment's first day, or a table of
+        # live states lost. Without these rows the models only see a cold start on the history's
+        # first day, where no episode is under way yet (measured in docs/model.md).
+        run(a.cli, "export-features", "--data", last_days(fold, split), "--out", cold_csv[k])
 
     # Cross-fitted calibration: fold k's model learns from everything but fold k's last days, and
     # fold k's last days choose its thresholds twice: replayed after the fold's earlier days (the
@@ -232,7 +241,7 @@ def train(a, data, split, last, work, train_args):
                     f"{float(a.flag_fpr) * a.margin:.6g}"]
     for k, fold in enumerate(folds):
         fold_model = os.path.join(fold, "model")
-        others = [valid_csv[j] for j in range(FOLDS) if j != k]
+        others = [path for j in range(FOLDS) if j != k for path in (valid_csv[j], cold_csv[j])]
         # train_args first: the paths given after them are this script's, whatever is passed.
         run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--train", train_dir, *others,
             "--validation", valid_csv[k], "--model-dir", fold_model)
@@ -240,11 +249,11 @@ def train(a, data, split, last, work, train_args):
         run(a.cli, "calibrate", "--model-dir", fold_model, *fold_files(fold), "--since", since,
             "--out", calibrations[k], *fold_targets)
         cold_starts.append(os.path.join(fold, "cold-start", "thresholds.json"))
-        run(a.cli, "calibrate", "--model-dir", fold_model, *last_days(fold, split), "--out", cold_starts[k],
+        run(a.cli, "calibrate", "--model-dir", fold_model, *cold_start_files(fold), "--out", cold_starts[k],
             *fold_targets)
 
-    # The model written: validated on the last days (a time split: trained on the days before),
-    # then trained again on all days, so that it knows the most recent traffic too.
+    # The model written: validated on the last days, in both replays (a time split: trained on the
+    # days before), then trained again on all these rows, so that it knows the most recent traffic too.
     os.makedirs(a.model_out, exist_ok=True)
     run(sys.executable, os.path.join(HERE, "train.py"), *train_args, "--refit", "--train", train_dir,
         "--validation", valid_dir, "--model-dir", a.model_out)
@@ -261,10 +270,16 @@ def train(a, data, split, last, work, train_args):
 
 
 def last_days(fold, split):
-    """FOLD/cold-start/{events,labels}.jsonl: the fold's events at or after the split alone, and
-    their labels (lines without a readable event_time are left out, as calibrate skips them)."""
+    """FOLD/cold-start/{profiles,events,labels}.jsonl, a history directory: the fold's profiles, its
+    events at or after the split alone and their labels (lines without a readable event_time are
+    left out, as the CLI skips them). Returns the directory."""
     out_dir = os.path.join(fold, "cold-start")
     os.makedirs(out_dir, exist_ok=True)
+    profiles = os.path.join(out_dir, "profiles.jsonl")
+    try:
+        os.link(os.path.join(fold, "profiles.jsonl"), profiles)  # no copy of a large file
+    except OSError:
+        shutil.copyfile(os.path.join(fold, "profiles.jsonl"), profiles)
     late_ids = set()
     with open(os.path.join(out_dir, "events.jsonl"), "wb") as out:
         for line in jsonl_lines(os.path.join(fold, "events.jsonl")):
@@ -284,7 +299,7 @@ def last_days(fold, split):
                 continue
             if late:
                 out.write(as_line(line))
-    return cold_start_files(fold)
+    return out_dir
 
 
 def jsonl_lines(path):
@@ -307,9 +322,7 @@ def fold_files(fold):
 
 def cold_start_files(fold):
     """The calibrate/evaluate arguments of a fold's last days alone (written by last_days)."""
-    cold = os.path.join(fold, "cold-start")
-    return ["--profiles", os.path.join(fold, "profiles.jsonl"), "--events", os.path.join(cold, "events.jsonl"),
-            "--labels", os.path.join(cold, "labels.jsonl")]
+    return fold_files(os.path.join(fold, "cold-start"))
 
 
 def fold_of(imsi):
@@ -413,7 +426,9 @@ def report_out_of_fold(a, folds, thresholds, since, last):
         # The time-split figures that follow the title are the validation model's, at its own thresholds.
         f.write(f"{title}\n\n**Thresholds written: REVIEW at >= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}**, "
                 f"cross-fitted on the last days (the out-of-fold section at the end). The thresholds in the "
-                f"next paragraph are the validation model's own at the targets, for its metrics only.\n{rest}")
+                f"next paragraph are the validation model's own at the targets, for its metrics only; its "
+                f"validation rows are the last days twice, replayed after the earlier days and from a cold "
+                f"start.\n{rest}")
         f.write(f"\n## Operating point on the last days, out of fold\n\nThe thresholds written (REVIEW at "
                 f">= {t['review']:.6f}, BLOCK at >= {t['block']:.6f}), on {os.path.abspath(a.data)}'s events from "
                 f"{since} to {rfc3339(last)}. The model written learnt from those days too, so each fold of "
