@@ -144,7 +144,8 @@ python-test: $(VENV)/.installed chromium
 # the hour after the last event's time the day before, validate, calibrate and are reported on)
 # and by subscriber (two folds: the thresholds are cross-fitted, each fold at MARGIN (default
 # 0.7) of the targets, with history and from a cold start, so the model written can learn from
-# the last day too) and writes a complete model directory into MODEL_OUT.
+# the last day too; that day is also replayed from a cold start, empty live states, and trained on)
+# and writes a complete model directory into MODEL_OUT.
 # It boosts on top of BASE_MODEL (default models/, the generated worlds' model; none: from scratch).
 # TRAIN_ARGS go to train.py (e.g. TRAIN_ARGS="--num-round 20").
 DATA ?=
