@@ -22,8 +22,8 @@ the model written has learnt from too:
      WORK/fold-K/thresholds.json; and `roamguard calibrate` on fold K's last days alone (the cold
      start) -> WORK/fold-K/cold-start/thresholds.json
   4. training/train.py --refit: validated on the last days in both replays (trained before the
-     split; the metrics in metadata.json and report.md), then trained on all these rows -> MODEL_OUT/{model.json,
-     metadata.json, parity.csv, report.md}
+     split; the metrics in metadata.json and report.md), then trained on all these rows ->
+     MODEL_OUT/{model.json, metadata.json, parity.csv, report.md}
   5. each threshold the highest of these four calibrations' -> WORK/thresholds.json, written
      into metadata.json by training/set_thresholds.py
   6. `roamguard evaluate --markdown` of each fold's model with those thresholds on its fold's
