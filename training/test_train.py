@@ -246,7 +246,8 @@ class TrainOnDataTest(unittest.TestCase):
         for k in (0, 1):
             warm, cold = self.rows("validation", f"fold-{k}"), self.rows("validation", f"fold-{k}-cold-start")
             # The same events, in the same order...
-            self.assertEqual([(r["label"], r["fraud_type"]) for r in cold], [(r["label"], r["fraud_type"]) for r in warm])
+            labels = [[(r["label"], r["fraud_type"]) for r in rows] for rows in (warm, cold)]
+            self.assertEqual(labels[1], labels[0])
             # ...without the days before them: no subscriber has completed a day in its live state.
             self.assertEqual({r["history_days"] for r in cold}, {"0"})
             self.assertTrue(any(float(r["history_days"]) > 0 for r in warm))
@@ -254,8 +255,9 @@ class TrainOnDataTest(unittest.TestCase):
             with open(os.path.join(self.tmp.name, "work", f"fold-{k}", "model", "metadata.json")) as f:
                 training = json.load(f)["training"]
             other = f"fold-{1 - k}"
-            self.assertEqual(training["train_rows"], len(self.rows("train", "fold-0")) + len(self.rows("train", "fold-1"))
-                             + len(self.rows("validation", other)) + len(self.rows("validation", f"{other}-cold-start")))
+            learnt = [("train", "fold-0"), ("train", "fold-1"), ("validation", other),
+                      ("validation", f"{other}-cold-start")]
+            self.assertEqual(training["train_rows"], sum(len(self.rows(*csv_file)) for csv_file in learnt))
             self.assertEqual(training["validation_rows"], len(warm))
 
     def test_when_split_by_subscriber_should_keep_every_line_and_each_subscriber_in_one_fold(self):
