@@ -285,7 +285,7 @@ def render_report(meta):
     m = meta["training"]
     pr_auc = m["pr_auc"] if m["pr_auc"] is not None else "n/a (no fraud in the validation rows)"
     lines = [
-        f"Model `{meta['model_version']}` — held-out validation set: {m['validation_rows']} events, "
+        f"Model `{meta['model_version']}` — held-out validation set: {m['validation_rows']} rows, "
         f"{m['validation_fraud_share']:.2%} fraud.",
         "",
         f"Overall PR-AUC **{pr_auc}**. REVIEW threshold {m['review']['threshold']} "
